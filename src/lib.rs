@@ -1,0 +1,20 @@
+//! rebucket: an S3-compatible gateway that routes every bucket to its own upstream S3 server,
+//! signing upstream requests with that bucket's own AWS profile.
+//!
+//! Layout (see `ARCHITECTURE.md`):
+//! - [`profiles`]: the AWS shared `config`/`credentials` parser and profile resolution.
+//! - [`registry`]: bucket -> properties, validated and persisted in the data dir.
+//! - [`upstream`]: upstream S3 clients, their cache, region lookup and error mapping.
+//! - [`gateway`]: the `s3s::S3` implementation that routes and forwards every operation.
+//! - [`admin`]: the token-protected JSON admin API.
+//! - [`server`]: listeners, the embedded default store, start-up.
+//! - [`cli`]: the `rebucket` command line.
+
+pub mod admin;
+pub mod cli;
+pub mod config;
+pub mod gateway;
+pub mod profiles;
+pub mod registry;
+pub mod server;
+pub mod upstream;
