@@ -1,1 +1,363 @@
-//! Start-up and listeners: the S3 front (s3s on hyper), the admin listener, the embedded store.
+//! Start-up and listeners: builds the gateway from a [`ServeConfig`], starts the embedded store,
+//! the S3 front (s3s on hyper, TCP_NODELAY on every accepted socket, one log line per request),
+//! the admin listener and the background tasks (credential-file watch, idle-client eviction).
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+
+use hyper::service::Service;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::server::conn::auto::Builder as ConnBuilder;
+use s3s::auth::SimpleAuth;
+use s3s::service::S3ServiceBuilder;
+use tokio::net::TcpListener;
+
+use crate::config::ServeConfig;
+use crate::gateway::Gateway;
+use crate::profiles::{ProfileEnv, ProfileSet, ResolveOptions, StaticCredentials};
+use crate::registry::Registry;
+use crate::upstream::route::{Defaults, EmbeddedUpstream, Resolver};
+use crate::upstream::{PoolSettings, UpstreamPool};
+
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// A running gateway: its bound addresses and a handle to stop it.
+pub struct Running {
+    pub s3_addr: SocketAddr,
+    pub admin_addr: SocketAddr,
+    pub gateway: Gateway,
+    shutdown: tokio::sync::watch::Sender<bool>,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl Running {
+    /// Stops accepting, lets requests in flight finish (up to 10 s).
+    pub async fn stop(self) {
+        let _ = self.shutdown.send(true);
+        for t in self.tasks {
+            let _ = tokio::time::timeout(Duration::from_secs(10), t).await;
+        }
+    }
+}
+
+/// Allows unsigned requests when the operator opted in.
+struct AllowAnonymous;
+
+#[async_trait::async_trait]
+impl s3s::access::S3Access for AllowAnonymous {
+    async fn check(&self, _cx: &mut s3s::access::S3AccessContext<'_>) -> s3s::S3Result<()> {
+        Ok(())
+    }
+}
+
+/// Starts everything described by `config`; returns once the listeners are bound.
+pub async fn start(config: ServeConfig, env: ProfileEnv) -> Result<Running, BoxError> {
+    let (shutdown, shutdown_rx) = tokio::sync::watch::channel(false);
+    let mut tasks = Vec::new();
+
+    // The embedded store: an s3s-fs upstream on loopback with keys of its own.
+    let store_dir = config.data_dir.join("store");
+    std::fs::create_dir_all(&store_dir)?;
+    let store_keys = crate::config::generate_key_pair();
+    let store = {
+        let mut b = S3ServiceBuilder::new(
+            s3s_fs::FileSystem::new(&store_dir)
+                .map_err(|e| format!("embedded store {}: {e:?}", store_dir.display()))?,
+        );
+        b.set_auth(SimpleAuth::from_single(
+            store_keys.access_key.clone(),
+            store_keys.secret_key.clone(),
+        ));
+        b.build()
+    };
+    let store_listener = TcpListener::bind("127.0.0.1:0").await?;
+    let store_addr = store_listener.local_addr()?;
+    tasks.push(tokio::spawn(serve_http(
+        store_listener,
+        store,
+        shutdown_rx.clone(),
+        false,
+    )));
+
+    let profiles = match ProfileSet::load(&env) {
+        Ok(p) => p,
+        Err(e) => {
+            tracing::error!(error = %e, "cannot read the AWS shared files; buckets that need a profile will fail until fixed");
+            ProfileSet::default()
+        }
+    };
+    let defaults = Defaults {
+        endpoint: config.default_endpoint.clone(),
+        profile: config.default_profile.clone(),
+        env_credentials: config.env_credentials.clone(),
+        embedded: Some(EmbeddedUpstream {
+            endpoint: format!("http://{store_addr}"),
+            credentials: StaticCredentials {
+                access_key_id: store_keys.access_key,
+                secret_access_key: store_keys.secret_key,
+                session_token: None,
+            },
+        }),
+    };
+    if defaults.is_unconfigured(&profiles) {
+        tracing::info!(store = %store_dir.display(), "no upstream configured: serving buckets from the embedded store");
+    }
+    let opts = ResolveOptions {
+        allow_credential_process: config.allow_credential_process,
+    };
+    let resolver = Arc::new(Resolver::new(defaults, env, opts, profiles));
+    let registry = Arc::new(Registry::open(&config.data_dir)?);
+    let pool = Arc::new(UpstreamPool::new(PoolSettings {
+        connect_timeout: config.connect_timeout,
+        ..PoolSettings::default()
+    }));
+    let gateway = Gateway::new(registry, resolver.clone(), pool.clone());
+
+    let s3 = {
+        let mut b = S3ServiceBuilder::new(gateway.clone());
+        let mut auth = SimpleAuth::new();
+        for u in &config.users {
+            auth.register(u.access_key.clone(), u.secret_key.clone().into());
+        }
+        b.set_auth(auth);
+        if config.allow_anonymous {
+            b.set_access(AllowAnonymous);
+        }
+        if !config.domains.is_empty() {
+            b.set_host(s3s::host::MultiDomain::new(&config.domains)?);
+        }
+        b.build()
+    };
+    let s3_listener = TcpListener::bind(config.listen).await?;
+    let s3_addr = s3_listener.local_addr()?;
+    tasks.push(tokio::spawn(serve_http(
+        s3_listener,
+        s3,
+        shutdown_rx.clone(),
+        true,
+    )));
+
+    let admin_listener = TcpListener::bind(config.admin_listen).await?;
+    let admin_addr = admin_listener.local_addr()?;
+    let admin = crate::admin::AdminService::new(
+        gateway.clone(),
+        config.admin_token.clone(),
+        config.endpoint_allowlist.clone(),
+    );
+    tasks.push(tokio::spawn(serve_http(
+        admin_listener,
+        admin,
+        shutdown_rx.clone(),
+        false,
+    )));
+
+    tasks.push(tokio::spawn(watch_credentials(
+        resolver,
+        shutdown_rx.clone(),
+    )));
+    tasks.push(tokio::spawn(evict_idle_clients(pool, shutdown_rx)));
+
+    tracing::info!(%s3_addr, %admin_addr, "rebucket is serving");
+    Ok(Running {
+        s3_addr,
+        admin_addr,
+        gateway,
+        shutdown,
+        tasks,
+    })
+}
+
+/// Serves `service` on `listener` until shutdown; with `log`, one info line per request.
+async fn serve_http<S>(
+    listener: TcpListener,
+    service: S,
+    mut shutdown: tokio::sync::watch::Receiver<bool>,
+    log: bool,
+) where
+    S: Service<http::Request<hyper::body::Incoming>, Response = http::Response<s3s::Body>>
+        + Clone
+        + Send
+        + Sync
+        + 'static,
+    S::Future: Send + 'static,
+    S::Error: Into<BoxError>,
+{
+    let http = ConnBuilder::new(TokioExecutor::new());
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    loop {
+        let socket = tokio::select! {
+            res = listener.accept() => match res {
+                Ok((socket, _)) => socket,
+                Err(e) => {
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            _ = shutdown.changed() => break,
+        };
+        let _ = socket.set_nodelay(true);
+        let svc = Logged {
+            inner: service.clone(),
+            log,
+        };
+        let conn = http
+            .serve_connection(TokioIo::new(socket), svc)
+            .into_owned();
+        let conn = graceful.watch(conn);
+        tokio::spawn(async move {
+            let _ = conn.await;
+        });
+    }
+    let _ = tokio::time::timeout(Duration::from_secs(10), graceful.shutdown()).await;
+}
+
+/// Wraps a service with the per-request log line.
+#[derive(Clone)]
+struct Logged<S> {
+    inner: S,
+    log: bool,
+}
+
+impl<S> Service<http::Request<hyper::body::Incoming>> for Logged<S>
+where
+    S: Service<http::Request<hyper::body::Incoming>, Response = http::Response<s3s::Body>>,
+    S::Future: Send + 'static,
+    S::Error: Into<BoxError>,
+{
+    type Response = http::Response<s3s::Body>;
+    type Error = BoxError;
+    type Future = std::pin::Pin<
+        Box<dyn std::future::Future<Output = Result<Self::Response, BoxError>> + Send>,
+    >;
+
+    fn call(&self, req: http::Request<hyper::body::Incoming>) -> Self::Future {
+        let line = self.log.then(|| RequestLine::new(&req));
+        let fut = self.inner.call(req);
+        Box::pin(async move {
+            let res = fut.await.map_err(Into::into);
+            if let Some(line) = line {
+                line.finish(&res);
+            }
+            res
+        })
+    }
+}
+
+/// What the per-request log line says about the request.
+struct RequestLine {
+    started: Instant,
+    method: http::Method,
+    host: String,
+    bucket: String,
+    key: String,
+    bytes_in: u64,
+}
+
+fn content_length(headers: &http::HeaderMap) -> u64 {
+    headers
+        .get(http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0)
+}
+
+impl RequestLine {
+    fn new<B>(req: &http::Request<B>) -> Self {
+        let path = req.uri().path().trim_start_matches('/');
+        let (bucket, key) = path.split_once('/').unwrap_or((path, ""));
+        let decoded_len = req
+            .headers()
+            .get("x-amz-decoded-content-length")
+            .and_then(|v| v.to_str().ok()?.parse().ok());
+        Self {
+            started: Instant::now(),
+            method: req.method().clone(),
+            host: req
+                .headers()
+                .get(http::header::HOST)
+                .and_then(|h| h.to_str().ok())
+                .unwrap_or("")
+                .to_owned(),
+            bucket: bucket.to_owned(),
+            key: key.to_owned(),
+            bytes_in: decoded_len.unwrap_or_else(|| content_length(req.headers())),
+        }
+    }
+
+    fn finish(self, res: &Result<http::Response<s3s::Body>, BoxError>) {
+        let ms = self.started.elapsed().as_secs_f64() * 1000.0;
+        match res {
+            Ok(resp) => tracing::info!(
+                method = %self.method,
+                host = %self.host,
+                bucket = %self.bucket,
+                key = %self.key,
+                status = resp.status().as_u16(),
+                bytes_in = self.bytes_in,
+                bytes_out = content_length(resp.headers()),
+                ms = format_args!("{ms:.1}"),
+                "request"
+            ),
+            Err(e) => tracing::warn!(
+                method = %self.method,
+                bucket = %self.bucket,
+                key = %self.key,
+                error = %e,
+                ms = format_args!("{ms:.1}"),
+                "request failed"
+            ),
+        }
+    }
+}
+
+/// Re-reads the AWS files when they change on disk (checked every 2 s), so rotated keys work
+/// without a restart. A file that does not parse leaves the previous version in force.
+async fn watch_credentials(
+    resolver: Arc<Resolver>,
+    mut shutdown: tokio::sync::watch::Receiver<bool>,
+) {
+    let stamp = |env: &ProfileEnv| -> Vec<Option<(SystemTime, u64)>> {
+        [env.config_file(), env.credentials_file()]
+            .iter()
+            .map(|p| {
+                std::fs::metadata(p)
+                    .ok()
+                    .map(|m| (m.modified().unwrap_or(SystemTime::UNIX_EPOCH), m.len()))
+            })
+            .collect()
+    };
+    let mut last = stamp(resolver.env());
+    loop {
+        tokio::select! {
+            () = tokio::time::sleep(Duration::from_secs(2)) => {}
+            _ = shutdown.changed() => return,
+        }
+        let now = stamp(resolver.env());
+        if now != last {
+            match resolver.reload_profiles() {
+                Ok(()) => tracing::info!("AWS shared files changed: profiles reloaded"),
+                Err(e) => {
+                    tracing::error!(error = %e, "AWS shared files changed but do not parse; keeping the previous ones")
+                }
+            }
+            last = now;
+        }
+    }
+}
+
+/// Drops upstream clients nobody used for a while.
+async fn evict_idle_clients(
+    pool: Arc<UpstreamPool>,
+    mut shutdown: tokio::sync::watch::Receiver<bool>,
+) {
+    loop {
+        tokio::select! {
+            () = tokio::time::sleep(Duration::from_secs(60)) => {}
+            _ = shutdown.changed() => return,
+        }
+        let left = pool.evict_idle();
+        tracing::debug!(clients = left, "evicted idle upstream clients");
+    }
+}

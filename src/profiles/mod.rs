@@ -4,6 +4,8 @@
 //!
 //! INTERFACE CONTRACT (bodies are being written; signatures are fixed, callers rely on them).
 
+pub mod cli;
+
 use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
 
@@ -12,10 +14,17 @@ use std::path::PathBuf;
 pub enum ProfileError {
     /// A hard parse error; names the file and the 1-based line.
     #[error("{path}:{line}: {message}")]
-    Parse { path: PathBuf, line: usize, message: String },
+    Parse {
+        path: PathBuf,
+        line: usize,
+        message: String,
+    },
     /// A file exists but could not be read.
     #[error("cannot read {path}: {source}")]
-    Io { path: PathBuf, source: std::io::Error },
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     /// The named profile is in neither file.
     #[error("profile {name:?} not found in {files}")]
     NotFound { name: String, files: String },
@@ -34,15 +43,27 @@ pub struct ProfileEnv {
 impl ProfileEnv {
     /// Snapshot of the current process environment.
     pub fn from_process() -> Self {
-        Self { vars: std::env::vars().collect() }
+        Self {
+            vars: std::env::vars().collect(),
+        }
     }
     /// Path of the config file (`AWS_CONFIG_FILE`, else `~/.aws/config`).
     pub fn config_file(&self) -> PathBuf {
-        PathBuf::from(self.vars.get("AWS_CONFIG_FILE").cloned().unwrap_or_default())
+        PathBuf::from(
+            self.vars
+                .get("AWS_CONFIG_FILE")
+                .cloned()
+                .unwrap_or_default(),
+        )
     }
     /// Path of the credentials file (`AWS_SHARED_CREDENTIALS_FILE`, else `~/.aws/credentials`).
     pub fn credentials_file(&self) -> PathBuf {
-        PathBuf::from(self.vars.get("AWS_SHARED_CREDENTIALS_FILE").cloned().unwrap_or_default())
+        PathBuf::from(
+            self.vars
+                .get("AWS_SHARED_CREDENTIALS_FILE")
+                .cloned()
+                .unwrap_or_default(),
+        )
     }
 }
 
@@ -77,7 +98,9 @@ pub struct StaticCredentials {
 
 impl std::fmt::Debug for StaticCredentials {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("StaticCredentials").field("access_key_id", &self.access_key_id).finish_non_exhaustive()
+        f.debug_struct("StaticCredentials")
+            .field("access_key_id", &self.access_key_id)
+            .finish_non_exhaustive()
     }
 }
 
@@ -99,7 +122,9 @@ pub enum CredentialSource {
         source: Box<CredentialSource>,
     },
     /// `credential_process` (only when the operator enabled it).
-    Process { command: String },
+    Process {
+        command: String,
+    },
 }
 
 /// A profile resolved for use by an S3 client.
@@ -141,11 +166,17 @@ impl ProfileSet {
         opts: ResolveOptions,
     ) -> Result<ResolvedProfile, ProfileError> {
         let _ = (env, opts);
-        let props = self.profiles.get(name).ok_or_else(|| ProfileError::NotFound {
-            name: name.to_owned(),
-            files: format!("{:?}", self.files),
-        })?;
-        let credentials = match (props.get("aws_access_key_id"), props.get("aws_secret_access_key")) {
+        let props = self
+            .profiles
+            .get(name)
+            .ok_or_else(|| ProfileError::NotFound {
+                name: name.to_owned(),
+                files: format!("{:?}", self.files),
+            })?;
+        let credentials = match (
+            props.get("aws_access_key_id"),
+            props.get("aws_secret_access_key"),
+        ) {
             (Some(a), Some(s)) => CredentialSource::Static(StaticCredentials {
                 access_key_id: a.clone(),
                 secret_access_key: s.clone(),
@@ -156,7 +187,9 @@ impl ProfileSet {
         Ok(ResolvedProfile {
             name: name.to_owned(),
             region: props.get("region").cloned(),
-            endpoint_url: explicit_endpoint.map(str::to_owned).or_else(|| props.get("endpoint_url").cloned()),
+            endpoint_url: explicit_endpoint
+                .map(str::to_owned)
+                .or_else(|| props.get("endpoint_url").cloned()),
             addressing_style: None,
             credentials,
         })
@@ -168,15 +201,17 @@ pub fn credentials_provider(
     source: &CredentialSource,
 ) -> Option<aws_credential_types::provider::SharedCredentialsProvider> {
     match source {
-        CredentialSource::Static(k) => Some(aws_credential_types::provider::SharedCredentialsProvider::new(
-            aws_credential_types::Credentials::new(
-                k.access_key_id.clone(),
-                k.secret_access_key.clone(),
-                k.session_token.clone(),
-                None,
-                "rebucket-profile",
+        CredentialSource::Static(k) => Some(
+            aws_credential_types::provider::SharedCredentialsProvider::new(
+                aws_credential_types::Credentials::new(
+                    k.access_key_id.clone(),
+                    k.secret_access_key.clone(),
+                    k.session_token.clone(),
+                    None,
+                    "rebucket-profile",
+                ),
             ),
-        )),
+        ),
         _ => None,
     }
 }

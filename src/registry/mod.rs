@@ -55,7 +55,9 @@ impl Registry {
     /// Opens (or creates) the registry in `data_dir`.
     pub fn open(data_dir: &std::path::Path) -> Result<Self, RegistryError> {
         let _ = data_dir;
-        Ok(Self { current: arc_swap::ArcSwap::from_pointee(RegistryState::default()) })
+        Ok(Self {
+            current: arc_swap::ArcSwap::from_pointee(RegistryState::default()),
+        })
     }
 
     /// The current snapshot; requests keep the one they started with.
@@ -75,5 +77,87 @@ impl Registry {
         let next = Arc::new(next);
         self.current.store(next.clone());
         Ok((out, next))
+    }
+}
+
+/// Which hosts buckets may point at (PLACEHOLDER until the registry branch lands).
+#[derive(Debug, Clone, Default)]
+pub struct EndpointPolicy {
+    pub allowlist: Option<Vec<String>>,
+}
+
+/// Validates an `http(s)://host[:port]` endpoint (PLACEHOLDER until the registry branch lands).
+pub fn validate_endpoint(s: &str, _policy: &EndpointPolicy) -> Result<String, RegistryError> {
+    if s.starts_with("http://") || s.starts_with("https://") {
+        Ok(s.trim_end_matches('/').to_owned())
+    } else {
+        Err(RegistryError::Invalid(format!(
+            "invalid extra.aws.endpoint {s:?}"
+        )))
+    }
+}
+
+/// PLACEHOLDER until the registry branch lands.
+pub const PROP_NAMES: [&str; 5] = [
+    "backend_bck",
+    "extra.aws.addressing_style",
+    "extra.aws.cloud_region",
+    "extra.aws.endpoint",
+    "extra.aws.profile",
+];
+
+/// PLACEHOLDER until the registry branch lands.
+pub fn normalize_bucket_arg(s: &str) -> Result<String, RegistryError> {
+    Ok(s.trim_start_matches("s3://")
+        .trim_end_matches('/')
+        .to_owned())
+}
+
+impl BucketProps {
+    /// PLACEHOLDER until the registry branch lands.
+    pub fn get(&self, name: &str) -> Result<Option<&str>, RegistryError> {
+        Ok(match name {
+            "backend_bck" => self.backend_bck.as_deref(),
+            "extra.aws.profile" => self.profile.as_deref(),
+            "extra.aws.endpoint" => self.endpoint.as_deref(),
+            "extra.aws.cloud_region" => self.cloud_region.as_deref(),
+            "extra.aws.addressing_style" => self.addressing_style.as_deref(),
+            _ => return Err(RegistryError::Invalid(format!("unknown property {name:?}"))),
+        })
+    }
+    /// PLACEHOLDER until the registry branch lands.
+    pub fn set(
+        &mut self,
+        name: &str,
+        value: &str,
+        policy: &EndpointPolicy,
+    ) -> Result<Option<String>, RegistryError> {
+        let v = (!value.is_empty()).then(|| value.to_owned());
+        let slot = match name {
+            "backend_bck" => &mut self.backend_bck,
+            "extra.aws.profile" => &mut self.profile,
+            "extra.aws.endpoint" => {
+                let v = v.map(|e| validate_endpoint(&e, policy)).transpose()?;
+                return Ok(std::mem::replace(&mut self.endpoint, v));
+            }
+            "extra.aws.cloud_region" => &mut self.cloud_region,
+            "extra.aws.addressing_style" => &mut self.addressing_style,
+            _ => return Err(RegistryError::Invalid(format!("unknown property {name:?}"))),
+        };
+        Ok(std::mem::replace(slot, v))
+    }
+    /// PLACEHOLDER until the registry branch lands.
+    pub fn pairs(&self) -> Vec<(&'static str, String)> {
+        PROP_NAMES
+            .iter()
+            .map(|n| (*n, self.get(n).ok().flatten().unwrap_or("").to_owned()))
+            .collect()
+    }
+    /// PLACEHOLDER until the registry branch lands.
+    pub fn routing_changed(&self, other: &BucketProps) -> bool {
+        self.profile != other.profile
+            || self.endpoint != other.endpoint
+            || self.backend_bck != other.backend_bck
+            || self.addressing_style != other.addressing_style
     }
 }

@@ -1,2 +1,161 @@
-//! Upstream S3 clients: what shapes one ([`UpstreamKey`]), the cache of them, region lookup and
-//! the mapping of upstream failures to S3 errors.
+//! Upstream S3 clients: what shapes one ([`UpstreamKey`]), the cache of them ([`UpstreamPool`]),
+//! how a bucket is routed to one ([`route`]), region lookup ([`region`]) and the mapping of
+//! upstream failures to S3 errors ([`error`]).
+
+pub mod error;
+pub mod region;
+pub mod route;
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use aws_sdk_s3::config::{
+    BehaviorVersion, Region, RequestChecksumCalculation, ResponseChecksumValidation,
+    SharedHttpClient, StalledStreamProtectionConfig,
+};
+use aws_smithy_types::retry::RetryConfig;
+use aws_smithy_types::timeout::TimeoutConfig;
+
+use crate::profiles::{CredentialSource, credentials_provider};
+
+/// Everything that shapes an upstream client. Two routes with equal keys share one client (and
+/// its keep-alive pool); a changed profile, rotated keys, another endpoint, region or addressing
+/// style give another key, hence another client.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct UpstreamKey {
+    /// `http(s)://host:port`, or `None` for AWS's own endpoints.
+    pub endpoint: Option<String>,
+    pub region: String,
+    pub path_style: bool,
+    pub credentials: CredentialSource,
+}
+
+impl UpstreamKey {
+    /// The endpoint as shown in logs and errors.
+    pub fn endpoint_display(&self) -> String {
+        match &self.endpoint {
+            Some(e) => e.clone(),
+            None => format!("https://s3.{}.amazonaws.com", self.region),
+        }
+    }
+}
+
+/// Tunables of upstream connections.
+#[derive(Debug, Clone, Copy)]
+pub struct PoolSettings {
+    /// Bound on a TCP/TLS connect to an upstream.
+    pub connect_timeout: Duration,
+    /// How many times an idempotent, non-streaming request is tried.
+    pub max_attempts: u32,
+    /// A client unused for this long is dropped.
+    pub idle_timeout: Duration,
+}
+
+impl Default for PoolSettings {
+    fn default() -> Self {
+        Self {
+            connect_timeout: Duration::from_secs(3),
+            max_attempts: 2,
+            idle_timeout: Duration::from_secs(600),
+        }
+    }
+}
+
+struct Entry {
+    client: aws_sdk_s3::Client,
+    last_used: Instant,
+}
+
+/// The cache of upstream clients, keyed by [`UpstreamKey`]. All clients share one HTTP
+/// connection pool (TCP_NODELAY on, bounded connect time).
+pub struct UpstreamPool {
+    http: SharedHttpClient,
+    settings: PoolSettings,
+    clients: Mutex<HashMap<UpstreamKey, Entry>>,
+}
+
+impl UpstreamPool {
+    pub fn new(settings: PoolSettings) -> Self {
+        use aws_smithy_http_client::tls;
+        let http = aws_smithy_http_client::Builder::new()
+            .tls_provider(tls::Provider::Rustls(
+                tls::rustls_provider::CryptoMode::AwsLc,
+            ))
+            .build_https();
+        Self {
+            http,
+            settings,
+            clients: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// The client for `key`, built on first use.
+    pub fn client(&self, key: &UpstreamKey) -> aws_sdk_s3::Client {
+        let mut clients = self.clients.lock().unwrap_or_else(|e| e.into_inner());
+        let now = Instant::now();
+        if let Some(entry) = clients.get_mut(key) {
+            entry.last_used = now;
+            return entry.client.clone();
+        }
+        let client = self.build(key);
+        clients.insert(
+            key.clone(),
+            Entry {
+                client: client.clone(),
+                last_used: now,
+            },
+        );
+        client
+    }
+
+    /// Drops clients unused for longer than the idle timeout; returns how many remain.
+    pub fn evict_idle(&self) -> usize {
+        let mut clients = self.clients.lock().unwrap_or_else(|e| e.into_inner());
+        let idle = self.settings.idle_timeout;
+        clients.retain(|_, e| e.last_used.elapsed() < idle);
+        clients.len()
+    }
+
+    /// Number of cached clients.
+    pub fn len(&self) -> usize {
+        self.clients.lock().unwrap_or_else(|e| e.into_inner()).len()
+    }
+
+    /// Whether no client is cached.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    fn build(&self, key: &UpstreamKey) -> aws_sdk_s3::Client {
+        let mut b = aws_sdk_s3::config::Builder::new()
+            .behavior_version(BehaviorVersion::latest())
+            .region(Region::new(key.region.clone()))
+            .http_client(self.http.clone())
+            .force_path_style(key.path_style)
+            .timeout_config(
+                TimeoutConfig::builder()
+                    .connect_timeout(self.settings.connect_timeout)
+                    .build(),
+            )
+            .retry_config(RetryConfig::standard().with_max_attempts(self.settings.max_attempts))
+            // Checksums are the client's: pass its own through, add none of ours.
+            .request_checksum_calculation(RequestChecksumCalculation::WhenRequired)
+            .response_checksum_validation(ResponseChecksumValidation::WhenRequired)
+            // A slow client must not make the upload look stalled; downloads keep protection.
+            .stalled_stream_protection(
+                StalledStreamProtectionConfig::enabled()
+                    .upload_enabled(false)
+                    .grace_period(Duration::from_secs(30))
+                    .build(),
+            );
+        if let Some(endpoint) = &key.endpoint {
+            b = b.endpoint_url(endpoint);
+        }
+        b = match credentials_provider(&key.credentials) {
+            Some(p) => b.credentials_provider(p),
+            None => b.allow_no_auth(),
+        };
+        aws_sdk_s3::Client::from_conf(b.build())
+    }
+}

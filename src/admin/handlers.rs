@@ -1,0 +1,227 @@
+//! The admin API's operations, one method each, on top of the registry and the gateway.
+
+use serde_json::{Value, json};
+
+use super::{AdminError, ResetProps, SetProps};
+use crate::gateway::Gateway;
+use crate::profiles::CredentialSource;
+use crate::registry::{BucketProps, EndpointPolicy, PROP_NAMES, normalize_bucket_arg};
+use crate::upstream::route::Route;
+
+pub struct Handlers<'a> {
+    pub gateway: &'a Gateway,
+    pub policy: &'a EndpointPolicy,
+}
+
+/// `AKIA…WXYZ`: enough to tell keys apart, never enough to use one.
+pub fn mask(key: &str) -> String {
+    let n = key.chars().count();
+    if n <= 8 {
+        return "****".into();
+    }
+    let head: String = key.chars().take(4).collect();
+    let tail: String = key.chars().skip(n - 4).collect();
+    format!("{head}…{tail}")
+}
+
+/// Where a route's credentials come from, without secrets.
+fn describe_credentials(c: &CredentialSource) -> String {
+    match c {
+        CredentialSource::Anonymous => "anonymous".into(),
+        CredentialSource::Static(k) => format!("static key {}", mask(&k.access_key_id)),
+        CredentialSource::AssumeRole { role_arn, .. } => format!("assume role {role_arn}"),
+        CredentialSource::Process { .. } => "credential_process".into(),
+    }
+}
+
+fn route_json(route: &Route) -> Value {
+    json!({
+        "backend_bck": route.backend,
+        "profile": route.profile,
+        "endpoint": route.key.endpoint_display(),
+        "region": route.key.region,
+        "addressing_style": if route.key.path_style { "path" } else { "virtual" },
+        "credentials": describe_credentials(&route.key.credentials),
+    })
+}
+
+fn props_json(props: &BucketProps) -> Value {
+    Value::Object(
+        props
+            .pairs()
+            .into_iter()
+            .map(|(k, v)| (k.to_owned(), Value::String(v)))
+            .collect(),
+    )
+}
+
+impl Handlers<'_> {
+    fn bucket_json(&self, name: &str, props: &BucketProps, registered: bool) -> Value {
+        let route = match self.gateway.resolver().route_props(name, props) {
+            Ok(r) => route_json(&r),
+            Err(e) => json!({"error": e.to_string()}),
+        };
+        json!({"name": name, "registered": registered, "props": props_json(props), "route": route})
+    }
+
+    pub fn list(&self) -> Value {
+        let snapshot = self.gateway.registry().snapshot();
+        let buckets: Vec<Value> = snapshot
+            .buckets
+            .iter()
+            .map(|(name, props)| self.bucket_json(name, props, true))
+            .collect();
+        json!({"version": snapshot.version, "buckets": buckets})
+    }
+
+    pub fn show(&self, bucket: &str) -> Result<Value, AdminError> {
+        let bucket = normalize_bucket_arg(bucket)?;
+        let snapshot = self.gateway.registry().snapshot();
+        Ok(match snapshot.buckets.get(&bucket) {
+            Some(props) => self.bucket_json(&bucket, props, true),
+            // Not registered: show what the defaults would do with it.
+            None => self.bucket_json(&bucket, &BucketProps::default(), false),
+        })
+    }
+
+    /// Refuses a profile that is not in the AWS files, unless forced.
+    fn check_profile(&self, body: &SetProps) -> Result<(), AdminError> {
+        let Some(profile) = body
+            .props
+            .get("extra.aws.profile")
+            .filter(|p| !p.is_empty())
+        else {
+            return Ok(());
+        };
+        let known = self.gateway.resolver().profiles().names();
+        if body.force || known.iter().any(|k| k == profile) {
+            return Ok(());
+        }
+        Err(AdminError::BadRequest(format!(
+            "unknown profile {profile:?}; known profiles: {} (use --force to set it anyway)",
+            if known.is_empty() {
+                "none".to_owned()
+            } else {
+                known.join(", ")
+            }
+        )))
+    }
+
+    /// Applies `body` to `bucket` (creating the registration when `create`), then looks the
+    /// region up again if routing changed. Returns the changes and any warnings.
+    async fn apply(&self, bucket: &str, body: SetProps, create: bool) -> Result<Value, AdminError> {
+        let bucket = normalize_bucket_arg(bucket)?;
+        self.check_profile(&body)?;
+        let policy = self.policy;
+        let ((changes, relookup), next) = self.gateway.registry().update(|state| {
+            if create && state.buckets.contains_key(&bucket) {
+                return Err(crate::registry::RegistryError::Invalid(format!(
+                    "bucket {bucket:?} is registered already (use `bucket props set` to change it)"
+                )));
+            }
+            let props = state.buckets.entry(bucket.clone()).or_default();
+            let before = props.clone();
+            let mut changes = Vec::new();
+            for (name, value) in &body.props {
+                let old = props.set(name, value, policy)?;
+                let new = props.get(name)?.unwrap_or("").to_owned();
+                changes.push(json!({"name": name, "old": old.unwrap_or_default(), "new": new}));
+            }
+            let region_given = body
+                .props
+                .get("extra.aws.cloud_region")
+                .is_some_and(|r| !r.is_empty());
+            let relookup = create || (before.routing_changed(props) && !region_given);
+            if relookup && !region_given {
+                // Until a lookup succeeds the region comes from the profile.
+                props.cloud_region = None;
+            }
+            Ok((changes, relookup))
+        })?;
+        let mut warnings = Vec::new();
+        if relookup {
+            let props = next.buckets.get(&bucket).cloned().unwrap_or_default();
+            match self.gateway.resolver().route_props(&bucket, &props) {
+                Ok(route) => {
+                    if let Err(why) = self.gateway.look_up_region(&route).await {
+                        warnings.push(format!(
+                            "{why}; the region comes from the profile until a lookup succeeds"
+                        ));
+                    }
+                }
+                Err(e) => warnings.push(e.to_string()),
+            }
+        }
+        let snapshot = self.gateway.registry().snapshot();
+        let props = snapshot.buckets.get(&bucket).cloned().unwrap_or_default();
+        Ok(json!({
+            "bucket": self.bucket_json(&bucket, &props, true),
+            "changes": changes,
+            "warnings": warnings,
+        }))
+    }
+
+    pub async fn add(&self, bucket: &str, body: SetProps) -> Result<Value, AdminError> {
+        self.apply(bucket, body, true).await.map_err(|e| match e {
+            AdminError::BadRequest(m) if m.contains("registered already") => {
+                AdminError::Conflict(bucket.trim_start_matches("s3://").to_owned())
+            }
+            other => other,
+        })
+    }
+
+    pub async fn set(&self, bucket: &str, body: SetProps) -> Result<Value, AdminError> {
+        if body.props.is_empty() {
+            return Err(AdminError::BadRequest(format!(
+                "nothing to set; properties: {}",
+                PROP_NAMES.join(", ")
+            )));
+        }
+        self.apply(bucket, body, false).await
+    }
+
+    pub async fn reset(&self, bucket: &str, body: ResetProps) -> Result<Value, AdminError> {
+        let names: Vec<String> = if body.names.is_empty() {
+            PROP_NAMES.iter().map(|s| s.to_string()).collect()
+        } else {
+            body.names
+        };
+        let props = names.into_iter().map(|n| (n, String::new())).collect();
+        let bucket_name = normalize_bucket_arg(bucket)?;
+        if !self
+            .gateway
+            .registry()
+            .snapshot()
+            .buckets
+            .contains_key(&bucket_name)
+        {
+            return Err(AdminError::NoSuchBucket(bucket_name));
+        }
+        self.apply(bucket, SetProps { props, force: true }, false)
+            .await
+    }
+
+    pub fn remove(&self, bucket: &str) -> Result<Value, AdminError> {
+        let bucket = normalize_bucket_arg(bucket)?;
+        self.gateway.registry().update(|state| {
+            state
+                .buckets
+                .remove(&bucket)
+                .map(|_| ())
+                .ok_or_else(|| crate::registry::RegistryError::NoSuchBucket(bucket.clone()))
+        })?;
+        Ok(json!({"removed": bucket}))
+    }
+
+    pub fn reload_creds(&self) -> Result<Value, AdminError> {
+        self.gateway
+            .resolver()
+            .reload_profiles()
+            .map_err(|e| AdminError::BadRequest(e.to_string()))?;
+        Ok(self.profiles())
+    }
+
+    pub fn profiles(&self) -> Value {
+        json!({"profiles": self.gateway.resolver().profiles().names()})
+    }
+}

@@ -1,0 +1,319 @@
+//! What each CLI verb does: `serve` starts the gateway; the operator verbs call the admin API
+//! and print its answers (human text, or `--json`); `profiles` reads the AWS files offline.
+
+use std::process::ExitCode;
+
+use serde_json::{Value, json};
+
+use super::admin_client::AdminClient;
+use super::{
+    AdminArgs, BucketCommand, Cli, Command, ProfilesCommand, PropsCommand, ShowCommand, parse_pairs,
+};
+use crate::config::ServeConfig;
+use crate::profiles::{ProfileEnv, ResolveOptions};
+
+fn init_tracing(default: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    use std::io::IsTerminal;
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(std::io::stderr().is_terminal())
+        .with_writer(std::io::stderr)
+        .try_init();
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("tokio runtime")
+}
+
+pub fn run(cli: Cli) -> ExitCode {
+    match cli.command {
+        Command::Serve(args) => serve(args),
+        Command::Profiles { command } => profiles(command),
+        Command::Bucket { command, admin } => {
+            admin_verb(&admin, |c| bucket(c, command, admin.json))
+        }
+        Command::Show {
+            command: ShowCommand::Bucket { bucket },
+            admin,
+        } => admin_verb(&admin, |c| show_bucket(c, bucket, admin.json)),
+        Command::Ls { admin } => admin_verb(&admin, |c| ls(c, admin.json)),
+        Command::ReloadCreds { admin } => admin_verb(&admin, |c| async move {
+            let v = c.call(http::Method::POST, "/v1/reload-creds", None).await?;
+            Ok(format!(
+                "reloaded; profiles: {}",
+                join_names(&v["profiles"])
+            ))
+        }),
+    }
+}
+
+fn serve(args: crate::config::ServeArgs) -> ExitCode {
+    init_tracing("info");
+    let env = ProfileEnv::from_process();
+    let config = match ServeConfig::build(args, &env.vars) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("rebucket: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    if config.generated_keys {
+        let u = &config.users[0];
+        println!(
+            "Generated S3 client keys (kept in {}):",
+            config.data_dir.join("front-keys.json").display()
+        );
+        println!("  AWS_ACCESS_KEY_ID={}", u.access_key);
+        println!("  AWS_SECRET_ACCESS_KEY={}", u.secret_key);
+    }
+    let rt = runtime();
+    rt.block_on(async move {
+        let running = match crate::server::start(config, env).await {
+            Ok(r) => r,
+            Err(e) => {
+                eprintln!("rebucket: cannot start: {e}");
+                return ExitCode::FAILURE;
+            }
+        };
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            .expect("signal handler");
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term.recv() => {}
+        }
+        tracing::info!("shutting down");
+        running.stop().await;
+        ExitCode::SUCCESS
+    })
+}
+
+fn profiles(command: ProfilesCommand) -> ExitCode {
+    init_tracing("warn");
+    let env = ProfileEnv::from_process();
+    let opts = ResolveOptions {
+        allow_credential_process: false,
+    };
+    let out = match command {
+        ProfilesCommand::Dump {
+            config_file,
+            credentials_file,
+        } => crate::profiles::cli::dump(config_file.as_deref(), credentials_file.as_deref(), &env),
+        ProfilesCommand::List => Ok(crate::profiles::cli::list(&env, opts)),
+        ProfilesCommand::Show { name } => crate::profiles::cli::show(&env, &name, opts),
+    };
+    match out {
+        Ok(text) => {
+            println!("{}", text.trim_end());
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("rebucket: {e}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// Runs an admin verb: prints its text on success, the error on stderr (exit 1) otherwise.
+fn admin_verb<F, Fut>(args: &AdminArgs, f: F) -> ExitCode
+where
+    F: FnOnce(AdminClient) -> Fut,
+    Fut: std::future::Future<Output = Result<String, String>>,
+{
+    init_tracing("warn");
+    let client = match AdminClient::new(args) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("rebucket: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime().block_on(f(client)) {
+        Ok(text) => {
+            if !text.is_empty() {
+                println!("{}", text.trim_end());
+            }
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("rebucket: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn bucket_path(bucket: &str) -> String {
+    format!(
+        "/v1/buckets/{}",
+        bucket.trim_start_matches("s3://").trim_end_matches('/')
+    )
+}
+
+fn join_names(v: &Value) -> String {
+    v.as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(Value::as_str)
+                .collect::<Vec<_>>()
+                .join(", ")
+        })
+        .unwrap_or_default()
+}
+
+/// Prints warnings on stderr; they never fail the command.
+fn warn_all(v: &Value) {
+    for w in v["warnings"].as_array().into_iter().flatten() {
+        eprintln!("warning: {}", w.as_str().unwrap_or_default());
+    }
+}
+
+/// `name   value` lines, sorted, aligned.
+fn props_text(v: &Value) -> String {
+    let Some(props) = v["props"].as_object() else {
+        return String::new();
+    };
+    let width = props.keys().map(String::len).max().unwrap_or(0) + 6;
+    let mut names: Vec<&String> = props.keys().collect();
+    names.sort();
+    names
+        .into_iter()
+        .map(|k| {
+            format!("{k:<width$}{}", props[k].as_str().unwrap_or_default())
+                .trim_end()
+                .to_owned()
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+async fn bucket(c: AdminClient, command: BucketCommand, as_json: bool) -> Result<String, String> {
+    let (method, path, body) = match command {
+        BucketCommand::Props {
+            command: PropsCommand::Show { bucket },
+        } => return show_bucket(c, bucket, as_json).await,
+        BucketCommand::Props {
+            command:
+                PropsCommand::Set {
+                    bucket,
+                    pairs,
+                    force,
+                },
+        } => {
+            let props: serde_json::Map<String, Value> = parse_pairs(&pairs)?
+                .into_iter()
+                .map(|(k, v)| (k, Value::String(v)))
+                .collect();
+            (
+                http::Method::PATCH,
+                format!("{}/props", bucket_path(&bucket)),
+                json!({"props": props, "force": force}),
+            )
+        }
+        BucketCommand::Props {
+            command: PropsCommand::Reset { bucket, names },
+        } => (
+            http::Method::DELETE,
+            format!("{}/props", bucket_path(&bucket)),
+            json!({"names": names}),
+        ),
+        BucketCommand::Add {
+            bucket,
+            pairs,
+            force,
+        } => {
+            let props: serde_json::Map<String, Value> = parse_pairs(&pairs)?
+                .into_iter()
+                .map(|(k, v)| (k, Value::String(v)))
+                .collect();
+            (
+                http::Method::PUT,
+                bucket_path(&bucket),
+                json!({"props": props, "force": force}),
+            )
+        }
+        BucketCommand::Rm { bucket } => {
+            let v = c
+                .call(http::Method::DELETE, &bucket_path(&bucket), None)
+                .await?;
+            return Ok(if as_json {
+                pretty(&v)
+            } else {
+                format!("removed s3://{}", v["removed"].as_str().unwrap_or(""))
+            });
+        }
+    };
+    let v = c.call(method, &path, Some(body)).await?;
+    warn_all(&v);
+    if as_json {
+        return Ok(pretty(&v));
+    }
+    let lines: Vec<String> = v["changes"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|ch| {
+            format!(
+                "{:?} set to: {:?} (was: {:?})",
+                ch["name"].as_str().unwrap_or(""),
+                ch["new"].as_str().unwrap_or(""),
+                ch["old"].as_str().unwrap_or("")
+            )
+        })
+        .collect();
+    Ok(lines.join("\n"))
+}
+
+async fn show_bucket(c: AdminClient, bucket: String, as_json: bool) -> Result<String, String> {
+    let v = c
+        .call(http::Method::GET, &bucket_path(&bucket), None)
+        .await?;
+    Ok(if as_json { pretty(&v) } else { props_text(&v) })
+}
+
+async fn ls(c: AdminClient, as_json: bool) -> Result<String, String> {
+    let v = c.call(http::Method::GET, "/v1/buckets", None).await?;
+    if as_json {
+        return Ok(pretty(&v));
+    }
+    let mut rows = vec![
+        ["BUCKET", "BACKEND", "PROFILE", "ENDPOINT", "REGION"]
+            .map(str::to_owned)
+            .to_vec(),
+    ];
+    for b in v["buckets"].as_array().into_iter().flatten() {
+        let r = &b["route"];
+        let get = |v: &Value| v.as_str().unwrap_or("").to_owned();
+        rows.push(vec![
+            format!("s3://{}", get(&b["name"])),
+            get(&r["backend_bck"]),
+            get(&r["profile"]),
+            r.get("error")
+                .map(|e| format!("error: {}", get(e)))
+                .unwrap_or_else(|| get(&r["endpoint"])),
+            get(&r["region"]),
+        ]);
+    }
+    let widths: Vec<usize> = (0..5)
+        .map(|i| rows.iter().map(|r| r[i].len()).max().unwrap_or(0))
+        .collect();
+    Ok(rows
+        .iter()
+        .map(|r| {
+            r.iter()
+                .enumerate()
+                .map(|(i, c)| format!("{c:<w$}", w = widths[i] + 2))
+                .collect::<String>()
+                .trim_end()
+                .to_owned()
+        })
+        .collect::<Vec<_>>()
+        .join("\n"))
+}
+
+fn pretty(v: &Value) -> String {
+    serde_json::to_string_pretty(v).unwrap_or_default()
+}

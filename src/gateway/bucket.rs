@@ -1,0 +1,94 @@
+//! Bucket lifecycle and the bucket list: CreateBucket and DeleteBucket act on the bucket's own
+//! upstream; ListBuckets shows the default upstream's buckets plus every registered bucket.
+
+use std::collections::BTreeSet;
+
+use s3s::dto::*;
+use s3s::{S3, S3Request, S3Response, S3Result};
+
+use super::{Gateway, upstream_request};
+use crate::registry::BucketProps;
+use crate::upstream::error;
+
+pub async fn create_bucket(
+    gw: &Gateway,
+    req: S3Request<CreateBucketInput>,
+) -> S3Result<S3Response<CreateBucketOutput>> {
+    let bucket = req.input.bucket.clone();
+    gw.call(
+        "create_bucket",
+        &bucket,
+        req.input,
+        |i, b| i.bucket = b,
+        |proxy, req| async move { proxy.create_bucket(req).await },
+    )
+    .await
+}
+
+pub async fn delete_bucket(
+    gw: &Gateway,
+    req: S3Request<DeleteBucketInput>,
+) -> S3Result<S3Response<DeleteBucketOutput>> {
+    let bucket = req.input.bucket.clone();
+    let out = gw
+        .call(
+            "delete_bucket",
+            &bucket,
+            req.input,
+            |i, b| i.bucket = b,
+            |proxy, req| async move { proxy.delete_bucket(req).await },
+        )
+        .await?;
+    // A registration that only recorded the region was discovery's: it goes with the bucket.
+    // Properties an operator set stay, and apply again if the bucket comes back.
+    let res = gw.registry().update(|state| {
+        if state.buckets.get(&bucket).is_some_and(is_discovered_only) {
+            state.buckets.remove(&bucket);
+        }
+        Ok(())
+    });
+    if let Err(e) = res {
+        tracing::warn!(%bucket, error = %e, "cannot update the registry after DeleteBucket");
+    }
+    Ok(out)
+}
+
+pub async fn list_buckets(
+    gw: &Gateway,
+    req: S3Request<ListBucketsInput>,
+) -> S3Result<S3Response<ListBucketsOutput>> {
+    let snapshot = gw.registry().snapshot();
+    let default_route = gw
+        .resolver()
+        .route_props("", &BucketProps::default())
+        .map_err(error::from_route)?;
+    let mut resp = gw
+        .proxy(&default_route)
+        .list_buckets(upstream_request(req.input))
+        .await
+        .map_err(|e| error::from_upstream(e, &default_route, "list_buckets"))?;
+    let buckets = resp.output.buckets.get_or_insert_with(Vec::new);
+    let listed: BTreeSet<String> = buckets.iter().filter_map(|b| b.name.clone()).collect();
+    // Buckets with routing properties live elsewhere (or under another name); buckets that were
+    // only discovered live on the default upstream, which listed them if they still exist.
+    for (name, props) in &snapshot.buckets {
+        if !listed.contains(name) && !is_discovered_only(props) {
+            buckets.push(Bucket {
+                name: Some(name.clone()),
+                bucket_region: props.cloud_region.clone(),
+                creation_date: None,
+            });
+        }
+    }
+    buckets.sort_by(|a, b| a.name.cmp(&b.name));
+    Ok(resp)
+}
+
+/// Whether a registration holds nothing but the region discovery recorded.
+fn is_discovered_only(props: &BucketProps) -> bool {
+    *props
+        == BucketProps {
+            cloud_region: props.cloud_region.clone(),
+            ..BucketProps::default()
+        }
+}

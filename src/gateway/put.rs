@@ -1,0 +1,90 @@
+//! Uploads: PutObject, CreateMultipartUpload, UploadPart. Bodies stream straight through.
+//!
+//! s3s has already decoded any `aws-chunked` body (and checked its chunk signatures) but leaves
+//! `aws-chunked` in `Content-Encoding`; forwarded as is, the upstream client would add its own
+//! and the upstream would refuse the duplicate, so the token is stripped here.
+
+use s3s::dto::*;
+use s3s::{S3, S3Request, S3Response, S3Result};
+
+use super::Gateway;
+
+/// `Content-Encoding` without the `aws-chunked` token (`None` if nothing else is left).
+fn strip_aws_chunked(encoding: Option<String>) -> Option<String> {
+    let encoding = encoding?;
+    let kept: Vec<&str> = encoding
+        .split(',')
+        .map(str::trim)
+        .filter(|t| !t.is_empty() && !t.eq_ignore_ascii_case("aws-chunked"))
+        .collect();
+    (!kept.is_empty()).then(|| kept.join(","))
+}
+
+pub async fn put_object(
+    gw: &Gateway,
+    req: S3Request<PutObjectInput>,
+) -> S3Result<S3Response<PutObjectOutput>> {
+    let mut input = req.input;
+    input.content_encoding = strip_aws_chunked(input.content_encoding);
+    let bucket = input.bucket.clone();
+    gw.call_once(
+        "put_object",
+        &bucket,
+        input,
+        |i, b| i.bucket = b,
+        |proxy, req| async move { proxy.put_object(req).await },
+    )
+    .await
+}
+
+pub async fn create_multipart_upload(
+    gw: &Gateway,
+    req: S3Request<CreateMultipartUploadInput>,
+) -> S3Result<S3Response<CreateMultipartUploadOutput>> {
+    let mut input = req.input;
+    input.content_encoding = strip_aws_chunked(input.content_encoding);
+    let bucket = input.bucket.clone();
+    gw.call(
+        "create_multipart_upload",
+        &bucket,
+        input,
+        |i, b| i.bucket = b,
+        |proxy, req| async move { proxy.create_multipart_upload(req).await },
+    )
+    .await
+}
+
+pub async fn upload_part(
+    gw: &Gateway,
+    req: S3Request<UploadPartInput>,
+) -> S3Result<S3Response<UploadPartOutput>> {
+    let bucket = req.input.bucket.clone();
+    gw.call_once(
+        "upload_part",
+        &bucket,
+        req.input,
+        |i, b| i.bucket = b,
+        |proxy, req| async move { proxy.upload_part(req).await },
+    )
+    .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::strip_aws_chunked;
+
+    #[test]
+    fn strips_only_the_aws_chunked_token() {
+        assert_eq!(strip_aws_chunked(Some("aws-chunked".into())), None);
+        assert_eq!(
+            strip_aws_chunked(Some("aws-chunked,gzip".into())),
+            Some("gzip".into())
+        );
+        assert_eq!(
+            strip_aws_chunked(Some("gzip, AWS-CHUNKED".into())),
+            Some("gzip".into())
+        );
+        assert_eq!(strip_aws_chunked(Some("gzip".into())), Some("gzip".into()));
+        assert_eq!(strip_aws_chunked(None), None);
+    }
+}

@@ -1,0 +1,99 @@
+//! Upstream failures as S3 errors: the one place that decides code, status and message.
+//!
+//! Service errors from the upstream keep their code, message and status (s3s-aws already copies
+//! them). Failures to reach the upstream at all — refused, DNS, TLS, timeouts — become
+//! `503 ServiceUnavailable` naming the bucket, profile and endpoint (never a key); a garbled
+//! answer becomes `502 BadGateway`.
+
+use std::error::Error as StdError;
+
+use s3s::{S3Error, S3ErrorCode};
+
+use super::route::{Route, RouteError};
+use aws_smithy_runtime_api::client::result::ConnectorError;
+
+/// How an upstream call failed, when it did not fail with an S3 answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Unreachable {
+    /// Connection refused or reset, DNS failure, TLS failure.
+    Connect,
+    /// Connect or read timed out.
+    Timeout,
+    /// The upstream answered something that is not S3.
+    BadResponse,
+}
+
+/// Classifies a failed upstream call; `None` when the upstream answered with an S3 error.
+pub fn classify(err: &S3Error) -> Option<Unreachable> {
+    if *err.code() != S3ErrorCode::InternalError || err.status_code().is_some() {
+        return None;
+    }
+    let source: &(dyn StdError + 'static) = err.source()?;
+    let top = source.to_string();
+    let mut cur = Some(source);
+    while let Some(e) = cur {
+        if let Some(c) = e.downcast_ref::<ConnectorError>() {
+            return Some(if c.is_timeout() {
+                Unreachable::Timeout
+            } else {
+                Unreachable::Connect
+            });
+        }
+        cur = e.source();
+    }
+    match top.as_str() {
+        "timeout error" => Some(Unreachable::Timeout),
+        "dispatch failure" => Some(Unreachable::Connect),
+        "response error" => Some(Unreachable::BadResponse),
+        _ => None,
+    }
+}
+
+/// The innermost message of an error chain (e.g. "Connection refused (os error 111)").
+fn root_cause(err: &(dyn StdError + 'static)) -> String {
+    let mut cur = err;
+    while let Some(next) = cur.source() {
+        cur = next;
+    }
+    cur.to_string()
+}
+
+/// Maps an error of an upstream call made for `route` into what the client sees.
+pub fn from_upstream(err: S3Error, route: &Route, op: &str) -> S3Error {
+    let Some(kind) = classify(&err) else {
+        return err;
+    };
+    let cause = err.source().map(|e| root_cause(e)).unwrap_or_default();
+    let (code, status, what) = match kind {
+        Unreachable::Connect => (
+            S3ErrorCode::ServiceUnavailable,
+            http::StatusCode::SERVICE_UNAVAILABLE,
+            "upstream unreachable",
+        ),
+        Unreachable::Timeout => (
+            S3ErrorCode::ServiceUnavailable,
+            http::StatusCode::SERVICE_UNAVAILABLE,
+            "upstream timed out",
+        ),
+        Unreachable::BadResponse => (
+            S3ErrorCode::Custom("BadGateway".into()),
+            http::StatusCode::BAD_GATEWAY,
+            "upstream sent an invalid response",
+        ),
+    };
+    tracing::warn!(op, route = %route.describe(), cause = %cause, "{what}");
+    let mut out = S3Error::with_message(
+        code,
+        format!("{what} for {} during {op}: {cause}", route.describe()),
+    );
+    out.set_status_code(status);
+    out
+}
+
+/// A bucket whose settings cannot make a route answers 503, naming bucket, profile, endpoint.
+pub fn from_route(err: RouteError) -> S3Error {
+    tracing::warn!(error = %err, "bucket cannot be routed");
+    let mut out = S3Error::with_message(S3ErrorCode::ServiceUnavailable, err.to_string());
+    out.set_status_code(http::StatusCode::SERVICE_UNAVAILABLE);
+    out
+}
