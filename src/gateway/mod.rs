@@ -5,6 +5,7 @@
 //! (copies, possibly across upstreams), [`bucket`] (bucket lifecycle, listing, discovery).
 
 mod bucket;
+mod checksum;
 mod copy;
 mod ops;
 mod put;

@@ -8,6 +8,7 @@ use s3s::dto::*;
 use s3s::{S3, S3Request, S3Response, S3Result};
 
 use super::Gateway;
+use super::checksum::verify_trailer;
 
 /// `Content-Encoding` without the `aws-chunked` token (`None` if nothing else is left).
 fn strip_aws_chunked(encoding: Option<String>) -> Option<String> {
@@ -26,6 +27,8 @@ pub async fn put_object(
 ) -> S3Result<S3Response<PutObjectOutput>> {
     let mut input = req.input;
     input.content_encoding = strip_aws_chunked(input.content_encoding);
+    let verdict;
+    (input.body, verdict) = verify_trailer(input.body, &req.headers, req.trailing_headers);
     let bucket = input.bucket.clone();
     gw.call_once(
         "put_object",
@@ -35,6 +38,7 @@ pub async fn put_object(
         |proxy, req| async move { proxy.put_object(req).await },
     )
     .await
+    .map_err(|e| verdict.take().unwrap_or(e))
 }
 
 pub async fn create_multipart_upload(
@@ -58,15 +62,19 @@ pub async fn upload_part(
     gw: &Gateway,
     req: S3Request<UploadPartInput>,
 ) -> S3Result<S3Response<UploadPartOutput>> {
-    let bucket = req.input.bucket.clone();
+    let mut input = req.input;
+    let verdict;
+    (input.body, verdict) = verify_trailer(input.body, &req.headers, req.trailing_headers);
+    let bucket = input.bucket.clone();
     gw.call_once(
         "upload_part",
         &bucket,
-        req.input,
+        input,
         |i, b| i.bucket = b,
         |proxy, req| async move { proxy.upload_part(req).await },
     )
     .await
+    .map_err(|e| verdict.take().unwrap_or(e))
 }
 
 #[cfg(test)]
