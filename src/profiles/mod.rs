@@ -2,12 +2,33 @@
 //! implements the SDK grammar in front of `rust-ini`) and resolving a named profile into what
 //! an upstream client needs (credentials source, region, endpoint, addressing style).
 //!
-//! INTERFACE CONTRACT (bodies are being written; signatures are fixed, callers rely on them).
+//! The public types below are the interface the gateway is written against. The work is split:
+//! - [`location`]: where the files are (`AWS_CONFIG_FILE`, `HOME`, `~`);
+//! - `grammar` (private): the line pass with the AWS grammar and its hard errors;
+//! - [`parser`]: rust-ini, section rules per file kind, merging the two files;
+//! - [`chain`]: which credentials a profile stands for (keys, roles, SSO, ...);
+//! - [`endpoint`]: configured endpoint URLs for a service (`s3`, `sts`);
+//! - [`resolve`]: region, endpoint, addressing style and credential source of a profile;
+//! - [`sts`], [`process`]: the AssumeRole and `credential_process` credential providers;
+//! - [`cli`]: `dump`, `list` and `show` for the command line.
 
+pub mod chain;
 pub mod cli;
+pub mod endpoint;
+mod grammar;
+pub mod location;
+pub mod parser;
+pub mod process;
+pub mod resolve;
+pub mod sts;
 
 use std::collections::{BTreeMap, HashMap};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+
+use aws_credential_types::provider::SharedCredentialsProvider;
+
+use self::location::Platform;
+use self::parser::{FileKind, parse_file};
 
 /// Why the profile files could not be read or a profile not resolved.
 #[derive(Debug, thiserror::Error)]
@@ -47,23 +68,58 @@ impl ProfileEnv {
             vars: std::env::vars().collect(),
         }
     }
+    /// An environment made of the given variables (for tests and tools).
+    pub fn from_pairs<K: Into<String>, V: Into<String>>(
+        pairs: impl IntoIterator<Item = (K, V)>,
+    ) -> Self {
+        Self {
+            vars: pairs
+                .into_iter()
+                .map(|(k, v)| (k.into(), v.into()))
+                .collect(),
+        }
+    }
     /// Path of the config file (`AWS_CONFIG_FILE`, else `~/.aws/config`).
     pub fn config_file(&self) -> PathBuf {
-        PathBuf::from(
-            self.vars
-                .get("AWS_CONFIG_FILE")
-                .cloned()
-                .unwrap_or_default(),
-        )
+        PathBuf::from(location::config_file(&self.vars, Platform::current()))
     }
     /// Path of the credentials file (`AWS_SHARED_CREDENTIALS_FILE`, else `~/.aws/credentials`).
     pub fn credentials_file(&self) -> PathBuf {
-        PathBuf::from(
-            self.vars
-                .get("AWS_SHARED_CREDENTIALS_FILE")
-                .cloned()
-                .unwrap_or_default(),
-        )
+        PathBuf::from(location::credentials_file(&self.vars, Platform::current()))
+    }
+    /// The profile the environment selects: `AWS_PROFILE`, else `default`.
+    pub fn profile_name(&self) -> String {
+        location::profile_name(&self.vars)
+    }
+}
+
+/// Reads a file that may be missing (`Ok(None)`); bytes that are not UTF-8 are a parse error.
+fn read_optional(path: &Path) -> Result<Option<String>, ProfileError> {
+    let bytes = match std::fs::read(path) {
+        Ok(bytes) => bytes,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(source) => {
+            return Err(ProfileError::Io {
+                path: path.to_owned(),
+                source,
+            });
+        }
+    };
+    match String::from_utf8(bytes) {
+        Ok(text) => Ok(Some(text)),
+        Err(e) => {
+            let valid = e.utf8_error().valid_up_to();
+            let line = e.as_bytes()[..valid]
+                .iter()
+                .filter(|b| **b == b'\n')
+                .count()
+                + 1;
+            Err(ProfileError::Parse {
+                path: path.to_owned(),
+                line,
+                message: "the file is not valid UTF-8".into(),
+            })
+        }
     }
 }
 
@@ -147,8 +203,38 @@ pub struct ResolveOptions {
 impl ProfileSet {
     /// Reads both files as located by `env`; a missing file counts as empty.
     pub fn load(env: &ProfileEnv) -> Result<Self, ProfileError> {
-        let _ = env;
-        Ok(Self::default())
+        let (config, credentials) = (env.config_file(), env.credentials_file());
+        for (var, path) in [
+            ("AWS_CONFIG_FILE", &config),
+            ("AWS_SHARED_CREDENTIALS_FILE", &credentials),
+        ] {
+            if env.vars.get(var).is_some_and(|v| !v.is_empty()) && !path.exists() {
+                tracing::warn!(
+                    "{var} points to {}, which does not exist; treating it as empty",
+                    path.display()
+                );
+            }
+        }
+        Self::load_files(&config, &credentials)
+    }
+
+    /// Reads the two given files; a missing file counts as empty.
+    pub fn load_files(config: &Path, credentials: &Path) -> Result<Self, ProfileError> {
+        let config_text = read_optional(config)?;
+        let credentials_text = read_optional(credentials)?;
+        let parsed_config = parse_file(
+            config_text.as_deref().unwrap_or(""),
+            config,
+            FileKind::Config,
+        )?;
+        let parsed_credentials = parse_file(
+            credentials_text.as_deref().unwrap_or(""),
+            credentials,
+            FileKind::Credentials,
+        )?;
+        let mut set = Self::from_parsed(parsed_config, parsed_credentials);
+        set.files = vec![config.to_owned(), credentials.to_owned()];
+        Ok(set)
     }
 
     /// Names of all profiles, sorted.
@@ -165,53 +251,46 @@ impl ProfileSet {
         explicit_endpoint: Option<&str>,
         opts: ResolveOptions,
     ) -> Result<ResolvedProfile, ProfileError> {
-        let _ = (env, opts);
-        let props = self
-            .profiles
-            .get(name)
-            .ok_or_else(|| ProfileError::NotFound {
-                name: name.to_owned(),
-                files: format!("{:?}", self.files),
-            })?;
-        let credentials = match (
-            props.get("aws_access_key_id"),
-            props.get("aws_secret_access_key"),
-        ) {
-            (Some(a), Some(s)) => CredentialSource::Static(StaticCredentials {
-                access_key_id: a.clone(),
-                secret_access_key: s.clone(),
-                session_token: props.get("aws_session_token").cloned(),
-            }),
-            _ => CredentialSource::Anonymous,
-        };
-        Ok(ResolvedProfile {
-            name: name.to_owned(),
-            region: props.get("region").cloned(),
-            endpoint_url: explicit_endpoint
-                .map(str::to_owned)
-                .or_else(|| props.get("endpoint_url").cloned()),
-            addressing_style: None,
-            credentials,
-        })
+        resolve::resolve(self, name, env, explicit_endpoint, opts)
     }
 }
 
 /// Builds an aws-sdk credentials provider for a resolved source (AssumeRole refreshes through STS).
-pub fn credentials_provider(
-    source: &CredentialSource,
-) -> Option<aws_credential_types::provider::SharedCredentialsProvider> {
+pub fn credentials_provider(source: &CredentialSource) -> Option<SharedCredentialsProvider> {
     match source {
-        CredentialSource::Static(k) => Some(
-            aws_credential_types::provider::SharedCredentialsProvider::new(
-                aws_credential_types::Credentials::new(
-                    k.access_key_id.clone(),
-                    k.secret_access_key.clone(),
-                    k.session_token.clone(),
-                    None,
-                    "rebucket-profile",
-                ),
+        CredentialSource::Anonymous => None,
+        CredentialSource::Static(k) => Some(SharedCredentialsProvider::new(
+            aws_credential_types::Credentials::new(
+                k.access_key_id.clone(),
+                k.secret_access_key.clone(),
+                k.session_token.clone(),
+                None,
+                "rebucket-profile",
             ),
-        ),
-        _ => None,
+        )),
+        CredentialSource::AssumeRole {
+            role_arn,
+            role_session_name,
+            external_id,
+            duration_seconds,
+            sts_endpoint,
+            region,
+            source,
+        } => {
+            let params = sts::AssumeRoleParams {
+                role_arn: role_arn.clone(),
+                session_name: role_session_name.clone(),
+                external_id: external_id.clone(),
+                duration_seconds: *duration_seconds,
+                endpoint: sts_endpoint.clone(),
+                region: region.clone(),
+            };
+            Some(SharedCredentialsProvider::new(
+                sts::AssumeRoleProvider::new(params, credentials_provider(source)),
+            ))
+        }
+        CredentialSource::Process { command } => Some(SharedCredentialsProvider::new(
+            process::ProcessProvider::new(command.clone()),
+        )),
     }
 }
