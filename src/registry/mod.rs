@@ -4,10 +4,17 @@
 //!
 //! INTERFACE CONTRACT (bodies are being written; signatures are fixed, callers rely on them).
 
+mod props;
+
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
+
+pub use props::{
+    ADDRESSING_STYLES, BucketProps, EndpointPolicy, PROP_ADDRESSING_STYLE, PROP_BACKEND_BCK,
+    PROP_CLOUD_REGION, PROP_ENDPOINT, PROP_NAMES, PROP_PROFILE, normalize_bucket_arg,
+};
 
 /// A refused property change; the message is shown to the operator as is.
 #[derive(Debug, thiserror::Error)]
@@ -21,22 +28,6 @@ pub enum RegistryError {
     /// Persisting failed; nothing changed.
     #[error("cannot persist the registry: {0}")]
     Io(#[from] std::io::Error),
-}
-
-/// The properties of one bucket. Empty means "not set" (falls back to the start-up defaults).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct BucketProps {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub backend_bck: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub profile: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub endpoint: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub cloud_region: Option<String>,
-    /// `auto`, `path` or `virtual`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub addressing_style: Option<String>,
 }
 
 /// One immutable version of the registry.
@@ -55,7 +46,9 @@ impl Registry {
     /// Opens (or creates) the registry in `data_dir`.
     pub fn open(data_dir: &std::path::Path) -> Result<Self, RegistryError> {
         let _ = data_dir;
-        Ok(Self { current: arc_swap::ArcSwap::from_pointee(RegistryState::default()) })
+        Ok(Self {
+            current: arc_swap::ArcSwap::from_pointee(RegistryState::default()),
+        })
     }
 
     /// The current snapshot; requests keep the one they started with.
