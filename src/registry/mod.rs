@@ -2,12 +2,16 @@
 //! on the way in, kept as an immutable snapshot behind an atomic pointer for the hot path, and
 //! persisted crash-safely in the data dir.
 //!
-//! INTERFACE CONTRACT (bodies are being written; signatures are fixed, callers rely on them).
+//! - [`props`]: the property model, names and validation ([`BucketProps`], [`EndpointPolicy`]).
+//! - [`store`]: persistence ([`Store`], [`FileStore`]).
+//! - this file: the live [`Registry`] (snapshots, serialized writers) and its errors.
 
 mod props;
+mod store;
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
 
 use serde::{Deserialize, Serialize};
 
@@ -15,8 +19,10 @@ pub use props::{
     ADDRESSING_STYLES, BucketProps, EndpointPolicy, PROP_ADDRESSING_STYLE, PROP_BACKEND_BCK,
     PROP_CLOUD_REGION, PROP_ENDPOINT, PROP_NAMES, PROP_PROFILE, normalize_bucket_arg,
 };
+pub use store::{FileStore, LOCK_FILE, REGISTRY_FILE, Store};
 
-/// A refused property change; the message is shown to the operator as is.
+/// A refused property change or a registry that cannot be loaded/stored; the message is shown
+/// to the operator as is.
 #[derive(Debug, thiserror::Error)]
 pub enum RegistryError {
     /// Unknown property name, bad value (e.g. `invalid extra.aws.endpoint "foo": unsupported scheme "" (expecting http or https)`).
@@ -28,26 +34,74 @@ pub enum RegistryError {
     /// Persisting failed; nothing changed.
     #[error("cannot persist the registry: {0}")]
     Io(#[from] std::io::Error),
+    /// The stored registry cannot be read (other than "does not exist").
+    #[error("cannot read the registry file {}: {source}", path.display())]
+    Unreadable {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    /// The stored registry is not valid; it is left as is for the operator to fix or restore.
+    #[error("registry file {} is corrupt: {reason}", path.display())]
+    Corrupt { path: PathBuf, reason: String },
+    /// Another writer changed the stored registry since this process last read it; nothing was
+    /// stored. [`Registry::reload`] and retry.
+    #[error(
+        "the registry was changed by another writer (expected stored version {expected}, found {found}); reload and retry"
+    )]
+    Conflict { expected: u64, found: u64 },
 }
 
 /// One immutable version of the registry.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct RegistryState {
     pub version: u64,
     pub buckets: BTreeMap<String, BucketProps>,
 }
 
+impl RegistryState {
+    /// Checks that every bucket's stored properties are valid and normalized (see
+    /// [`BucketProps::validate_stored`]); the error names the bucket.
+    pub fn validate(&self) -> Result<(), RegistryError> {
+        for (bucket, props) in &self.buckets {
+            props
+                .validate_stored()
+                .map_err(|e| RegistryError::Invalid(format!("bucket {bucket:?}: {e}")))?;
+        }
+        Ok(())
+    }
+}
+
 /// The live registry.
 pub struct Registry {
     current: arc_swap::ArcSwap<RegistryState>,
+    store: Box<dyn Store>,
+    /// Serializes writers (update, reload); readers never take it.
+    writer: Mutex<()>,
+}
+
+impl std::fmt::Debug for Registry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Registry")
+            .field("current", &self.snapshot())
+            .finish_non_exhaustive()
+    }
 }
 
 impl Registry {
-    /// Opens (or creates) the registry in `data_dir`.
+    /// Opens (or creates) the registry in `data_dir` (`data_dir/registry.json`; a missing file is
+    /// an empty registry at version 0, a corrupt one is an error).
     pub fn open(data_dir: &std::path::Path) -> Result<Self, RegistryError> {
-        let _ = data_dir;
+        Self::open_with_store(Box::new(FileStore::open(data_dir)?))
+    }
+
+    /// Opens the registry kept in `store`.
+    pub fn open_with_store(store: Box<dyn Store>) -> Result<Self, RegistryError> {
+        let state = store.load()?.unwrap_or_default();
         Ok(Self {
-            current: arc_swap::ArcSwap::from_pointee(RegistryState::default()),
+            current: arc_swap::ArcSwap::from_pointee(state),
+            store,
+            writer: Mutex::new(()),
         })
     }
 
@@ -57,16 +111,37 @@ impl Registry {
     }
 
     /// Applies `f` to a copy of the current state, bumps the version, persists, swaps.
-    /// Writers are serialized; `f`'s error leaves everything unchanged.
+    /// Writers are serialized; if `f` fails, the result is invalid, or persisting fails,
+    /// nothing changes (neither the snapshot nor the store).
     pub fn update<T>(
         &self,
         f: impl FnOnce(&mut RegistryState) -> Result<T, RegistryError>,
     ) -> Result<(T, Arc<RegistryState>), RegistryError> {
-        let mut next = (*self.snapshot()).clone();
+        let _writer = self.lock_writer();
+        let current = self.current.load_full();
+        let mut next = (*current).clone();
         let out = f(&mut next)?;
-        next.version += 1;
+        next.version = current.version + 1;
+        next.validate()?;
+        self.store.compare_and_swap(current.version, &next)?;
         let next = Arc::new(next);
         self.current.store(next.clone());
         Ok((out, next))
+    }
+
+    /// Re-reads the store and makes what it holds the current snapshot (an empty store gives an
+    /// empty registry at version 0). On error the current snapshot stays.
+    pub fn reload(&self) -> Result<Arc<RegistryState>, RegistryError> {
+        let _writer = self.lock_writer();
+        let next = Arc::new(self.store.load()?.unwrap_or_default());
+        self.current.store(next.clone());
+        Ok(next)
+    }
+
+    fn lock_writer(&self) -> std::sync::MutexGuard<'_, ()> {
+        // The mutex guards no data, so a writer that panicked leaves nothing half-done.
+        self.writer
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 }
