@@ -2,14 +2,27 @@
 //! on the way in, kept as an immutable snapshot behind an atomic pointer for the hot path, and
 //! persisted crash-safely in the data dir.
 //!
-//! INTERFACE CONTRACT (bodies are being written; signatures are fixed, callers rely on them).
+//! - [`props`]: the property model, names and validation ([`BucketProps`], [`EndpointPolicy`]).
+//! - [`store`]: persistence ([`Store`], [`FileStore`]).
+//! - this file: the live [`Registry`] (snapshots, serialized writers) and its errors.
+
+mod props;
+mod store;
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
 
 use serde::{Deserialize, Serialize};
 
-/// A refused property change; the message is shown to the operator as is.
+pub use props::{
+    ADDRESSING_STYLES, BucketProps, EndpointPolicy, PROP_ADDRESSING_STYLE, PROP_BACKEND_BCK,
+    PROP_CLOUD_REGION, PROP_ENDPOINT, PROP_NAMES, PROP_PROFILE, normalize_bucket_arg,
+};
+pub use store::{FileStore, LOCK_FILE, REGISTRY_FILE, Store};
+
+/// A refused property change or a registry that cannot be loaded/stored; the message is shown
+/// to the operator as is.
 #[derive(Debug, thiserror::Error)]
 pub enum RegistryError {
     /// Unknown property name, bad value (e.g. `invalid extra.aws.endpoint "foo": unsupported scheme "" (expecting http or https)`).
@@ -21,42 +34,74 @@ pub enum RegistryError {
     /// Persisting failed; nothing changed.
     #[error("cannot persist the registry: {0}")]
     Io(#[from] std::io::Error),
-}
-
-/// The properties of one bucket. Empty means "not set" (falls back to the start-up defaults).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct BucketProps {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub backend_bck: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub profile: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub endpoint: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub cloud_region: Option<String>,
-    /// `auto`, `path` or `virtual`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub addressing_style: Option<String>,
+    /// The stored registry cannot be read (other than "does not exist").
+    #[error("cannot read the registry file {}: {source}", path.display())]
+    Unreadable {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    /// The stored registry is not valid; it is left as is for the operator to fix or restore.
+    #[error("registry file {} is corrupt: {reason}", path.display())]
+    Corrupt { path: PathBuf, reason: String },
+    /// Another writer changed the stored registry since this process last read it; nothing was
+    /// stored. [`Registry::reload`] and retry.
+    #[error(
+        "the registry was changed by another writer (expected stored version {expected}, found {found}); reload and retry"
+    )]
+    Conflict { expected: u64, found: u64 },
 }
 
 /// One immutable version of the registry.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct RegistryState {
     pub version: u64,
     pub buckets: BTreeMap<String, BucketProps>,
 }
 
+impl RegistryState {
+    /// Checks that every bucket's stored properties are valid and normalized (see
+    /// [`BucketProps::validate_stored`]); the error names the bucket.
+    pub fn validate(&self) -> Result<(), RegistryError> {
+        for (bucket, props) in &self.buckets {
+            props
+                .validate_stored()
+                .map_err(|e| RegistryError::Invalid(format!("bucket {bucket:?}: {e}")))?;
+        }
+        Ok(())
+    }
+}
+
 /// The live registry.
 pub struct Registry {
     current: arc_swap::ArcSwap<RegistryState>,
+    store: Box<dyn Store>,
+    /// Serializes writers (update, reload); readers never take it.
+    writer: Mutex<()>,
+}
+
+impl std::fmt::Debug for Registry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Registry")
+            .field("current", &self.snapshot())
+            .finish_non_exhaustive()
+    }
 }
 
 impl Registry {
-    /// Opens (or creates) the registry in `data_dir`.
+    /// Opens (or creates) the registry in `data_dir` (`data_dir/registry.json`; a missing file is
+    /// an empty registry at version 0, a corrupt one is an error).
     pub fn open(data_dir: &std::path::Path) -> Result<Self, RegistryError> {
-        let _ = data_dir;
+        Self::open_with_store(Box::new(FileStore::open(data_dir)?))
+    }
+
+    /// Opens the registry kept in `store`.
+    pub fn open_with_store(store: Box<dyn Store>) -> Result<Self, RegistryError> {
+        let state = store.load()?.unwrap_or_default();
         Ok(Self {
-            current: arc_swap::ArcSwap::from_pointee(RegistryState::default()),
+            current: arc_swap::ArcSwap::from_pointee(state),
+            store,
+            writer: Mutex::new(()),
         })
     }
 
@@ -66,98 +111,37 @@ impl Registry {
     }
 
     /// Applies `f` to a copy of the current state, bumps the version, persists, swaps.
-    /// Writers are serialized; `f`'s error leaves everything unchanged.
+    /// Writers are serialized; if `f` fails, the result is invalid, or persisting fails,
+    /// nothing changes (neither the snapshot nor the store).
     pub fn update<T>(
         &self,
         f: impl FnOnce(&mut RegistryState) -> Result<T, RegistryError>,
     ) -> Result<(T, Arc<RegistryState>), RegistryError> {
-        let mut next = (*self.snapshot()).clone();
+        let _writer = self.lock_writer();
+        let current = self.current.load_full();
+        let mut next = (*current).clone();
         let out = f(&mut next)?;
-        next.version += 1;
+        next.version = current.version + 1;
+        next.validate()?;
+        self.store.compare_and_swap(current.version, &next)?;
         let next = Arc::new(next);
         self.current.store(next.clone());
         Ok((out, next))
     }
-}
 
-/// Which hosts buckets may point at (PLACEHOLDER until the registry branch lands).
-#[derive(Debug, Clone, Default)]
-pub struct EndpointPolicy {
-    pub allowlist: Option<Vec<String>>,
-}
-
-/// Validates an `http(s)://host[:port]` endpoint (PLACEHOLDER until the registry branch lands).
-pub fn validate_endpoint(s: &str, _policy: &EndpointPolicy) -> Result<String, RegistryError> {
-    if s.starts_with("http://") || s.starts_with("https://") {
-        Ok(s.trim_end_matches('/').to_owned())
-    } else {
-        Err(RegistryError::Invalid(format!(
-            "invalid extra.aws.endpoint {s:?}"
-        )))
+    /// Re-reads the store and makes what it holds the current snapshot (an empty store gives an
+    /// empty registry at version 0). On error the current snapshot stays.
+    pub fn reload(&self) -> Result<Arc<RegistryState>, RegistryError> {
+        let _writer = self.lock_writer();
+        let next = Arc::new(self.store.load()?.unwrap_or_default());
+        self.current.store(next.clone());
+        Ok(next)
     }
-}
 
-/// PLACEHOLDER until the registry branch lands.
-pub const PROP_NAMES: [&str; 5] = [
-    "backend_bck",
-    "extra.aws.addressing_style",
-    "extra.aws.cloud_region",
-    "extra.aws.endpoint",
-    "extra.aws.profile",
-];
-
-/// PLACEHOLDER until the registry branch lands.
-pub fn normalize_bucket_arg(s: &str) -> Result<String, RegistryError> {
-    Ok(s.trim_start_matches("s3://")
-        .trim_end_matches('/')
-        .to_owned())
-}
-
-impl BucketProps {
-    /// PLACEHOLDER until the registry branch lands.
-    pub fn get(&self, name: &str) -> Result<Option<&str>, RegistryError> {
-        Ok(match name {
-            "backend_bck" => self.backend_bck.as_deref(),
-            "extra.aws.profile" => self.profile.as_deref(),
-            "extra.aws.endpoint" => self.endpoint.as_deref(),
-            "extra.aws.cloud_region" => self.cloud_region.as_deref(),
-            "extra.aws.addressing_style" => self.addressing_style.as_deref(),
-            _ => return Err(RegistryError::Invalid(format!("unknown property {name:?}"))),
-        })
-    }
-    /// PLACEHOLDER until the registry branch lands.
-    pub fn set(
-        &mut self,
-        name: &str,
-        value: &str,
-        policy: &EndpointPolicy,
-    ) -> Result<Option<String>, RegistryError> {
-        let v = (!value.is_empty()).then(|| value.to_owned());
-        let slot = match name {
-            "backend_bck" => &mut self.backend_bck,
-            "extra.aws.profile" => &mut self.profile,
-            "extra.aws.endpoint" => {
-                let v = v.map(|e| validate_endpoint(&e, policy)).transpose()?;
-                return Ok(std::mem::replace(&mut self.endpoint, v));
-            }
-            "extra.aws.cloud_region" => &mut self.cloud_region,
-            "extra.aws.addressing_style" => &mut self.addressing_style,
-            _ => return Err(RegistryError::Invalid(format!("unknown property {name:?}"))),
-        };
-        Ok(std::mem::replace(slot, v))
-    }
-    /// PLACEHOLDER until the registry branch lands.
-    pub fn pairs(&self) -> Vec<(&'static str, String)> {
-        PROP_NAMES
-            .iter()
-            .map(|n| (*n, self.get(n).ok().flatten().unwrap_or("").to_owned()))
-            .collect()
-    }
-    /// PLACEHOLDER until the registry branch lands.
-    pub fn routing_changed(&self, other: &BucketProps) -> bool {
-        self.profile != other.profile
-            || self.endpoint != other.endpoint
-            || self.backend_bck != other.backend_bck
-            || self.addressing_style != other.addressing_style
+    fn lock_writer(&self) -> std::sync::MutexGuard<'_, ()> {
+        // The mutex guards no data, so a writer that panicked leaves nothing half-done.
+        self.writer
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 }

@@ -1,0 +1,214 @@
+//! Persistence of the registry: the [`Store`] trait (load + compare-and-swap by version, so the
+//! registry can later move to a shared store) and [`FileStore`], one pretty-printed JSON file
+//! `registry.json` in the data dir.
+//!
+//! Crash safety: every write goes to a fresh temp file in the same directory, is fsync'd, renamed
+//! over `registry.json`, and the directory is fsync'd; a `kill -9` at any moment leaves either the
+//! old or the new file. Leftover temp files are removed on open. Writers (threads or processes)
+//! are serialized by an exclusive lock on `registry.lock`, under which the on-disk version is
+//! compared with the expected one.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use super::{RegistryError, RegistryState};
+
+/// The registry file name inside the data dir.
+pub const REGISTRY_FILE: &str = "registry.json";
+/// The lock file that serializes writers (it is never removed; its content is unused).
+pub const LOCK_FILE: &str = "registry.lock";
+/// Temp files are `.registry.json.tmp-<pid>-<n>`; any left over is garbage from a crash.
+const TMP_PREFIX: &str = ".registry.json.tmp-";
+
+/// Where the registry lives between runs.
+pub trait Store: Send + Sync {
+    /// The stored state; `None` when nothing was ever stored (an empty registry at version 0).
+    fn load(&self) -> Result<Option<RegistryState>, RegistryError>;
+
+    /// Stores `next` if the stored version is still `expected_version` (0 when nothing is
+    /// stored); otherwise fails with [`RegistryError::Conflict`] and stores nothing.
+    fn compare_and_swap(
+        &self,
+        expected_version: u64,
+        next: &RegistryState,
+    ) -> Result<(), RegistryError>;
+}
+
+/// The registry as `registry.json` in a directory.
+#[derive(Debug)]
+pub struct FileStore {
+    dir: PathBuf,
+    path: PathBuf,
+    lock_path: PathBuf,
+}
+
+impl FileStore {
+    /// Uses `dir` (created if missing) and removes temp files left over by a crash.
+    pub fn open(dir: &Path) -> Result<Self, RegistryError> {
+        fs::create_dir_all(dir).map_err(|e| with_path(e, dir))?;
+        let store = Self {
+            dir: dir.to_path_buf(),
+            path: dir.join(REGISTRY_FILE),
+            lock_path: dir.join(LOCK_FILE),
+        };
+        let _lock = store.lock()?; // nobody is mid-write while we clean up
+        store.remove_temp_files();
+        Ok(store)
+    }
+
+    /// The path of `registry.json`.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Takes the exclusive writer lock; it is released when the returned file is dropped.
+    fn lock(&self) -> Result<File, RegistryError> {
+        let file = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&self.lock_path)
+            .map_err(|e| with_path(e, &self.lock_path))?;
+        file.lock().map_err(|e| with_path(e, &self.lock_path))?;
+        Ok(file)
+    }
+
+    fn remove_temp_files(&self) {
+        let Ok(entries) = fs::read_dir(&self.dir) else {
+            return;
+        };
+        for entry in entries.flatten() {
+            if entry.file_name().to_string_lossy().starts_with(TMP_PREFIX) {
+                // A leftover that cannot be removed is harmless: it is never read.
+                if let Err(e) = fs::remove_file(entry.path()) {
+                    tracing::warn!(path = %entry.path().display(), error = %e, "cannot remove a leftover registry temp file");
+                }
+            }
+        }
+    }
+
+    /// Writes `state` to a temp file, fsyncs it, renames it over `registry.json`, fsyncs the dir.
+    fn write_atomic(&self, state: &RegistryState) -> Result<(), RegistryError> {
+        static SEQ: AtomicU64 = AtomicU64::new(0);
+        let mut json = serde_json::to_vec_pretty(state).map_err(io::Error::other)?;
+        json.push(b'\n');
+        let tmp = self.dir.join(format!(
+            "{TMP_PREFIX}{}-{}",
+            std::process::id(),
+            SEQ.fetch_add(1, Ordering::Relaxed)
+        ));
+        let written = (|| {
+            let mut file = OpenOptions::new().write(true).create_new(true).open(&tmp)?;
+            file.write_all(&json)?;
+            file.sync_all()?;
+            fs::rename(&tmp, &self.path)
+        })();
+        if let Err(e) = written {
+            let _ = fs::remove_file(&tmp);
+            return Err(with_path(e, &self.path).into());
+        }
+        // The rename is done: the new state is what every reader sees from now on, so it is
+        // committed. A failed directory fsync only weakens durability across a power loss.
+        if let Err(e) = sync_dir(&self.dir) {
+            tracing::warn!(dir = %self.dir.display(), error = %e, "cannot fsync the registry directory");
+        }
+        Ok(())
+    }
+}
+
+impl Store for FileStore {
+    fn load(&self) -> Result<Option<RegistryState>, RegistryError> {
+        let bytes = match fs::read(&self.path) {
+            Ok(bytes) => bytes,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+            Err(source) => {
+                return Err(RegistryError::Unreadable {
+                    path: self.path.clone(),
+                    source,
+                });
+            }
+        };
+        let corrupt = |reason: String| RegistryError::Corrupt {
+            path: self.path.clone(),
+            reason,
+        };
+        let state: RegistryState =
+            serde_json::from_slice(&bytes).map_err(|e| corrupt(e.to_string()))?;
+        state.validate().map_err(|e| corrupt(e.to_string()))?;
+        Ok(Some(state))
+    }
+
+    fn compare_and_swap(
+        &self,
+        expected_version: u64,
+        next: &RegistryState,
+    ) -> Result<(), RegistryError> {
+        let _lock = self.lock()?;
+        let found = self.load()?.map_or(0, |s| s.version);
+        if found != expected_version {
+            return Err(RegistryError::Conflict {
+                expected: expected_version,
+                found,
+            });
+        }
+        self.write_atomic(next)
+    }
+}
+
+fn with_path(e: io::Error, path: &Path) -> io::Error {
+    io::Error::new(e.kind(), format!("{}: {e}", path.display()))
+}
+
+#[cfg(unix)]
+fn sync_dir(dir: &Path) -> io::Result<()> {
+    File::open(dir)?.sync_all()
+}
+
+#[cfg(not(unix))]
+fn sync_dir(_dir: &Path) -> io::Result<()> {
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_failed_rename_leaves_no_temp_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = FileStore::open(dir.path()).unwrap();
+        // registry.json is a non-empty directory: the rename over it fails.
+        fs::create_dir(store.path()).unwrap();
+        fs::write(store.path().join("x"), b"x").unwrap();
+        let state = RegistryState::default();
+        let err = store.write_atomic(&state).unwrap_err();
+        assert!(matches!(err, RegistryError::Io(_)), "{err}");
+        assert!(err.to_string().contains("registry.json"), "{err}");
+        let names: Vec<_> = fs::read_dir(dir.path())
+            .unwrap()
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .collect();
+        assert!(
+            names.iter().all(|n| !n.starts_with(TMP_PREFIX)),
+            "{names:?}"
+        );
+        assert!(store.path().join("x").exists());
+    }
+
+    #[test]
+    fn file_is_pretty_json_with_trailing_newline() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = FileStore::open(dir.path()).unwrap();
+        let state = RegistryState {
+            version: 7,
+            ..Default::default()
+        };
+        store.compare_and_swap(0, &state).unwrap();
+        let text = fs::read_to_string(store.path()).unwrap();
+        assert_eq!(text, "{\n  \"version\": 7,\n  \"buckets\": {}\n}\n");
+        assert_eq!(store.load().unwrap(), Some(state));
+    }
+}
