@@ -24,11 +24,26 @@ HOST = "127.0.0.1"
 # ---------------------------------------------------------------- step log
 
 
+_CONFIG = None
+
+
+def set_pytest_config(config) -> None:
+    """Lets `log` write to pytest's terminal past output capture."""
+    global _CONFIG
+    _CONFIG = config
+
+
 def log(msg: str) -> None:
     """One line of the step log, shown even when pytest captures output."""
-    out = sys.__stdout__ or sys.stdout
-    out.write(f"\n[walk] {msg}")
-    out.flush()
+    line = f"[walk] {msg}"
+    pm = _CONFIG.pluginmanager if _CONFIG is not None else None
+    reporter = pm.get_plugin("terminalreporter") if pm else None
+    capman = pm.get_plugin("capturemanager") if pm else None
+    if reporter is None or capman is None:
+        print(line, flush=True)
+        return
+    with capman.global_and_fixture_disabled():
+        reporter.write_line(line)
 
 
 # ---------------------------------------------------------------- processes
@@ -60,9 +75,10 @@ def _cleanup_all() -> None:
 atexit.register(_cleanup_all)
 
 
-def _on_term(signum, frame):  # make SIGTERM/SIGHUP run atexit handlers
+def _on_term(signum, frame):
+    """SIGTERM/SIGHUP end the run like Ctrl-C: pytest stops, fixtures and atexit clean up."""
     _cleanup_all()
-    sys.exit(128 + signum)
+    raise KeyboardInterrupt(f"signal {signum}")
 
 
 for _s in (signal.SIGTERM, signal.SIGHUP):
@@ -73,11 +89,21 @@ for _s in (signal.SIGTERM, signal.SIGHUP):
         pass
 
 
+def _die_with_parent() -> None:
+    """In the child: SIGKILL when the test process dies, even by SIGKILL (Linux only)."""
+    try:
+        import ctypes
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except Exception:
+        pass
+
+
 def spawn(args: list[str], env: dict, logfile: Path) -> subprocess.Popen:
     """Starts `args` in a new session (own process group), stdout+stderr appended to logfile."""
     f = open(logfile, "ab")
     p = subprocess.Popen(args, env=env, stdin=subprocess.DEVNULL, stdout=f,
-                         stderr=subprocess.STDOUT, start_new_session=True)
+                         stderr=subprocess.STDOUT, start_new_session=True,
+                         preexec_fn=_die_with_parent if sys.platform == "linux" else None)
     f.close()
     _LIVE.append(p)
     return p
