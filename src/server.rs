@@ -41,6 +41,32 @@ impl Running {
     }
 }
 
+/// The S3 front's client identities. Unlike s3s's `SimpleAuth` (which answers `NotSignedUp`),
+/// an unknown key answers `403 InvalidAccessKeyId`, as S3 does.
+struct FrontAuth(SimpleAuth);
+
+impl FrontAuth {
+    fn new(users: &[crate::config::User]) -> Self {
+        let mut auth = SimpleAuth::new();
+        for u in users {
+            auth.register(u.access_key.clone(), u.secret_key.clone().into());
+        }
+        Self(auth)
+    }
+}
+
+#[async_trait::async_trait]
+impl s3s::auth::S3Auth for FrontAuth {
+    async fn get_secret_key(&self, access_key: &str) -> s3s::S3Result<s3s::auth::SecretKey> {
+        self.0.lookup(access_key).cloned().ok_or_else(|| {
+            s3s::s3_error!(
+                InvalidAccessKeyId,
+                "The AWS Access Key Id you provided does not exist in our records."
+            )
+        })
+    }
+}
+
 /// Allows unsigned requests when the operator opted in.
 struct AllowAnonymous;
 
@@ -58,27 +84,15 @@ pub async fn start(config: ServeConfig, env: ProfileEnv) -> Result<Running, BoxE
 
     // The embedded store: an s3s-fs upstream on loopback with keys of its own.
     let store_dir = config.data_dir.join("store");
-    std::fs::create_dir_all(&store_dir)?;
     let store_keys = crate::config::generate_key_pair();
-    let store = {
-        let mut b = S3ServiceBuilder::new(
-            s3s_fs::FileSystem::new(&store_dir)
-                .map_err(|e| format!("embedded store {}: {e:?}", store_dir.display()))?,
-        );
-        b.set_auth(SimpleAuth::from_single(
-            store_keys.access_key.clone(),
-            store_keys.secret_key.clone(),
-        ));
-        b.build()
-    };
     let store_listener = TcpListener::bind("127.0.0.1:0").await?;
     let store_addr = store_listener.local_addr()?;
-    tasks.push(tokio::spawn(serve_http(
+    tasks.push(tokio::spawn(serve_store(
         store_listener,
-        store,
+        &store_dir,
+        &store_keys,
         shutdown_rx.clone(),
-        false,
-    )));
+    )?));
 
     let profiles = match ProfileSet::load(&env) {
         Ok(p) => p,
@@ -116,16 +130,18 @@ pub async fn start(config: ServeConfig, env: ProfileEnv) -> Result<Running, BoxE
 
     let s3 = {
         let mut b = S3ServiceBuilder::new(gateway.clone());
-        let mut auth = SimpleAuth::new();
-        for u in &config.users {
-            auth.register(u.access_key.clone(), u.secret_key.clone().into());
-        }
-        b.set_auth(auth);
+        b.set_auth(FrontAuth::new(&config.users));
         if config.allow_anonymous {
             b.set_access(AllowAnonymous);
         }
         if !config.domains.is_empty() {
-            b.set_host(s3s::host::MultiDomain::new(&config.domains)?);
+            // `localhost` as a base domain keeps path style working for it (any other unknown
+            // host would be taken for a bucket name).
+            let mut domains = config.domains.clone();
+            if !domains.iter().any(|d| d == "localhost") {
+                domains.push("localhost".into());
+            }
+            b.set_host(s3s::host::MultiDomain::new(&domains)?);
         }
         b.build()
     };
@@ -166,6 +182,24 @@ pub async fn start(config: ServeConfig, env: ProfileEnv) -> Result<Running, BoxE
         shutdown,
         tasks,
     })
+}
+
+/// Serves an s3s-fs store of `dir` (created if missing), checking signatures made with `keys`:
+/// the embedded default upstream, and a real upstream for tests and benchmarks.
+pub fn serve_store(
+    listener: TcpListener,
+    dir: &std::path::Path,
+    keys: &crate::config::User,
+    shutdown: tokio::sync::watch::Receiver<bool>,
+) -> Result<impl std::future::Future<Output = ()> + Send + 'static, BoxError> {
+    std::fs::create_dir_all(dir)?;
+    let fs = s3s_fs::FileSystem::new(dir).map_err(|e| format!("store {}: {e:?}", dir.display()))?;
+    let mut b = S3ServiceBuilder::new(fs);
+    b.set_auth(SimpleAuth::from_single(
+        keys.access_key.clone(),
+        keys.secret_key.clone(),
+    ));
+    Ok(serve_http(listener, b.build(), shutdown, false))
 }
 
 /// Serves `service` on `listener` until shutdown; with `log`, one info line per request.

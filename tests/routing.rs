@@ -277,7 +277,6 @@ async fn dead_endpoint_fails_only_its_own_bucket() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "BUG: unreachable upstream answers 500 InternalError with no message: upstream::error::classify bails because S3Error::status_code() is Some(500) for InternalError"]
 async fn dead_endpoint_answers_503_naming_bucket_profile_endpoint() {
     let _g = light().await;
     let w = world().await;
@@ -408,7 +407,6 @@ async fn backend_bck_alias_reads_and_writes_the_backend_bucket() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "BUG: with backend_bck, answers name the backend bucket (ListObjects Name, CreateMultipartUpload Bucket) instead of the bucket the client used"]
 async fn backend_bck_alias_answers_with_the_client_bucket_name() {
     let _g = light().await;
     let w = world().await;

@@ -111,7 +111,7 @@ pub enum PropsCommand {
     Set {
         bucket: String,
         /// `name=value` or `name value` pairs.
-        #[arg(required = true, allow_hyphen_values = true)]
+        #[arg(required = true)]
         pairs: Vec<String>,
         /// Accept a profile the AWS files do not have (yet).
         #[arg(long)]

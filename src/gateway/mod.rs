@@ -14,6 +14,10 @@ use std::collections::HashMap;
 use std::future::Future;
 use std::sync::{Arc, Mutex};
 
+use s3s::dto::{
+    CreateBucketOutput, CreateMultipartUploadOutput, DeleteBucketOutput, PutObjectOutput,
+    UploadPartOutput,
+};
 use s3s::{S3Error, S3ErrorCode, S3Request, S3Response, S3Result};
 use s3s_aws::Proxy;
 
@@ -95,6 +99,7 @@ impl Gateway {
     ) -> S3Result<S3Response<O>>
     where
         I: Clone,
+        O: ClientBucketName,
         F: Fn(Proxy, S3Request<I>) -> Fut,
         Fut: Future<Output = S3Result<S3Response<O>>>,
     {
@@ -108,9 +113,12 @@ impl Gateway {
                 };
                 f(self.proxy(&route), upstream_request(replay))
                     .await
+                    .map(|resp| answer_as(&route, resp))
                     .map_err(|e| error::from_upstream(e, &route, op))
             }
-            res => res.map_err(|e| error::from_upstream(e, &route, op)),
+            res => res
+                .map(|resp| answer_as(&route, resp))
+                .map_err(|e| error::from_upstream(e, &route, op)),
         }
     }
 
@@ -124,6 +132,7 @@ impl Gateway {
         f: F,
     ) -> S3Result<S3Response<O>>
     where
+        O: ClientBucketName,
         F: FnOnce(Proxy, S3Request<I>) -> Fut,
         Fut: Future<Output = S3Result<S3Response<O>>>,
     {
@@ -131,6 +140,7 @@ impl Gateway {
         set_bucket(&mut input, route.backend.clone());
         f(self.proxy(&route), upstream_request(input))
             .await
+            .map(|resp| answer_as(&route, resp))
             .map_err(|e| error::from_upstream(e, &route, op))
     }
 
@@ -222,6 +232,31 @@ impl Gateway {
             }
         });
     }
+}
+
+/// Answers that name their bucket must name the one the client used (`backend_bck` aliases).
+pub(crate) trait ClientBucketName {
+    fn use_client_bucket_name(&mut self, _name: &str) {}
+}
+
+impl ClientBucketName for PutObjectOutput {}
+impl ClientBucketName for UploadPartOutput {}
+impl ClientBucketName for CreateBucketOutput {}
+impl ClientBucketName for DeleteBucketOutput {}
+impl ClientBucketName for CreateMultipartUploadOutput {
+    fn use_client_bucket_name(&mut self, name: &str) {
+        if self.bucket.is_some() {
+            self.bucket = Some(name.to_owned());
+        }
+    }
+}
+
+/// Renames the bucket in an answer when the route aliases another one.
+fn answer_as<O: ClientBucketName>(route: &Route, mut resp: S3Response<O>) -> S3Response<O> {
+    if route.backend != route.bucket {
+        resp.output.use_client_bucket_name(&route.bucket);
+    }
+    resp
 }
 
 /// A request for `s3s_aws::Proxy`, which reads only the input.

@@ -5,13 +5,24 @@
 use s3s::dto::*;
 use s3s::{S3, S3Request, S3Response, S3Result};
 
-use super::{Gateway, bucket, copy, put};
+use super::{ClientBucketName, Gateway, bucket, copy, put};
 
 macro_rules! s3_impl {
     (
-        forward { $($op:ident: $input:ident => $output:ident,)* }
+        forward { $($op:ident: $input:ident => $output:ident $(names $field:ident)?,)* }
         own { $($own:ident: $oinput:ident => $ooutput:ident = $path:path,)* }
     ) => {
+        $(
+            impl ClientBucketName for $output {
+                $(
+                    fn use_client_bucket_name(&mut self, name: &str) {
+                        if self.$field.is_some() {
+                            self.$field = Some(name.to_owned());
+                        }
+                    }
+                )?
+            }
+        )*
         #[async_trait::async_trait]
         impl S3 for Gateway {
             $(
@@ -39,7 +50,7 @@ macro_rules! s3_impl {
 s3_impl! {
     forward {
         abort_multipart_upload: AbortMultipartUploadInput => AbortMultipartUploadOutput,
-        complete_multipart_upload: CompleteMultipartUploadInput => CompleteMultipartUploadOutput,
+        complete_multipart_upload: CompleteMultipartUploadInput => CompleteMultipartUploadOutput names bucket,
         create_bucket_metadata_table_configuration: CreateBucketMetadataTableConfigurationInput => CreateBucketMetadataTableConfigurationOutput,
         create_session: CreateSessionInput => CreateSessionOutput,
         delete_bucket_analytics_configuration: DeleteBucketAnalyticsConfigurationInput => DeleteBucketAnalyticsConfigurationOutput,
@@ -95,11 +106,11 @@ s3_impl! {
         list_bucket_intelligent_tiering_configurations: ListBucketIntelligentTieringConfigurationsInput => ListBucketIntelligentTieringConfigurationsOutput,
         list_bucket_inventory_configurations: ListBucketInventoryConfigurationsInput => ListBucketInventoryConfigurationsOutput,
         list_bucket_metrics_configurations: ListBucketMetricsConfigurationsInput => ListBucketMetricsConfigurationsOutput,
-        list_multipart_uploads: ListMultipartUploadsInput => ListMultipartUploadsOutput,
-        list_object_versions: ListObjectVersionsInput => ListObjectVersionsOutput,
-        list_objects: ListObjectsInput => ListObjectsOutput,
-        list_objects_v2: ListObjectsV2Input => ListObjectsV2Output,
-        list_parts: ListPartsInput => ListPartsOutput,
+        list_multipart_uploads: ListMultipartUploadsInput => ListMultipartUploadsOutput names bucket,
+        list_object_versions: ListObjectVersionsInput => ListObjectVersionsOutput names name,
+        list_objects: ListObjectsInput => ListObjectsOutput names name,
+        list_objects_v2: ListObjectsV2Input => ListObjectsV2Output names name,
+        list_parts: ListPartsInput => ListPartsOutput names bucket,
         put_bucket_accelerate_configuration: PutBucketAccelerateConfigurationInput => PutBucketAccelerateConfigurationOutput,
         put_bucket_acl: PutBucketAclInput => PutBucketAclOutput,
         put_bucket_analytics_configuration: PutBucketAnalyticsConfigurationInput => PutBucketAnalyticsConfigurationOutput,

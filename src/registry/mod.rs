@@ -18,6 +18,7 @@ use serde::{Deserialize, Serialize};
 pub use props::{
     ADDRESSING_STYLES, BucketProps, EndpointPolicy, PROP_ADDRESSING_STYLE, PROP_BACKEND_BCK,
     PROP_CLOUD_REGION, PROP_ENDPOINT, PROP_NAMES, PROP_PROFILE, normalize_bucket_arg,
+    validate_endpoint,
 };
 pub use store::{FileStore, LOCK_FILE, REGISTRY_FILE, Store};
 

@@ -257,6 +257,11 @@ fn validate_value(
     }
 }
 
+/// Validates an endpoint (`http(s)://host[:port]`) against `policy`; returns its normalized form.
+pub fn validate_endpoint(value: &str, policy: &EndpointPolicy) -> Result<String, RegistryError> {
+    validate_value(PROP_ENDPOINT, value, Some(policy))
+}
+
 fn check_profile(p: &str) -> Result<(), String> {
     if p.len() > MAX_PROFILE_LEN {
         return Err(format!("too long ({} > {MAX_PROFILE_LEN})", p.len()));

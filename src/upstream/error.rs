@@ -25,7 +25,8 @@ pub enum Unreachable {
 
 /// Classifies a failed upstream call; `None` when the upstream answered with an S3 error.
 pub fn classify(err: &S3Error) -> Option<Unreachable> {
-    if *err.code() != S3ErrorCode::InternalError || err.status_code().is_some() {
+    // s3s-aws answers InternalError for every failure that is not an upstream S3 error.
+    if *err.code() != S3ErrorCode::InternalError {
         return None;
     }
     let source: &(dyn StdError + 'static) = err.source()?;
