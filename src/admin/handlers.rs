@@ -4,34 +4,13 @@ use serde_json::{Value, json};
 
 use super::{AdminError, ResetProps, SetProps};
 use crate::gateway::Gateway;
-use crate::profiles::CredentialSource;
+use crate::profiles::cli::describe_source;
 use crate::registry::{BucketProps, EndpointPolicy, PROP_NAMES, normalize_bucket_arg};
 use crate::upstream::route::Route;
 
 pub struct Handlers<'a> {
     pub gateway: &'a Gateway,
     pub policy: &'a EndpointPolicy,
-}
-
-/// `AKIA…WXYZ`: enough to tell keys apart, never enough to use one.
-pub fn mask(key: &str) -> String {
-    let n = key.chars().count();
-    if n <= 8 {
-        return "****".into();
-    }
-    let head: String = key.chars().take(4).collect();
-    let tail: String = key.chars().skip(n - 4).collect();
-    format!("{head}…{tail}")
-}
-
-/// Where a route's credentials come from, without secrets.
-fn describe_credentials(c: &CredentialSource) -> String {
-    match c {
-        CredentialSource::Anonymous => "anonymous".into(),
-        CredentialSource::Static(k) => format!("static key {}", mask(&k.access_key_id)),
-        CredentialSource::AssumeRole { role_arn, .. } => format!("assume role {role_arn}"),
-        CredentialSource::Process { .. } => "credential_process".into(),
-    }
 }
 
 fn route_json(route: &Route) -> Value {
@@ -41,7 +20,7 @@ fn route_json(route: &Route) -> Value {
         "endpoint": route.key.endpoint_display(),
         "region": route.key.region,
         "addressing_style": if route.key.path_style { "path" } else { "virtual" },
-        "credentials": describe_credentials(&route.key.credentials),
+        "credentials": describe_source(&route.key.credentials),
     })
 }
 

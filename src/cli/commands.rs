@@ -146,6 +146,15 @@ where
     }
 }
 
+/// The admin body that sets the properties given as CLI pairs.
+fn props_body(pairs: &[String], force: bool) -> Result<Value, String> {
+    let props: serde_json::Map<String, Value> = parse_pairs(pairs)?
+        .into_iter()
+        .map(|(k, v)| (k, Value::String(v)))
+        .collect();
+    Ok(json!({"props": props, "force": force}))
+}
+
 fn bucket_path(bucket: &str) -> String {
     format!(
         "/v1/buckets/{}",
@@ -202,17 +211,11 @@ async fn bucket(c: AdminClient, command: BucketCommand, as_json: bool) -> Result
                     pairs,
                     force,
                 },
-        } => {
-            let props: serde_json::Map<String, Value> = parse_pairs(&pairs)?
-                .into_iter()
-                .map(|(k, v)| (k, Value::String(v)))
-                .collect();
-            (
-                http::Method::PATCH,
-                format!("{}/props", bucket_path(&bucket)),
-                json!({"props": props, "force": force}),
-            )
-        }
+        } => (
+            http::Method::PATCH,
+            format!("{}/props", bucket_path(&bucket)),
+            props_body(&pairs, force)?,
+        ),
         BucketCommand::Props {
             command: PropsCommand::Reset { bucket, names },
         } => (
@@ -224,17 +227,11 @@ async fn bucket(c: AdminClient, command: BucketCommand, as_json: bool) -> Result
             bucket,
             pairs,
             force,
-        } => {
-            let props: serde_json::Map<String, Value> = parse_pairs(&pairs)?
-                .into_iter()
-                .map(|(k, v)| (k, Value::String(v)))
-                .collect();
-            (
-                http::Method::PUT,
-                bucket_path(&bucket),
-                json!({"props": props, "force": force}),
-            )
-        }
+        } => (
+            http::Method::PUT,
+            bucket_path(&bucket),
+            props_body(&pairs, force)?,
+        ),
         BucketCommand::Rm { bucket } => {
             let v = c
                 .call(http::Method::DELETE, &bucket_path(&bucket), None)
