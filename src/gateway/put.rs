@@ -10,6 +10,19 @@ use s3s::{S3, S3Request, S3Response, S3Result};
 use super::Gateway;
 use super::checksum::verify_trailer;
 
+/// The checksum algorithm the client named. s3s reads only `x-amz-checksum-algorithm` (and the
+/// trailer), while SDKs name it in `x-amz-sdk-checksum-algorithm`; without it the upstream
+/// client would drop that header, and some upstreams then neither check nor echo the checksum.
+fn checksum_algorithm(
+    given: Option<ChecksumAlgorithm>,
+    headers: &http::HeaderMap,
+) -> Option<ChecksumAlgorithm> {
+    given.or_else(|| {
+        let v = headers.get("x-amz-sdk-checksum-algorithm")?.to_str().ok()?;
+        Some(ChecksumAlgorithm::from(v.trim().to_ascii_uppercase()))
+    })
+}
+
 /// `Content-Encoding` without the `aws-chunked` token (`None` if nothing else is left).
 fn strip_aws_chunked(encoding: Option<String>) -> Option<String> {
     let encoding = encoding?;
@@ -27,6 +40,7 @@ pub async fn put_object(
 ) -> S3Result<S3Response<PutObjectOutput>> {
     let mut input = req.input;
     input.content_encoding = strip_aws_chunked(input.content_encoding);
+    input.checksum_algorithm = checksum_algorithm(input.checksum_algorithm, &req.headers);
     let verdict;
     (input.body, verdict) = verify_trailer(input.body, &req.headers, req.trailing_headers);
     let bucket = input.bucket.clone();
@@ -63,6 +77,7 @@ pub async fn upload_part(
     req: S3Request<UploadPartInput>,
 ) -> S3Result<S3Response<UploadPartOutput>> {
     let mut input = req.input;
+    input.checksum_algorithm = checksum_algorithm(input.checksum_algorithm, &req.headers);
     let verdict;
     (input.body, verdict) = verify_trailer(input.body, &req.headers, req.trailing_headers);
     let bucket = input.bucket.clone();

@@ -19,7 +19,7 @@ pub enum Unreachable {
     Connect,
     /// Connect or read timed out.
     Timeout,
-    /// The upstream answered something that is not S3.
+    /// The upstream answered something that is not S3 (or not S3 as the AWS SDK reads it).
     BadResponse,
 }
 
@@ -28,6 +28,10 @@ pub fn classify(err: &S3Error) -> Option<Unreachable> {
     // s3s-aws answers InternalError for every failure that is not an upstream S3 error.
     if *err.code() != S3ErrorCode::InternalError {
         return None;
+    }
+    // A 2xx answer that still ended in an error is one the SDK could not read.
+    if err.status_code().is_some_and(|s| s.is_success()) {
+        return Some(Unreachable::BadResponse);
     }
     let source: &(dyn StdError + 'static) = err.source()?;
     let top = source.to_string();

@@ -149,6 +149,7 @@ impl UpstreamPool {
                     .grace_period(Duration::from_secs(30))
                     .build(),
             );
+        b = b.interceptor(NoDefaultContentType);
         if let Some(endpoint) = &key.endpoint {
             b = b.endpoint_url(endpoint);
         }
@@ -157,5 +158,52 @@ impl UpstreamPool {
             None => b.allow_no_auth(),
         };
         aws_sdk_s3::Client::from_conf(b.build())
+    }
+}
+
+/// Keeps a PutObject without `Content-Type` without one upstream. The SDK would add
+/// `application/octet-stream`, so the upstream would not apply its own default and the stored
+/// object would differ from one uploaded directly.
+#[derive(Debug)]
+struct NoDefaultContentType;
+
+/// Marks an execution whose input named no content type.
+#[derive(Debug, Clone)]
+struct ContentTypeUnset;
+
+impl aws_smithy_types::config_bag::Storable for ContentTypeUnset {
+    type Storer = aws_smithy_types::config_bag::StoreReplace<Self>;
+}
+
+impl aws_sdk_s3::config::Intercept for NoDefaultContentType {
+    fn name(&self) -> &'static str {
+        "NoDefaultContentType"
+    }
+
+    fn read_before_execution(
+        &self,
+        context: &aws_sdk_s3::config::interceptors::BeforeSerializationInterceptorContextRef<'_>,
+        cfg: &mut aws_sdk_s3::config::ConfigBag,
+    ) -> Result<(), aws_smithy_runtime_api::box_error::BoxError> {
+        let unset = context
+            .input()
+            .downcast_ref::<aws_sdk_s3::operation::put_object::PutObjectInput>()
+            .is_some_and(|i| i.content_type().is_none());
+        if unset {
+            cfg.interceptor_state().store_put(ContentTypeUnset);
+        }
+        Ok(())
+    }
+
+    fn modify_before_signing(
+        &self,
+        context: &mut aws_sdk_s3::config::interceptors::BeforeTransmitInterceptorContextMut<'_>,
+        _rc: &aws_sdk_s3::config::RuntimeComponents,
+        cfg: &mut aws_sdk_s3::config::ConfigBag,
+    ) -> Result<(), aws_smithy_runtime_api::box_error::BoxError> {
+        if cfg.load::<ContentTypeUnset>().is_some() {
+            context.request_mut().headers_mut().remove("content-type");
+        }
+        Ok(())
     }
 }
