@@ -2,6 +2,7 @@
 //! how a bucket is routed to one ([`route`]), region lookup ([`region`]) and the mapping of
 //! upstream failures to S3 errors ([`error`]).
 
+pub mod compat;
 pub mod error;
 pub mod region;
 pub mod route;
@@ -83,6 +84,7 @@ impl UpstreamPool {
                 tls::rustls_provider::CryptoMode::AwsLc,
             ))
             .build_https();
+        let http = compat::mending(http);
         Self {
             http,
             settings,
