@@ -82,13 +82,14 @@ pub fn rename_root(xml: &str, s3: &str, alias: &str) -> Option<String> {
         0
     };
     let rest = xml[body_start..].trim_start();
+    let prefix = &xml[..xml.len() - rest.len()];
     let open = format!("<{alias}");
     let after = rest.strip_prefix(open.as_str())?;
     if !after.starts_with(['>', ' ', '/', '\n', '\r', '\t']) {
         return None;
     }
     let mut out = String::with_capacity(xml.len() + 16);
-    out.push_str(&xml[..body_start]);
+    out.push_str(prefix);
     out.push('<');
     out.push_str(s3);
     out.push_str(after);
@@ -120,7 +121,7 @@ impl HttpConnector for MendingConnector {
                 .take_body()
                 .collect()
                 .await
-                .map_err(|e| ConnectorError::io(e.into()))?
+                .map_err(ConnectorError::io)?
                 .to_bytes();
             let mended = std::str::from_utf8(&bytes).ok().and_then(|xml| {
                 aliases
