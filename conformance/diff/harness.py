@@ -95,7 +95,8 @@ def new_run_id() -> str:
 OPAQUE_KEYS = {
     "VersionId", "UploadId", "NextUploadIdMarker", "UploadIdMarker", "NextVersionIdMarker",
     "VersionIdMarker", "ContinuationToken", "NextContinuationToken", "CopySourceVersionId",
-    "ID", "DisplayName", "RequestId", "HostId", "Expiration", "NextPartNumberMarker_",
+    "ID", "DisplayName", "RequestId", "HostId", "Expiration", "DeleteMarkerVersionId",
+    "mtime",    # rclone stores the modification time as user metadata
 }
 DROP_KEYS = {"RequestId", "HostId", "Owner", "Initiator", "ResponseMetadata", "RequestCharged",
              "BucketArn", "BucketRegion_"}
@@ -164,7 +165,7 @@ class Norm:
         names = COMPARED_HEADERS + (OBJECT_HEADERS if object_data else ())
         for k, v in h.items():
             if k in names or k.startswith("x-amz-meta-") or k.startswith("x-amz-checksum-"):
-                if k == "last-modified" or k == "expires" and v:
+                if k in ("last-modified", "x-amz-meta-mtime") or k == "expires" and v:
                     v = "<present>"
                 elif k in ("x-amz-version-id", "x-amz-copy-source-version-id"):
                     v = v if v == "null" else "<opaque>"

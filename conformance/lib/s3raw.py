@@ -113,7 +113,8 @@ class Raw:
                 body: bytes = b"", vhost: bool = False, payload: str = "signed",
                 chunk_size: int = 64 * 1024, trailer: dict | None = None,
                 raw_path: str | None = None, sign: bool = True, send_body: bool = True,
-                declared_length: int | None = None, timeout: float | None = None) -> Response:
+                declared_length: int | None = None, timeout: float | None = None,
+                decoded_length: int | None = None) -> Response:
         """payload: "signed" (sha256 of body), "unsigned" (UNSIGNED-PAYLOAD),
         "chunked-signed" (STREAMING-AWS4-HMAC-SHA256-PAYLOAD[-TRAILER]),
         "chunked-unsigned" (STREAMING-UNSIGNED-PAYLOAD-TRAILER), or a literal hash.
@@ -152,7 +153,8 @@ class Raw:
                      }[(payload, bool(trailer))]
             headers["content-encoding"] = (headers["content-encoding"] + ",aws-chunked"
                                            if "content-encoding" in headers else "aws-chunked")
-            headers["x-amz-decoded-content-length"] = str(len(body))
+            headers["x-amz-decoded-content-length"] = str(len(body) if decoded_length is None
+                                                          else decoded_length)
             if trailer:
                 headers["x-amz-trailer"] = ",".join(trailer)
             seed_needed = payload == "chunked-signed"
