@@ -388,7 +388,10 @@ class Ctx:
         if self._tmp:
             t = t.replace(self._tmp, "<tmp>")
         t = re.sub(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d", "<time>", t)
-        return t
+        # progress lines are timing-dependent; parallel transfers finish in any order
+        lines = [ln.rsplit("\r", 1)[-1] for ln in t.splitlines()]
+        lines = [ln for ln in lines if ln.strip() and not ln.startswith("Completed ")]
+        return "\n".join(sorted(lines))
 
     def cleanup(self):
         if self._tmp:
