@@ -100,8 +100,8 @@ OPAQUE_KEYS = {
 }
 DROP_KEYS = {"RequestId", "HostId", "Owner", "Initiator", "ResponseMetadata", "RequestCharged",
              "BucketArn", "BucketRegion_"}
-TIME_KEYS = {"LastModified", "Initiated", "CreationDate", "Expires", "ExpiresString", "Date",
-             "LastModifiedTime"}
+TIME_KEYS = {"LastModified", "Initiated", "CreationDate", "Date", "LastModifiedTime"}
+VALUE_TIME_KEYS = {"Expires", "ExpiresString"}     # set by the client: compared by value
 
 COMPARED_HEADERS = (
     "etag", "content-range", "accept-ranges", "content-encoding", "content-disposition",
@@ -145,13 +145,13 @@ class Norm:
         if isinstance(v, (list, tuple)):
             return [self.value(x, key) for x in v]
         if isinstance(v, (_dt.datetime, _dt.date)):
-            return "<time>"
+            return v.isoformat() if key in VALUE_TIME_KEYS else "<time>"
         if hasattr(v, "read"):      # StreamingBody
             data = v.read()
             return digest(data)
         if isinstance(v, bytes):
             return digest(v)
-        if key in OPAQUE_KEYS and isinstance(v, str):
+        if isinstance(v, str) and (key in OPAQUE_KEYS or (key or "").lower() == "mtime"):
             return v if v in ("null", "") else "<opaque>"
         if key in TIME_KEYS and isinstance(v, str):
             return "<time>"
@@ -165,7 +165,7 @@ class Norm:
         names = COMPARED_HEADERS + (OBJECT_HEADERS if object_data else ())
         for k, v in h.items():
             if k in names or k.startswith("x-amz-meta-") or k.startswith("x-amz-checksum-"):
-                if k in ("last-modified", "x-amz-meta-mtime") or k == "expires" and v:
+                if k in ("last-modified", "x-amz-meta-mtime"):
                     v = "<present>"
                 elif k in ("x-amz-version-id", "x-amz-copy-source-version-id"):
                     v = v if v == "null" else "<opaque>"
@@ -193,6 +193,9 @@ class Norm:
                 if t in DROP_KEYS:
                     continue
                 items.append([t, v])
+            # sibling order between different element names means nothing to an XML
+            # client; order among same-name elements (Contents, Part...) does
+            items.sort(key=lambda it: it[0])
             return tag, items
         tag, val = conv(root)
         if tag == "Error":
