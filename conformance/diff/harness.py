@@ -159,10 +159,14 @@ class Norm:
             return self.s(v)
         return v
 
-    def headers(self, h: dict, object_data: bool) -> dict:
+    def headers(self, h: dict, object_data: bool, status: int = 200) -> dict:
         h = {k.lower(): v for k, v in h.items()}
         out = {}
         names = COMPARED_HEADERS + (OBJECT_HEADERS if object_data else ())
+        if status >= 300:       # error documents: their length/type is not what a client reads
+            names = tuple(n for n in names if n not in ("content-length", "content-type"))
+        if not object_data:     # Last-Modified only matters on object GET/HEAD
+            names = tuple(n for n in names if n != "last-modified")
         for k, v in h.items():
             if k in names or k.startswith("x-amz-meta-") or k.startswith("x-amz-checksum-"):
                 if k in ("last-modified", "x-amz-meta-mtime"):
@@ -200,8 +204,25 @@ class Norm:
         tag, val = conv(root)
         if tag == "Error":
             code = dict((t, v) for t, v in val if not isinstance(v, list)).get("Code")
-            return {"Error": code}
+            return {"Error": norm_code(code, 0)}
         return {tag: val}
+
+
+GENERIC_CODES = {"400": "BadRequest", "403": "Forbidden", "404": "NotFound", "405": "MethodNotAllowed",
+                 "409": "Conflict", "411": "MissingContentLength", "412": "PreconditionFailed",
+                 "416": "InvalidRange", "304": "NotModified", "501": "NotImplemented"}
+
+
+def norm_code(code, status) -> str | None:
+    """Error code as compared. A body-less error (boto3 then reports the status as the
+    code) equals the generic code a gateway must put in an error document; the code of
+    a 5xx is not something a client acts on (it retries), so 5xx compare by status only."""
+    if code is None:
+        return None
+    code = str(code)
+    if (status or 0) >= 500 or code.startswith("5") and code.isdigit() or code in ("InternalError", "ServiceUnavailable"):
+        return "<5xx>"
+    return GENERIC_CODES.get(code, code)
 
 
 def digest(data: bytes) -> dict:
@@ -271,8 +292,8 @@ class Ctx:
             resp = getattr(c, op)(**params)
             md = resp.get("ResponseMetadata", {})
             o["status"] = md.get("HTTPStatusCode")
-            object_data = op in ("get_object", "head_object")
-            o["headers"] = self.norm.headers(md.get("HTTPHeaders", {}), object_data)
+            # what a boto3 user reads is the modeled output: header-bound members
+            # (ETag, ContentType, Metadata, checksums, VersionId...) are in `data`
             if "Body" in resp and hasattr(resp["Body"], "read"):
                 data = resp["Body"].read()
                 resp["Body"] = data
@@ -285,7 +306,7 @@ class Ctx:
         except botocore.exceptions.ClientError as e:
             md = e.response.get("ResponseMetadata", {})
             o["status"] = md.get("HTTPStatusCode")
-            o["error"] = e.response.get("Error", {}).get("Code")
+            o["error"] = norm_code(e.response.get("Error", {}).get("Code"), o["status"])
             o["_msg"] = e.response.get("Error", {}).get("Message", "")
             if not _expect_error:
                 self.unexpected.append(f"{op}: {o['status']} {o['error']}")
@@ -313,8 +334,10 @@ class Ctx:
         resp = r.request(method, bucket, key, vhost=use_vhost, **kw)
         if _record:
             is_obj = _object if _object is not None else (key is not None and method in ("GET", "HEAD"))
-            self.obs.append(self.http_obs(f"raw {method}", resp.status, resp.headers, resp.body,
-                                          is_obj, resp.error))
+            o = self.http_obs(f"raw {method}", resp.status, resp.headers, resp.body, is_obj, resp.error)
+            if "x-amz-copy-source" in {k.lower() for k in (kw.get("headers") or {})}:
+                o.get("headers", {}).pop("etag", None)   # CopyObject's ETag is in the body
+            self.obs.append(o)
         if (resp.error or resp.status >= 300) and not _expect_error:
             self.unexpected.append(f"raw {method}: {resp.status or resp.error}")
         return resp
@@ -324,7 +347,7 @@ class Ctx:
         if error:
             o["transport"] = error
             return o
-        o["headers"] = self.norm.headers(headers, object_data)
+        o["headers"] = self.norm.headers(headers, object_data, status)
         ctype = {k.lower(): v for k, v in headers.items()}.get("content-type", "")
         if body and (not object_data or status >= 300) and (b"<" in body[:100] or "xml" in ctype):
             x = self.norm.xml(body)

@@ -88,7 +88,12 @@ class Rebucket:
         argv += self.extra_args
         # keep the caller's own AWS settings out of rebucket's way
         env.update({k: None for k in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY",
-                                    "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL")})
+                                    "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL", "AWS_REGION",
+                                    "AWS_DEFAULT_REGION")})
+        if os.environ.get("CONFORMANCE_REBUCKET_CREDS") == "env":
+            # upstream keys in the environment instead of a profile
+            env.update({"AWS_PROFILE": None, "AWS_ACCESS_KEY_ID": self.upstream.access_key,
+                        "AWS_SECRET_ACCESS_KEY": self.upstream.secret_key})
         self.proc = Proc(f"rebucket-{self.upstream.name}", argv, env=env, cwd=tmp)
         self.proc.wait_tcp(self.port, timeout)
         deadline = time.monotonic() + timeout
