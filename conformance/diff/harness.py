@@ -104,14 +104,14 @@ TIME_KEYS = {"LastModified", "Initiated", "CreationDate", "Date", "LastModifiedT
 VALUE_TIME_KEYS = {"Expires", "ExpiresString"}     # set by the client: compared by value
 
 COMPARED_HEADERS = (
-    "etag", "content-range", "accept-ranges", "content-encoding", "content-disposition",
+    "etag", "content-range", "content-encoding", "content-disposition",
     "content-language", "cache-control", "expires", "x-amz-version-id", "x-amz-delete-marker",
     "x-amz-tagging-count", "x-amz-storage-class", "x-amz-website-redirect-location",
     "x-amz-mp-parts-count", "x-amz-copy-source-version-id", "x-amz-checksum-type",
     "x-amz-missing-meta", "last-modified", "location", "x-amz-object-lock-mode",
     "x-amz-object-lock-retain-until-date", "x-amz-object-lock-legal-hold",
 )
-OBJECT_HEADERS = ("content-type", "content-length")      # compared on object data responses
+OBJECT_HEADERS = ("content-type", "content-length", "accept-ranges")      # compared on object data responses
 
 
 class Norm:
@@ -140,6 +140,10 @@ class Norm:
             for k, x in v.items():
                 if k in DROP_KEYS:
                     continue
+                if key == "Metadata":
+                    # user metadata names are case-insensitive (S3 lowercases them; some
+                    # servers answer Go-canonical X-Amz-Meta-Color, hyper sends lowercase)
+                    k = k.lower()
                 out[k] = self.value(x, k)
             return out
         if isinstance(v, (list, tuple)):
@@ -169,6 +173,8 @@ class Norm:
             names = tuple(n for n in names if n != "last-modified")
         for k, v in h.items():
             if k in names or k.startswith("x-amz-meta-") or k.startswith("x-amz-checksum-"):
+                if k.startswith("x-amz-meta-") and not object_data:
+                    continue
                 if k in ("last-modified", "x-amz-meta-mtime"):
                     v = "<present>"
                 elif k in ("x-amz-version-id", "x-amz-copy-source-version-id"):
