@@ -168,7 +168,7 @@ class Norm:
         out = {}
         names = COMPARED_HEADERS + (OBJECT_HEADERS if object_data else ())
         if status >= 300:       # error documents: their length/type is not what a client reads
-            names = tuple(n for n in names if n not in ("content-length", "content-type"))
+            names = tuple(n for n in names if n not in ("content-length", "content-type", "accept-ranges"))
         if not object_data:     # Last-Modified only matters on object GET/HEAD
             names = tuple(n for n in names if n != "last-modified")
         for k, v in h.items():
