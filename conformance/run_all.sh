@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# The conformance run CI calls after `cargo build` (rebucket at target/debug/rebucket,
+# or $REBUCKET_BIN):
+#   1. setup.sh
+#   2. pytest test_e2e_clients.py against moto and rclone (issue 2)
+#   3. run_matrix.py for moto and rclone (issue 5); SeaweedFS too with
+#      --with-seaweedfs or CONFORMANCE_FULL=1
+# Exit status is non-zero if any step fails; pytest's "no tests ran" (5) counts as failure.
+set -uo pipefail
+here="$(cd "$(dirname "$0")" && pwd)"
+cd "$here"
+upstreams="moto,rclone"
+for a in "$@"; do
+  case "$a" in
+    --with-seaweedfs) upstreams="moto,rclone,seaweedfs" ;;
+    *) echo "run_all.sh: unknown argument $a" >&2; exit 2 ;;
+  esac
+done
+[ "${CONFORMANCE_FULL:-0}" = 1 ] && upstreams="moto,rclone,seaweedfs"
+export REBUCKET_BIN="${REBUCKET_BIN:-$(cd "$here/.." && pwd)/target/debug/rebucket}"
+
+fail=0
+step() { echo; echo "=== conformance: $* ==="; }
+
+step setup
+bash "$here/setup.sh" || exit 1
+
+step "e2e clients (moto, rclone) via $REBUCKET_BIN"
+python3 -m pytest "$here/test_e2e_clients.py" --upstreams moto,rclone -q -p no:cacheprovider
+rc=$?
+if [ $rc -eq 5 ]; then echo "run_all.sh: pytest collected no e2e tests" >&2; rc=1; fi
+[ $rc -ne 0 ] && fail=1
+
+step "differential matrix ($upstreams)"
+python3 "$here/run_matrix.py" --upstreams "$upstreams" -q
+rc=$?
+[ $rc -ne 0 ] && fail=1
+
+echo
+if [ $fail -ne 0 ]; then
+  echo "conformance: FAILED (logs in $here/.work/logs, matrix in $here/.work/matrix.md)"
+else
+  echo "conformance: all passed (matrix in $here/.work/matrix.md)"
+fi
+exit $fail
