@@ -1,10 +1,11 @@
 //! Answers of S3-compatible servers that the AWS SDK would refuse, mended before it reads them.
 //!
 //! The AWS SDK checks the root element of every XML answer; some servers name it differently
-//! while the content is what S3 sends. A client talking to such a server directly (boto3 reads
-//! XML leniently) works, so through rebucket it must too. The mending happens in the HTTP layer
-//! of the upstream clients, only for the small XML answers of the operations listed in
-//! [`ROOT_ALIASES`]; object bodies are never touched or buffered.
+//! (moto: `<OperationResponse>`; rclone: `<InitiateMultipartUpload>`) while the content is what
+//! S3 sends. A client talking to such a server directly (boto3 reads XML leniently) works, so
+//! through rebucket it must too. The mending happens in the HTTP layer of the upstream clients,
+//! only for the small XML answers of the operations listed in [`ROOTS`]; object bodies are never
+//! touched or buffered.
 
 use aws_smithy_runtime_api::client::http::{
     HttpClient, HttpConnector, HttpConnectorFuture, HttpConnectorSettings, SharedHttpClient,
@@ -16,21 +17,40 @@ use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 use aws_smithy_types::body::SdkBody;
 use http_body_util::BodyExt;
 
-/// (request query key, the root element S3 sends, a root some servers send instead).
-pub const ROOT_ALIASES: &[(&str, &str, &str)] = &[
-    // rclone `serve s3` (gofakes3): CreateMultipartUpload.
-    (
-        "uploads",
-        "InitiateMultipartUploadResult",
-        "InitiateMultipartUpload",
-    ),
-    // moto: GetBucketVersioning.
-    (
-        "versioning",
-        "VersioningConfiguration",
-        "GetBucketVersioningResponse",
-    ),
+/// (method, query key, the root element S3 sends) of the XML answers that are mended.
+pub const ROOTS: &[(&str, &str, &str)] = &[
+    ("POST", "uploads", "InitiateMultipartUploadResult"),
+    ("POST", "uploadId", "CompleteMultipartUploadResult"),
+    ("POST", "delete", "DeleteResult"),
+    ("GET", "uploads", "ListMultipartUploadsResult"),
+    ("GET", "uploadId", "ListPartsResult"),
+    ("GET", "versioning", "VersioningConfiguration"),
+    ("GET", "acl", "AccessControlPolicy"),
+    ("GET", "tagging", "Tagging"),
+    ("GET", "cors", "CORSConfiguration"),
+    ("GET", "lifecycle", "LifecycleConfiguration"),
+    ("GET", "encryption", "ServerSideEncryptionConfiguration"),
+    ("GET", "website", "WebsiteConfiguration"),
+    ("GET", "notification", "NotificationConfiguration"),
+    ("GET", "ownershipControls", "OwnershipControls"),
+    ("GET", "logging", "BucketLoggingStatus"),
+    ("GET", "object-lock", "ObjectLockConfiguration"),
+    ("GET", "publicAccessBlock", "PublicAccessBlockConfiguration"),
+    ("GET", "policyStatus", "PolicyStatus"),
+    ("GET", "retention", "Retention"),
+    ("GET", "legal-hold", "LegalHold"),
+    ("GET", "requestPayment", "RequestPaymentConfiguration"),
+    ("GET", "accelerate", "AccelerateConfiguration"),
+    ("GET", "replication", "ReplicationConfiguration"),
+    ("GET", "versions", "ListVersionsResult"),
 ];
+
+/// Whether `actual` is a misnamed `expected` root: the operation's name with `Response` (moto's
+/// generic serializer), or the S3 name without its `Result` suffix (rclone).
+fn is_alias(actual: &str, expected: &str) -> bool {
+    actual != expected
+        && (actual.ends_with("Response") || expected.strip_suffix("Result") == Some(actual))
+}
 
 /// XML answers larger than this are passed through untouched.
 const MAX_MENDED: usize = 1 << 20;
@@ -58,24 +78,21 @@ impl HttpClient for MendingClient {
 #[derive(Debug)]
 struct MendingConnector(SharedHttpConnector);
 
-/// The aliases that apply to a request, by its query keys.
-fn aliases_for(query: Option<&str>) -> Vec<(&'static str, &'static str)> {
-    let Some(query) = query else {
-        return Vec::new();
-    };
-    let keys: Vec<&str> = query
+/// The root S3 sends for a request, by its method and query keys.
+fn expected_root(method: &str, query: Option<&str>) -> Option<&'static str> {
+    let keys: Vec<&str> = query?
         .split('&')
         .map(|kv| kv.split('=').next().unwrap_or(""))
         .collect();
-    ROOT_ALIASES
+    ROOTS
         .iter()
-        .filter(|(key, _, _)| keys.contains(key))
-        .map(|(_, s3, alias)| (*s3, *alias))
-        .collect()
+        .find(|(m, key, _)| *m == method && keys.contains(key))
+        .map(|(_, _, root)| *root)
 }
 
-/// Renames the root element `alias` to `s3` (opening and closing tag); `None` if absent.
-pub fn rename_root(xml: &str, s3: &str, alias: &str) -> Option<String> {
+/// Renames a misnamed root element to `s3` (opening and closing tag); `None` when the root is
+/// already right or is not a known misnaming.
+pub fn rename_root(xml: &str, s3: &str) -> Option<String> {
     let body_start = if xml.starts_with("<?") {
         xml.find("?>")? + 2
     } else {
@@ -83,11 +100,13 @@ pub fn rename_root(xml: &str, s3: &str, alias: &str) -> Option<String> {
     };
     let rest = xml[body_start..].trim_start();
     let prefix = &xml[..xml.len() - rest.len()];
-    let open = format!("<{alias}");
-    let after = rest.strip_prefix(open.as_str())?;
-    if !after.starts_with(['>', ' ', '/', '\n', '\r', '\t']) {
+    let after_lt = rest.strip_prefix('<')?;
+    let name_len = after_lt.find(['>', ' ', '/', '\n', '\r', '\t'])?;
+    let alias = &after_lt[..name_len];
+    if !is_alias(alias, s3) {
         return None;
     }
+    let after = &after_lt[name_len..];
     let mut out = String::with_capacity(xml.len() + 16);
     out.push_str(prefix);
     out.push('<');
@@ -102,11 +121,14 @@ pub fn rename_root(xml: &str, s3: &str, alias: &str) -> Option<String> {
 
 impl HttpConnector for MendingConnector {
     fn call(&self, request: HttpRequest) -> HttpConnectorFuture {
-        let aliases = aliases_for(request.uri().split_once('?').map(|(_, q)| q));
+        let expected = expected_root(
+            request.method(),
+            request.uri().split_once('?').map(|(_, q)| q),
+        );
         let fut = self.0.call(request);
-        if aliases.is_empty() {
+        let Some(expected) = expected else {
             return fut;
-        }
+        };
         HttpConnectorFuture::new(async move {
             let mut resp = fut.await?;
             let small = resp
@@ -123,11 +145,9 @@ impl HttpConnector for MendingConnector {
                 .await
                 .map_err(ConnectorError::io)?
                 .to_bytes();
-            let mended = std::str::from_utf8(&bytes).ok().and_then(|xml| {
-                aliases
-                    .iter()
-                    .find_map(|(s3, alias)| rename_root(xml, s3, alias))
-            });
+            let mended = std::str::from_utf8(&bytes)
+                .ok()
+                .and_then(|xml| rename_root(xml, expected));
             let body = match mended {
                 Some(xml) => {
                     resp.headers_mut()
@@ -144,52 +164,50 @@ impl HttpConnector for MendingConnector {
 
 #[cfg(test)]
 mod tests {
-    use super::{aliases_for, rename_root};
+    use super::{expected_root, rename_root};
 
     #[test]
-    fn renames_only_the_root_element() {
+    fn renames_only_a_misnamed_root_element() {
         let xml = "<?xml version=\"1.0\"?>\n<InitiateMultipartUpload xmlns=\"x\"><Bucket>b</Bucket></InitiateMultipartUpload>";
         assert_eq!(
-            rename_root(
-                xml,
-                "InitiateMultipartUploadResult",
-                "InitiateMultipartUpload"
-            )
-            .as_deref(),
+            rename_root(xml, "InitiateMultipartUploadResult").as_deref(),
             Some(
                 "<?xml version=\"1.0\"?>\n<InitiateMultipartUploadResult xmlns=\"x\"><Bucket>b</Bucket></InitiateMultipartUploadResult>"
             )
         );
         let s3 =
             "<InitiateMultipartUploadResult><Bucket>b</Bucket></InitiateMultipartUploadResult>";
-        assert_eq!(
-            rename_root(
-                s3,
-                "InitiateMultipartUploadResult",
-                "InitiateMultipartUpload"
-            ),
-            None
-        );
+        assert_eq!(rename_root(s3, "InitiateMultipartUploadResult"), None);
         let empty = "<GetBucketVersioningResponse xmlns=\"x\"/>";
         assert_eq!(
-            rename_root(
-                empty,
-                "VersioningConfiguration",
-                "GetBucketVersioningResponse"
-            )
-            .as_deref(),
+            rename_root(empty, "VersioningConfiguration").as_deref(),
             Some("<VersioningConfiguration xmlns=\"x\"/>")
+        );
+        // A listing where a configuration was expected is not a misnaming: left alone.
+        assert_eq!(
+            rename_root("<ListBucketResult></ListBucketResult>", "CORSConfiguration"),
+            None
         );
     }
 
     #[test]
-    fn applies_by_query_key() {
-        assert_eq!(aliases_for(Some("uploads")).len(), 1);
+    fn applies_by_method_and_query_key() {
         assert_eq!(
-            aliases_for(Some("uploads=&x-id=CreateMultipartUpload")).len(),
-            1
+            expected_root("POST", Some("uploads")),
+            Some("InitiateMultipartUploadResult")
         );
-        assert!(aliases_for(Some("uploadId=abc&partNumber=1")).is_empty());
-        assert!(aliases_for(None).is_empty());
+        assert_eq!(
+            expected_root("POST", Some("uploadId=abc")),
+            Some("CompleteMultipartUploadResult")
+        );
+        assert_eq!(
+            expected_root("GET", Some("uploadId=abc")),
+            Some("ListPartsResult")
+        );
+        assert_eq!(
+            expected_root("PUT", Some("uploadId=abc&partNumber=1")),
+            None
+        );
+        assert_eq!(expected_root("GET", None), None);
     }
 }
