@@ -67,6 +67,53 @@ impl s3s::auth::S3Auth for FrontAuth {
     }
 }
 
+/// Virtual-hosted-style addressing on the front: `<bucket>.<domain>[:port]` names a bucket;
+/// `<domain>` and every other host name (`localhost`, the machine's name, ...) are path style.
+/// (s3s's `MultiDomain` neither strips the port nor leaves unknown hosts path style.)
+struct FrontHost {
+    domains: Vec<String>,
+}
+
+impl FrontHost {
+    fn new(domains: &[String]) -> Self {
+        Self {
+            domains: domains
+                .iter()
+                .map(|d| d.trim_end_matches('.').to_ascii_lowercase())
+                .collect(),
+        }
+    }
+
+    /// The bucket a host names, if it is `<bucket>.<domain>`, and the domain.
+    fn split<'a>(&'a self, host: &str) -> Option<(&'a str, Option<String>)> {
+        let name = match host.rsplit_once(':') {
+            Some((name, port)) if !port.is_empty() && port.bytes().all(|b| b.is_ascii_digit()) => {
+                name
+            }
+            _ => host,
+        };
+        let name = name.trim_end_matches('.').to_ascii_lowercase();
+        self.domains.iter().find_map(|d| {
+            if name == *d {
+                Some((d.as_str(), None))
+            } else {
+                let bucket = name.strip_suffix(d.as_str())?.strip_suffix('.')?;
+                Some((d.as_str(), Some(bucket.to_owned())))
+            }
+        })
+    }
+}
+
+impl s3s::host::S3Host for FrontHost {
+    fn parse_host_header<'a>(&'a self, host: &'a str) -> s3s::S3Result<s3s::host::VirtualHost<'a>> {
+        Ok(match self.split(host) {
+            Some((domain, Some(bucket))) => s3s::host::VirtualHost::new(domain).with_bucket(bucket),
+            Some((domain, None)) => s3s::host::VirtualHost::new(domain),
+            None => s3s::host::VirtualHost::new(host),
+        })
+    }
+}
+
 /// Allows unsigned requests when the operator opted in.
 struct AllowAnonymous;
 
@@ -135,13 +182,7 @@ pub async fn start(config: ServeConfig, env: ProfileEnv) -> Result<Running, BoxE
             b.set_access(AllowAnonymous);
         }
         if !config.domains.is_empty() {
-            // `localhost` as a base domain keeps path style working for it (any other unknown
-            // host would be taken for a bucket name).
-            let mut domains = config.domains.clone();
-            if !domains.iter().any(|d| d == "localhost") {
-                domains.push("localhost".into());
-            }
-            b.set_host(s3s::host::MultiDomain::new(&domains)?);
+            b.set_host(FrontHost::new(&config.domains));
         }
         b.build()
     };
@@ -266,8 +307,11 @@ where
         Box<dyn std::future::Future<Output = Result<Self::Response, BoxError>> + Send>,
     >;
 
-    fn call(&self, req: http::Request<hyper::body::Incoming>) -> Self::Future {
+    fn call(&self, mut req: http::Request<hyper::body::Incoming>) -> Self::Future {
         let line = self.log.then(|| RequestLine::new(&req));
+        if self.log {
+            bodiless_copy_has_length(&mut req);
+        }
         let fut = self.inner.call(req);
         Box::pin(async move {
             let res = fut.await.map_err(Into::into);
@@ -276,6 +320,23 @@ where
             }
             res
         })
+    }
+}
+
+/// A copy (`PUT` with `x-amz-copy-source`) has no body; clients such as boto3 then send no
+/// `Content-Length`, which S3 accepts but s3s answers with 411. Such a request gets
+/// `Content-Length: 0` (an unsigned header when absent, so signatures are unaffected).
+fn bodiless_copy_has_length<B>(req: &mut http::Request<B>) {
+    let h = req.headers();
+    if req.method() == http::Method::PUT
+        && h.contains_key("x-amz-copy-source")
+        && !h.contains_key(http::header::CONTENT_LENGTH)
+        && !h.contains_key(http::header::TRANSFER_ENCODING)
+    {
+        req.headers_mut().insert(
+            http::header::CONTENT_LENGTH,
+            http::HeaderValue::from_static("0"),
+        );
     }
 }
 
@@ -393,5 +454,29 @@ async fn evict_idle_clients(
         }
         let left = pool.evict_idle();
         tracing::debug!(clients = left, "evicted idle upstream clients");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::FrontHost;
+
+    #[test]
+    fn front_host_names_buckets_only_under_its_domains() {
+        let h = FrontHost::new(&["s3.example.test".to_owned()]);
+        assert_eq!(
+            h.split("abc.s3.example.test:8080"),
+            Some(("s3.example.test", Some("abc".to_owned())))
+        );
+        assert_eq!(
+            h.split("a.b.s3.example.test"),
+            Some(("s3.example.test", Some("a.b".to_owned())))
+        );
+        assert_eq!(
+            h.split("S3.Example.Test:80"),
+            Some(("s3.example.test", None))
+        );
+        assert_eq!(h.split("localhost:8080"), None);
+        assert_eq!(h.split("xs3.example.test"), None);
     }
 }

@@ -8,7 +8,7 @@ use s3s::dto::*;
 use s3s::{S3, S3Request, S3Response, S3Result};
 
 use super::Gateway;
-use super::checksum::verify_trailer;
+use super::body::watch_body;
 
 /// The checksum algorithm the client named. s3s reads only `x-amz-checksum-algorithm` (and the
 /// trailer), while SDKs name it in `x-amz-sdk-checksum-algorithm`; without it the upstream
@@ -42,7 +42,7 @@ pub async fn put_object(
     input.content_encoding = strip_aws_chunked(input.content_encoding);
     input.checksum_algorithm = checksum_algorithm(input.checksum_algorithm, &req.headers);
     let verdict;
-    (input.body, verdict) = verify_trailer(input.body, &req.headers, req.trailing_headers);
+    (input.body, verdict) = watch_body(input.body, &req.headers, req.trailing_headers);
     let bucket = input.bucket.clone();
     gw.call_once(
         "put_object",
@@ -79,7 +79,7 @@ pub async fn upload_part(
     let mut input = req.input;
     input.checksum_algorithm = checksum_algorithm(input.checksum_algorithm, &req.headers);
     let verdict;
-    (input.body, verdict) = verify_trailer(input.body, &req.headers, req.trailing_headers);
+    (input.body, verdict) = watch_body(input.body, &req.headers, req.trailing_headers);
     let bucket = input.bucket.clone();
     gw.call_once(
         "upload_part",

@@ -1,8 +1,11 @@
-//! Trailing checksums. A body sent as aws-chunked may carry its checksum in a trailer
-//! (`x-amz-trailer: x-amz-checksum-crc32`), known only after the last byte. s3s checks the chunk
-//! signatures but not that checksum, so the gateway computes it while the bytes stream through
-//! and, on a mismatch, fails the body before its end: the upstream never completes the write,
-//! and the client gets `400 BadDigest`.
+//! The client's upload body on its way upstream. Two things can go wrong with it that are the
+//! client's fault, not the upstream's, and must be answered as such:
+//! - a trailing checksum (`x-amz-trailer: x-amz-checksum-crc32`, known only after the last
+//!   byte of an aws-chunked body) that does not match: s3s checks chunk signatures but not that
+//!   checksum, so it is computed here while the bytes stream through, and a mismatch fails the
+//!   body before its end — the upstream never completes the write — and answers `400 BadDigest`;
+//! - a body s3s refuses while it streams (bad chunk signature, wrong payload hash, short body):
+//!   the upstream call then fails too, but the answer is the client error, not a 503.
 
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
@@ -57,50 +60,87 @@ fn hasher_for(trailer: &str) -> Option<(ChecksumHasher, &'static str)> {
     Some((h, name))
 }
 
-/// Wraps `body` so that its trailing checksum is verified, when the request announced one.
-pub fn verify_trailer(
+/// Watches `body` on its way upstream: verifies its trailing checksum when the request
+/// announced one, and records a failure of the client's body for the answer.
+pub fn watch_body(
     body: Option<StreamingBlob>,
     headers: &http::HeaderMap,
     trailers: Option<TrailingHeaders>,
 ) -> (Option<StreamingBlob>, Verdict) {
     let verdict = Verdict::default();
-    let announced = headers
-        .get("x-amz-trailer")
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned);
-    let (Some(trailers), Some(header)) = (trailers, announced) else {
-        return (body, verdict);
-    };
     let Some(body) = body else {
         return (None, verdict);
     };
-    let Some((hasher, algorithm)) = hasher_for(&header) else {
-        return (Some(body), verdict);
+    let announced = headers.get("x-amz-trailer").and_then(|v| v.to_str().ok());
+    let trailer = match (trailers, announced.and_then(|h| Some((h, hasher_for(h)?)))) {
+        (Some(trailers), Some((header, (hasher, algorithm)))) => Some(Trailer {
+            hasher: Some(hasher),
+            header: header.trim().to_ascii_lowercase(),
+            algorithm,
+            trailers,
+        }),
+        _ => None,
     };
     let checked = Checked {
         inner: body,
-        hasher: Some(hasher),
-        header: header.trim().to_ascii_lowercase(),
-        algorithm,
-        trailers,
+        trailer,
         verdict: verdict.clone(),
     };
     (Some(StreamingBlob::new(checked)), verdict)
 }
 
-struct Checked {
-    inner: StreamingBlob,
+/// A trailing checksum being computed.
+struct Trailer {
     hasher: Option<ChecksumHasher>,
     header: String,
     algorithm: &'static str,
     trailers: TrailingHeaders,
+}
+
+struct Checked {
+    inner: StreamingBlob,
+    trailer: Option<Trailer>,
     verdict: Verdict,
 }
 
+/// The answer for a client body that s3s refused while it streamed.
+fn client_body_error(e: &StdError) -> S3Error {
+    let text = e.to_string();
+    let (code, status, msg) = if text.contains("SignatureMismatch") {
+        (
+            S3ErrorCode::SignatureDoesNotMatch,
+            http::StatusCode::FORBIDDEN,
+            "The chunk signature of the request body does not match.".to_owned(),
+        )
+    } else if text.to_ascii_lowercase().contains("sha256") {
+        (
+            S3ErrorCode::Custom("XAmzContentSHA256Mismatch".into()),
+            http::StatusCode::BAD_REQUEST,
+            "The provided 'x-amz-content-sha256' header does not match what was computed."
+                .to_owned(),
+        )
+    } else {
+        (
+            S3ErrorCode::IncompleteBody,
+            http::StatusCode::BAD_REQUEST,
+            format!("The request body could not be read: {text}"),
+        )
+    };
+    let mut err = S3Error::with_message(code, msg);
+    err.set_status_code(status);
+    err
+}
+
 impl Checked {
+    fn fail(&self, err: S3Error) {
+        let mut slot = self.verdict.0.lock().unwrap_or_else(|e| e.into_inner());
+        slot.get_or_insert(err);
+    }
+
     /// At the end of the body: compare with the trailer.
     fn finish(&mut self) -> Option<StdError> {
-        let computed = self.hasher.take()?.finalize();
+        let t = self.trailer.as_mut()?;
+        let computed = t.hasher.take()?.finalize();
         let computed = [
             computed.checksum_crc32,
             computed.checksum_crc32c,
@@ -111,10 +151,10 @@ impl Checked {
         .into_iter()
         .flatten()
         .next()?;
-        let sent = self
+        let sent = t
             .trailers
             .read(|h| {
-                h.get(self.header.as_str())
+                h.get(t.header.as_str())
                     .and_then(|v| v.to_str().ok())
                     .map(str::to_owned)
             })
@@ -126,11 +166,11 @@ impl Checked {
             Some(_) => {
                 let msg = format!(
                     "The {} you specified did not match the calculated checksum.",
-                    self.algorithm
+                    t.algorithm
                 );
                 let mut err = S3Error::with_message(S3ErrorCode::BadDigest, msg.clone());
                 err.set_status_code(http::StatusCode::BAD_REQUEST);
-                *self.verdict.0.lock().unwrap_or_else(|e| e.into_inner()) = Some(err);
+                self.fail(err);
                 Some(msg.into())
             }
         }
@@ -144,10 +184,14 @@ impl Stream for Checked {
         let this = &mut *self;
         match Pin::new(&mut this.inner).poll_next(cx) {
             Poll::Ready(Some(Ok(chunk))) => {
-                if let Some(h) = this.hasher.as_mut() {
+                if let Some(h) = this.trailer.as_mut().and_then(|t| t.hasher.as_mut()) {
                     h.update(&chunk);
                 }
                 Poll::Ready(Some(Ok(chunk)))
+            }
+            Poll::Ready(Some(Err(e))) => {
+                this.fail(client_body_error(&e));
+                Poll::Ready(Some(Err(e)))
             }
             Poll::Ready(None) => Poll::Ready(this.finish().map(Err)),
             other => other,
