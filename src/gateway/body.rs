@@ -81,10 +81,13 @@ pub fn watch_body(
         }),
         _ => None,
     };
+    let expected = body.remaining_length().exact().map(|n| n as u64);
     let checked = Checked {
         inner: body,
         trailer,
         verdict: verdict.clone(),
+        expected,
+        seen: 0,
     };
     (Some(StreamingBlob::new(checked)), verdict)
 }
@@ -101,6 +104,9 @@ struct Checked {
     inner: StreamingBlob,
     trailer: Option<Trailer>,
     verdict: Verdict,
+    /// The length the request declared, and how much of it came.
+    expected: Option<u64>,
+    seen: u64,
 }
 
 /// The answer for a client body that s3s refused while it streamed.
@@ -137,8 +143,20 @@ impl Checked {
         slot.get_or_insert(err);
     }
 
-    /// At the end of the body: compare with the trailer.
+    /// At the end of the body: check its length, then compare with the trailer.
     fn finish(&mut self) -> Option<StdError> {
+        if let Some(expected) = self.expected.take()
+            && self.seen < expected
+        {
+            let msg = format!(
+                "The request body ended after {} of {expected} bytes.",
+                self.seen
+            );
+            let mut err = S3Error::with_message(S3ErrorCode::IncompleteBody, msg.clone());
+            err.set_status_code(http::StatusCode::BAD_REQUEST);
+            self.fail(err);
+            return Some(msg.into());
+        }
         let t = self.trailer.as_mut()?;
         let computed = t.hasher.take()?.finalize();
         let computed = [
@@ -184,6 +202,7 @@ impl Stream for Checked {
         let this = &mut *self;
         match Pin::new(&mut this.inner).poll_next(cx) {
             Poll::Ready(Some(Ok(chunk))) => {
+                this.seen += chunk.len() as u64;
                 if let Some(h) = this.trailer.as_mut().and_then(|t| t.hasher.as_mut()) {
                     h.update(&chunk);
                 }

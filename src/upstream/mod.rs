@@ -163,9 +163,11 @@ impl UpstreamPool {
     }
 }
 
-/// Keeps a PutObject without `Content-Type` without one upstream. The SDK would add
-/// `application/octet-stream`, so the upstream would not apply its own default and the stored
-/// object would differ from one uploaded directly.
+/// Shapes upstream requests as S3 clients send them, where the SDK differs:
+/// - a PutObject without `Content-Type` stays without one (the SDK would add
+///   `application/octet-stream`, so the upstream would not apply its own default and the stored
+///   object would differ from one uploaded directly);
+/// - a body-less PUT carries `Content-Length: 0`.
 #[derive(Debug)]
 struct NoDefaultContentType;
 
@@ -205,6 +207,16 @@ impl aws_sdk_s3::config::Intercept for NoDefaultContentType {
     ) -> Result<(), aws_smithy_runtime_api::box_error::BoxError> {
         if cfg.load::<ContentTypeUnset>().is_some() {
             context.request_mut().headers_mut().remove("content-type");
+        }
+        // A body-less PUT (UploadPartCopy, CopyObject, ...) goes out without Content-Length;
+        // S3 accepts that, some servers answer 411. Say 0, as other S3 clients do.
+        let req = context.request_mut();
+        if req.method() == "PUT"
+            && req.headers().get("content-length").is_none()
+            && req.headers().get("transfer-encoding").is_none()
+            && req.body().bytes().is_some_and(<[u8]>::is_empty)
+        {
+            req.headers_mut().insert("content-length", "0");
         }
         Ok(())
     }
