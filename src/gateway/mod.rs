@@ -108,18 +108,15 @@ impl Gateway {
         set_bucket(&mut input, route.backend.clone());
         let replay = input.clone();
         match f(self.proxy(&route), upstream_request(input)).await {
-            Err(e) if is_wrong_region(&e) => {
-                let Some(route) = self.relocate(&route).await else {
-                    return Err(error::from_upstream(e, &route, op));
-                };
-                f(self.proxy(&route), upstream_request(replay))
-                    .await
-                    .map(|resp| answer_as(&route, resp))
-                    .map_err(|e| error::from_upstream(e, &route, op))
-            }
-            res => res
-                .map(|resp| answer_as(&route, resp))
-                .map_err(|e| error::from_upstream(e, &route, op)),
+            Err(e) if is_wrong_region(&e) => match self.relocate(&route).await {
+                Some(moved) => answer(
+                    &moved,
+                    op,
+                    f(self.proxy(&moved), upstream_request(replay)).await,
+                ),
+                None => answer(&route, op, Err(e)),
+            },
+            res => answer(&route, op, res),
         }
     }
 
@@ -139,10 +136,11 @@ impl Gateway {
     {
         let route = self.route(bucket)?;
         set_bucket(&mut input, route.backend.clone());
-        f(self.proxy(&route), upstream_request(input))
-            .await
-            .map(|resp| answer_as(&route, resp))
-            .map_err(|e| error::from_upstream(e, &route, op))
+        answer(
+            &route,
+            op,
+            f(self.proxy(&route), upstream_request(input)).await,
+        )
     }
 
     /// Looks the region of `route`'s bucket up, records it, and returns the corrected route.
@@ -252,12 +250,22 @@ impl ClientBucketName for CreateMultipartUploadOutput {
     }
 }
 
-/// Renames the bucket in an answer when the route aliases another one.
-fn answer_as<O: ClientBucketName>(route: &Route, mut resp: S3Response<O>) -> S3Response<O> {
-    if route.backend != route.bucket {
-        resp.output.use_client_bucket_name(&route.bucket);
+/// What the client gets for an upstream call made on `route`: the answer with the client's
+/// bucket name (for aliases), or the error mapped for the client.
+fn answer<O: ClientBucketName>(
+    route: &Route,
+    op: &str,
+    res: S3Result<S3Response<O>>,
+) -> S3Result<S3Response<O>> {
+    match res {
+        Ok(mut resp) => {
+            if route.backend != route.bucket {
+                resp.output.use_client_bucket_name(&route.bucket);
+            }
+            Ok(resp)
+        }
+        Err(e) => Err(error::from_upstream(e, route, op)),
     }
-    resp
 }
 
 /// A request for `s3s_aws::Proxy`, which reads only the input.
