@@ -235,7 +235,8 @@ def norm_code(code, status) -> str | None:
     if code is None:
         return None
     code = str(code)
-    if (status or 0) >= 500 or code.startswith("5") and code.isdigit() or code in ("InternalError", "ServiceUnavailable"):
+    if status == "5xx" or (isinstance(status, int) and status >= 500) \
+            or (code.startswith("5") and code.isdigit()) or code in ("InternalError", "ServiceUnavailable"):
         return "<5xx>"
     return GENERIC_CODES.get(code, code)
 
@@ -363,6 +364,8 @@ class Ctx:
             o["transport"] = error
             return o
         o["headers"] = self.norm.headers(headers, object_data, status)
+        if status >= 500:           # what a 5xx carries is not read by clients (they retry)
+            return o
         ctype = {k.lower(): v for k, v in headers.items()}.get("content-type", "")
         if body and (not object_data or status >= 300) and (b"<" in body[:100] or "xml" in ctype):
             x = self.norm.xml(body)
