@@ -11,20 +11,24 @@ set -uo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 cd "$here"
 upstreams="moto,rclone"
+extra=""
+setup_args=""
 for a in "$@"; do
   case "$a" in
-    --with-seaweedfs) upstreams="moto,rclone,seaweedfs" ;;
+    --with-seaweedfs) extra="$extra,seaweedfs" ;;
+    --with-juicefs) extra="$extra,juicefs"; setup_args="--with-juicefs" ;;
     *) echo "run_all.sh: unknown argument $a" >&2; exit 2 ;;
   esac
 done
-[ "${CONFORMANCE_FULL:-0}" = 1 ] && upstreams="moto,rclone,seaweedfs"
+if [ "${CONFORMANCE_FULL:-0}" = 1 ] && [[ "$extra" != *seaweedfs* ]]; then extra="$extra,seaweedfs"; fi
+upstreams="$upstreams$extra"
 export REBUCKET_BIN="${REBUCKET_BIN:-$(cd "$here/.." && pwd)/target/debug/rebucket}"
 
 fail=0
 step() { echo; echo "=== conformance: $* ==="; }
 
 step setup
-bash "$here/setup.sh" || exit 1
+bash "$here/setup.sh" $setup_args || exit 1
 
 step "e2e clients (moto, rclone) and the per-bucket walkthrough (two rclone) via $REBUCKET_BIN"
 python3 -m pytest "$here/test_e2e_clients.py" "$here/test_walkthrough.py" --upstreams moto,rclone -q -p no:cacheprovider

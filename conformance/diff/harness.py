@@ -147,7 +147,10 @@ class Norm:
                 out[k] = self.value(x, k)
             return out
         if isinstance(v, (list, tuple)):
-            return [self.value(x, key) for x in v]
+            items = [self.value(x, key) for x in v]
+            if key == "TagSet":     # a set: servers return tags in any order
+                items.sort(key=lambda x: json.dumps(x, sort_keys=True, default=str))
+            return items
         if isinstance(v, (_dt.datetime, _dt.date)):
             return v.isoformat() if key in VALUE_TIME_KEYS else "<time>"
         if hasattr(v, "read"):      # StreamingBody
@@ -219,6 +222,12 @@ GENERIC_CODES = {"400": "BadRequest", "403": "Forbidden", "404": "NotFound", "40
                  "416": "InvalidRange", "304": "NotModified", "501": "NotImplemented"}
 
 
+def norm_status(status):
+    """A 5xx is a 5xx to a client (it retries): 500 from the upstream and 502/503 from a
+    gateway that could not use the upstream's answer compare equal."""
+    return "5xx" if isinstance(status, int) and status >= 500 else status
+
+
 def norm_code(code, status) -> str | None:
     """Error code as compared. A body-less error (boto3 then reports the status as the
     code) equals the generic code a gateway must put in an error document; the code of
@@ -226,7 +235,8 @@ def norm_code(code, status) -> str | None:
     if code is None:
         return None
     code = str(code)
-    if (status or 0) >= 500 or code.startswith("5") and code.isdigit() or code in ("InternalError", "ServiceUnavailable"):
+    if status == "5xx" or (isinstance(status, int) and status >= 500) \
+            or (code.startswith("5") and code.isdigit()) or code in ("InternalError", "ServiceUnavailable"):
         return "<5xx>"
     return GENERIC_CODES.get(code, code)
 
@@ -311,7 +321,7 @@ class Ctx:
             result = resp
         except botocore.exceptions.ClientError as e:
             md = e.response.get("ResponseMetadata", {})
-            o["status"] = md.get("HTTPStatusCode")
+            o["status"] = norm_status(md.get("HTTPStatusCode"))
             o["error"] = norm_code(e.response.get("Error", {}).get("Code"), o["status"])
             o["_msg"] = e.response.get("Error", {}).get("Message", "")
             if not _expect_error:
@@ -349,11 +359,13 @@ class Ctx:
         return resp
 
     def http_obs(self, label, status, headers, body, object_data, error=None) -> dict:
-        o: dict[str, Any] = {"op": label, "status": status}
+        o: dict[str, Any] = {"op": label, "status": norm_status(status)}
         if error:
             o["transport"] = error
             return o
         o["headers"] = self.norm.headers(headers, object_data, status)
+        if status >= 500:           # what a 5xx carries is not read by clients (they retry)
+            return o
         ctype = {k.lower(): v for k, v in headers.items()}.get("content-type", "")
         if body and (not object_data or status >= 300) and (b"<" in body[:100] or "xml" in ctype):
             x = self.norm.xml(body)

@@ -172,7 +172,11 @@ class Raw:
             pass
         elif method in ("PUT", "POST") or body:
             headers["content-length"] = str(len(body))
-        seed = signer.authorize(method, path, query, headers, phash) if sign else ""
+        # servers canonicalize the path they received by decoding and re-encoding it
+        # (AWS style: upper-case hex, '/' kept); sign that, send `path` as given
+        from urllib.parse import unquote
+        canon_path = uri_encode(unquote(path)) if raw_path is not None else path
+        seed = signer.authorize(method, canon_path, query, headers, phash) if sign else ""
         if payload.startswith("chunked"):
             wire = self._encode_chunks(body, chunk_size, trailer, signer if seed_needed else None,
                                        seed=seed)
