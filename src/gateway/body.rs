@@ -88,6 +88,7 @@ pub fn watch_body(
         verdict: verdict.clone(),
         expected,
         seen: 0,
+        held: None,
     };
     (Some(StreamingBlob::new(checked)), verdict)
 }
@@ -107,6 +108,9 @@ struct Checked {
     /// The length the request declared, and how much of it came.
     expected: Option<u64>,
     seen: u64,
+    /// The last chunk, held back until the trailer is checked: the upstream client stops
+    /// reading at the declared length, so the trailer must be read before that last chunk goes.
+    held: Option<Bytes>,
 }
 
 /// The answer for a client body that s3s refused while it streamed.
@@ -145,7 +149,7 @@ impl Checked {
 
     /// At the end of the body: check its length, then compare with the trailer.
     fn finish(&mut self) -> Option<StdError> {
-        if let Some(expected) = self.expected.take()
+        if let Some(expected) = self.expected
             && self.seen < expected
         {
             let msg = format!(
@@ -200,26 +204,46 @@ impl Stream for Checked {
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         let this = &mut *self;
-        match Pin::new(&mut this.inner).poll_next(cx) {
-            Poll::Ready(Some(Ok(chunk))) => {
-                this.seen += chunk.len() as u64;
-                if let Some(h) = this.trailer.as_mut().and_then(|t| t.hasher.as_mut()) {
-                    h.update(&chunk);
+        loop {
+            match Pin::new(&mut this.inner).poll_next(cx) {
+                Poll::Ready(Some(Ok(chunk))) => {
+                    this.seen += chunk.len() as u64;
+                    if let Some(h) = this.trailer.as_mut().and_then(|t| t.hasher.as_mut()) {
+                        h.update(&chunk);
+                    }
+                    let last = this.trailer.is_some() && this.expected == Some(this.seen);
+                    if !last {
+                        return Poll::Ready(Some(Ok(chunk)));
+                    }
+                    // Drive the body to its end (the trailer) before letting the last chunk go.
+                    if let Some(earlier) = this.held.replace(chunk) {
+                        return Poll::Ready(Some(Ok(earlier)));
+                    }
                 }
-                Poll::Ready(Some(Ok(chunk)))
+                Poll::Ready(Some(Err(e))) => {
+                    this.fail(client_body_error(&e));
+                    return Poll::Ready(Some(Err(e)));
+                }
+                Poll::Ready(None) => {
+                    if let Some(err) = this.finish() {
+                        this.held = None;
+                        return Poll::Ready(Some(Err(err)));
+                    }
+                    return Poll::Ready(this.held.take().map(Ok));
+                }
+                Poll::Pending => return Poll::Pending,
             }
-            Poll::Ready(Some(Err(e))) => {
-                this.fail(client_body_error(&e));
-                Poll::Ready(Some(Err(e)))
-            }
-            Poll::Ready(None) => Poll::Ready(this.finish().map(Err)),
-            other => other,
         }
     }
 }
 
 impl ByteStream for Checked {
     fn remaining_length(&self) -> RemainingLength {
-        self.inner.remaining_length()
+        match self.expected {
+            Some(n) => RemainingLength::new_exact(
+                n.saturating_sub(self.seen) as usize + self.held.as_ref().map_or(0, Bytes::len),
+            ),
+            None => self.inner.remaining_length(),
+        }
     }
 }
