@@ -167,6 +167,7 @@ impl UpstreamPool {
 /// - a PutObject without `Content-Type` stays without one (the SDK would add
 ///   `application/octet-stream`, so the upstream would not apply its own default and the stored
 ///   object would differ from one uploaded directly);
+/// - an XML document re-serialized by s3s carries the Content-MD5 of what is sent;
 /// - a body-less PUT carries `Content-Length: 0`.
 #[derive(Debug)]
 struct NoDefaultContentType;
@@ -207,6 +208,18 @@ impl aws_sdk_s3::config::Intercept for NoDefaultContentType {
     ) -> Result<(), aws_smithy_runtime_api::box_error::BoxError> {
         if cfg.load::<ContentTypeUnset>().is_some() {
             context.request_mut().headers_mut().remove("content-type");
+        }
+        // An XML document (tagging, CORS, ...) goes upstream as s3s re-serialized it, so the
+        // client's Content-MD5, taken over its own bytes, would not match: say the MD5 of what
+        // is sent. Object bodies stream (no in-memory bytes) and keep the client's.
+        let req = context.request_mut();
+        if req.headers().get("content-md5").is_some()
+            && let Some(bytes) = req.body().bytes()
+            && !bytes.is_empty()
+        {
+            use md5::Digest;
+            let md5 = aws_smithy_types::base64::encode(md5::Md5::digest(bytes));
+            req.headers_mut().insert("content-md5", md5);
         }
         // A body-less PUT (UploadPartCopy, CopyObject, ...) goes out without Content-Length;
         // S3 accepts that, some servers answer 411. Say 0, as other S3 clients do.
