@@ -119,16 +119,6 @@ impl UpstreamPool {
         clients.len()
     }
 
-    /// Number of cached clients.
-    pub fn len(&self) -> usize {
-        self.clients.lock().unwrap_or_else(|e| e.into_inner()).len()
-    }
-
-    /// Whether no client is cached.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
     fn build(&self, key: &UpstreamKey) -> aws_sdk_s3::Client {
         let mut b = aws_sdk_s3::config::Builder::new()
             .behavior_version(BehaviorVersion::latest())
