@@ -4,10 +4,13 @@ cases x upstream table. Exits non-zero if a case differs and is not listed in
 KNOWN-DIFFERENCES.md.
 
   conformance/run_matrix.py [--upstreams moto,rclone,seaweedfs] [-k SUBSTR] [--via direct]
+  conformance/run_matrix.py --rescore [RESULTS.jsonl]   # re-judge a finished run against the
+                                                        # current KNOWN-DIFFERENCES.md, no servers
 """
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import time
 from pathlib import Path
@@ -29,7 +32,11 @@ def main() -> int:
     ap.add_argument("--known", default=str(HERE / "KNOWN-DIFFERENCES.md"))
     ap.add_argument("--out", default=str(WORK_DIR / "matrix.md"))
     ap.add_argument("-q", "--quiet", action="store_true")
+    ap.add_argument("--rescore", nargs="?", const=str(WORK_DIR / "matrix-results.jsonl"),
+                    help="judge the outcomes recorded by an earlier run instead of running cases")
     args = ap.parse_args()
+    if args.rescore:
+        return rescore(args)
 
     if args.via == "rebucket":
         ok, why = rebucket.available()
@@ -47,7 +54,6 @@ def main() -> int:
     WORK_DIR.mkdir(parents=True, exist_ok=True)
     results_path = WORK_DIR / "matrix-results.jsonl"
     results_path.write_text("")
-    known = harness.load_known(Path(args.known))
 
     table: dict[str, dict[str, harness.Result]] = {c.id: {} for c in cases}
     errors = {}
@@ -60,8 +66,31 @@ def main() -> int:
         except Exception as e:  # an upstream or rebucket that fails to start / dies
             errors[u] = f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"
             print(f"== {u}: run aborted: {e}", file=sys.stderr, flush=True)
+    return report(args, cases, ups, table, errors, results_path)
 
-    # ---- report
+
+def rescore(args) -> int:
+    """Rebuild the table from a results file written by an earlier run."""
+    path = Path(args.rescore)
+    table: dict[str, dict[str, harness.Result]] = {}
+    ups: list[str] = []
+    for line in path.read_text().splitlines():
+        j = json.loads(line)
+        if args.filter and not any(s in j["case"] for s in args.filter.split(",") if s):
+            continue
+        direct = harness.Outcome(j["direct"] or [], [], None, j.get("direct_trace"))
+        via = harness.Outcome(j["via"] or [], [], None, j.get("via_trace"))
+        diffs = harness.all_diffs(harness._strip(direct.obs), harness._strip(via.obs))
+        r = harness.Result(j["case"], j["upstream"], j["status"], j["why"], direct, via, diffs)
+        table.setdefault(j["case"], {})[j["upstream"]] = r
+        if j["upstream"] not in ups:
+            ups.append(j["upstream"])
+    cases = [c for c in harness.load_cases().values() if c.id in table]
+    return report(args, cases, ups, table, {}, path)
+
+
+def report(args, cases, ups, table, errors, results_path) -> int:
+    known = harness.load_known(Path(args.known))
     unknown_diffs = []
     stats = {u: {"same": 0, "n/a": 0, "differs": 0, "known": 0} for u in ups}
     rows = []
@@ -75,7 +104,7 @@ def main() -> int:
             stats[u][r.status] += 1
             cell = r.cell()
             if r.status == "differs":
-                reason = harness.is_known(known, c.id, u)
+                reason = harness.is_known(known, c.id, u, r.diffs)
                 if reason:
                     stats[u]["known"] += 1
                     cell = f"differs, known ({r.why})"

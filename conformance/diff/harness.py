@@ -498,6 +498,25 @@ def first_diff(a, b, path="") -> str | None:
     return None
 
 
+def all_diffs(a, b, path="") -> list[tuple[str, Any, Any]]:
+    """Every differing leaf as (path, direct, via); `_ABSENT` marks a missing key/item."""
+    if isinstance(a, dict) and isinstance(b, dict):
+        out = []
+        for k in list(a) + [k for k in b if k not in a]:
+            out += all_diffs(a.get(k, _ABSENT), b.get(k, _ABSENT), f"{path}.{k}")
+        return out
+    if isinstance(a, list) and isinstance(b, list):
+        out = []
+        for i in range(max(len(a), len(b))):
+            out += all_diffs(a[i] if i < len(a) else _ABSENT, b[i] if i < len(b) else _ABSENT,
+                             f"{path}[{i}]")
+        return out
+    return [] if a == b else [(path, a, b)]
+
+
+_ABSENT = "<absent>"
+
+
 def short(v, n=80) -> str:
     s = json.dumps(v, default=str, ensure_ascii=False) if not isinstance(v, str) else repr(v)
     return s if len(s) <= n else s[:n] + "…"
@@ -511,6 +530,7 @@ class Result:
     why: str = ""
     direct: Outcome | None = None
     via: Outcome | None = None
+    diffs: list = field(default_factory=list)  # every differing leaf: (path, direct, via)
 
     def cell(self) -> str:
         return self.status if not self.why else f"{self.status} ({self.why})"
@@ -533,7 +553,7 @@ def compare(c: Case, upstream: str, d: Outcome, v: Outcome) -> Result:
             break
     else:
         why = f"{len(a)} steps direct vs {len(b)} via"
-    return Result(c.id, upstream, "differs", why, d, v)
+    return Result(c.id, upstream, "differs", why, d, v, all_diffs(a, b))
 
 
 def run_case(c: Case, direct: Target, via: Target, index: int, upstream: str,
@@ -590,8 +610,20 @@ def dump_result(r: Result, path: Path):
 
 # --------------------------------------------------------------------------- known differences
 
+# Value rules: a KNOWN-DIFFERENCES line whose case-id is `~name` covers, in every case, the
+# differing values the rule names; a case whose every difference is covered counts as known.
+# Unlike a case-id line, a rule never hides any other difference in the same case.
+VALUE_RULES = {
+    # the upstream sends an ETag without the quotes S3 puts around it; via rebucket it is quoted
+    "unquoted-etag": lambda path, d, v: (
+        isinstance(d, str) and isinstance(v, str) and v == f'"{d}"'
+        and re.fullmatch(r"[0-9a-f]{32}(-\d+)?", d) is not None),
+}
+
+
 def load_known(path: Path) -> dict[tuple[str, str], str]:
-    """`case-id | upstream | reason` lines (upstream may be `*`; case-id may end in `*`)."""
+    """`case-id | upstream | reason` lines (upstream may be `*`; case-id may end in `*`, or be
+    `~rule` for a rule of VALUE_RULES)."""
     known = {}
     if not path.exists():
         return known
@@ -602,14 +634,30 @@ def load_known(path: Path) -> dict[tuple[str, str], str]:
         parts = [p.strip().strip("`") for p in line.strip("|").split("|")]
         if len(parts) < 3 or parts[0] in ("case-id", "") or set(parts[0]) <= set("-: "):
             continue
+        if parts[0].startswith("~") and parts[0][1:] not in VALUE_RULES:
+            raise ValueError(f"{path}: unknown value rule {parts[0]}")
         known[(parts[0], parts[1])] = parts[2]
     return known
 
 
-def is_known(known, case_id: str, upstream: str) -> str | None:
+def is_known(known, case_id: str, upstream: str, diffs: list | None = None) -> str | None:
+    """The reason a difference is known: a line for this case, or value rules covering every
+    differing leaf in `diffs`."""
+    rules = []
     for (cid, up), reason in known.items():
         if up not in ("*", upstream):
             continue
-        if cid == case_id or (cid.endswith("*") and case_id.startswith(cid[:-1])):
+        if cid.startswith("~"):
+            rules.append((VALUE_RULES[cid[1:]], reason))
+        elif cid == case_id or (cid.endswith("*") and case_id.startswith(cid[:-1])):
             return reason
+    if rules and diffs:
+        reasons = []
+        for d in diffs:
+            hit = next((reason for rule, reason in rules if rule(*d)), None)
+            if hit is None:
+                return None
+            if hit not in reasons:
+                reasons.append(hit)
+        return "; ".join(reasons)
     return None
