@@ -186,13 +186,14 @@ pub async fn start(config: ServeConfig, env: ProfileEnv) -> Result<Running, BoxE
         }
         b.build()
     };
+    let front_host = Arc::new(FrontHost::new(&config.domains));
     let s3_listener = TcpListener::bind(config.listen).await?;
     let s3_addr = s3_listener.local_addr()?;
     tasks.push(tokio::spawn(serve_http(
         s3_listener,
         s3,
         shutdown_rx.clone(),
-        true,
+        Some(front_host),
     )));
 
     let admin_listener = TcpListener::bind(config.admin_listen).await?;
@@ -206,7 +207,7 @@ pub async fn start(config: ServeConfig, env: ProfileEnv) -> Result<Running, BoxE
         admin_listener,
         admin,
         shutdown_rx.clone(),
-        false,
+        None,
     )));
 
     tasks.push(tokio::spawn(watch_credentials(
@@ -240,15 +241,16 @@ pub fn serve_store(
         keys.access_key.clone(),
         keys.secret_key.clone(),
     ));
-    Ok(serve_http(listener, b.build(), shutdown, false))
+    Ok(serve_http(listener, b.build(), shutdown, None))
 }
 
-/// Serves `service` on `listener` until shutdown; with `log`, one info line per request.
+/// Serves `service` on `listener` until shutdown; with `s3_front` (the S3 listener), one info
+/// line per request.
 async fn serve_http<S>(
     listener: TcpListener,
     service: S,
     mut shutdown: tokio::sync::watch::Receiver<bool>,
-    log: bool,
+    s3_front: Option<Arc<FrontHost>>,
 ) where
     S: Service<http::Request<hyper::body::Incoming>, Response = http::Response<s3s::Body>>
         + Clone
@@ -275,7 +277,7 @@ async fn serve_http<S>(
         let _ = socket.set_nodelay(true);
         let svc = Logged {
             inner: service.clone(),
-            log,
+            s3_front: s3_front.clone(),
         };
         let conn = http
             .serve_connection(TokioIo::new(socket), svc)
@@ -292,7 +294,9 @@ async fn serve_http<S>(
 #[derive(Clone)]
 struct Logged<S> {
     inner: S,
-    log: bool,
+    /// Set on the S3 listener (not the admin one): its requests get the mends below and a
+    /// log line naming the bucket, which a virtual-hosted request carries in its Host.
+    s3_front: Option<Arc<FrontHost>>,
 }
 
 impl<S> Service<http::Request<hyper::body::Incoming>> for Logged<S>
@@ -308,10 +312,10 @@ where
     >;
 
     fn call(&self, mut req: http::Request<hyper::body::Incoming>) -> Self::Future {
-        let line = self.log.then(|| RequestLine::new(&req));
-        if self.log {
+        let line = self.s3_front.as_ref().map(|front| {
             bodiless_copy_has_length(&mut req);
-        }
+            RequestLine::new(&req, front)
+        });
         let fut = self.inner.call(req);
         Box::pin(async move {
             let res = fut.await.map_err(Into::into);
@@ -359,9 +363,20 @@ fn content_length(headers: &http::HeaderMap) -> u64 {
 }
 
 impl RequestLine {
-    fn new<B>(req: &http::Request<B>) -> Self {
+    fn new<B>(req: &http::Request<B>, front: &FrontHost) -> Self {
+        let host = req
+            .headers()
+            .get(http::header::HOST)
+            .and_then(|h| h.to_str().ok())
+            .unwrap_or("");
         let path = req.uri().path().trim_start_matches('/');
-        let (bucket, key) = path.split_once('/').unwrap_or((path, ""));
+        let (bucket, key) = match front.split(host) {
+            Some((_, Some(bucket))) => (bucket, path),
+            _ => {
+                let (bucket, key) = path.split_once('/').unwrap_or((path, ""));
+                (bucket.to_owned(), key)
+            }
+        };
         let decoded_len = req
             .headers()
             .get("x-amz-decoded-content-length")
@@ -369,13 +384,8 @@ impl RequestLine {
         Self {
             started: Instant::now(),
             method: req.method().clone(),
-            host: req
-                .headers()
-                .get(http::header::HOST)
-                .and_then(|h| h.to_str().ok())
-                .unwrap_or("")
-                .to_owned(),
-            bucket: bucket.to_owned(),
+            host: host.to_owned(),
+            bucket,
             key: key.to_owned(),
             bytes_in: decoded_len.unwrap_or_else(|| content_length(req.headers())),
         }
@@ -459,7 +469,7 @@ async fn evict_idle_clients(
 
 #[cfg(test)]
 mod tests {
-    use super::FrontHost;
+    use super::{FrontHost, RequestLine};
 
     #[test]
     fn front_host_names_buckets_only_under_its_domains() {
@@ -478,5 +488,23 @@ mod tests {
         );
         assert_eq!(h.split("localhost:8080"), None);
         assert_eq!(h.split("xs3.example.test"), None);
+    }
+
+    #[test]
+    fn log_line_names_the_bucket_of_path_and_virtual_hosted_requests() {
+        let front = FrontHost::new(&["s3.example.test".to_owned()]);
+        let line = |host: &str, path: &str| {
+            let req = http::Request::get(path)
+                .header(http::header::HOST, host)
+                .body(())
+                .unwrap();
+            let l = RequestLine::new(&req, &front);
+            (l.bucket, l.key)
+        };
+        let want = ("abc".to_owned(), "dir/k.txt".to_owned());
+        assert_eq!(line("abc.s3.example.test:8014", "/dir/k.txt"), want);
+        assert_eq!(line("s3.example.test:8014", "/abc/dir/k.txt"), want);
+        assert_eq!(line("127.0.0.1:8014", "/abc/dir/k.txt"), want);
+        assert_eq!(line("127.0.0.1:8014", "/"), (String::new(), String::new()));
     }
 }
