@@ -495,6 +495,21 @@ async fn admin_api_requires_the_token() {
         200
     );
     assert_eq!(w.gw.admin("GET", "/v1/buckets", None).await.status, 200);
+    // Adding a registered bucket again is a conflict that changes nothing.
+    let props = json!({"props": {"backend_bck": "tok-a"}});
+    let first = w.gw.admin("PUT", "/v1/buckets/tok", Some(props)).await;
+    assert_eq!(first.status, 200, "{}", first.text);
+    let props = json!({"props": {"backend_bck": "tok-b"}});
+    let again = w.gw.admin("PUT", "/v1/buckets/tok", Some(props)).await;
+    assert_eq!(again.status, 409, "{}", again.text);
+    assert!(again.text.contains("registered already"), "{}", again.text);
+    let shown = w.gw.admin("GET", "/v1/buckets/tok", None).await;
+    assert_eq!(
+        shown.json["props"]["backend_bck"],
+        json!("tok-a"),
+        "{}",
+        shown.text
+    );
     // The S3 front does not take the admin token as keys either.
     let c = s3_client(&w.gw.endpoint(), "admin", ADMIN_TOKEN);
     assert!(c.list_buckets().send().await.is_err());

@@ -94,9 +94,9 @@ impl Handlers<'_> {
         let policy = self.policy;
         let ((changes, relookup), next) = self.gateway.registry().update(|state| {
             if create && state.buckets.contains_key(&bucket) {
-                return Err(crate::registry::RegistryError::Invalid(format!(
-                    "bucket {bucket:?} is registered already (use `bucket props set` to change it)"
-                )));
+                return Err(crate::registry::RegistryError::AlreadyRegistered(
+                    bucket.clone(),
+                ));
             }
             let props = state.buckets.entry(bucket.clone()).or_default();
             let before = props.clone();
@@ -141,12 +141,7 @@ impl Handlers<'_> {
     }
 
     pub async fn add(&self, bucket: &str, body: SetProps) -> Result<Value, AdminError> {
-        self.apply(bucket, body, true).await.map_err(|e| match e {
-            AdminError::BadRequest(m) if m.contains("registered already") => {
-                AdminError::Conflict(bucket.trim_start_matches("s3://").to_owned())
-            }
-            other => other,
-        })
+        self.apply(bucket, body, true).await
     }
 
     pub async fn set(&self, bucket: &str, body: SetProps) -> Result<Value, AdminError> {

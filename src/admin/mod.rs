@@ -43,7 +43,7 @@ pub enum AdminError {
     #[error("{0}")]
     BadRequest(String),
     /// The bucket is registered already.
-    #[error("bucket {0:?} is registered already")]
+    #[error("bucket {0:?} is registered already (use `bucket props set` to change it)")]
     Conflict(String),
     /// The change could not be persisted.
     #[error("{0}")]
@@ -67,6 +67,7 @@ impl From<crate::registry::RegistryError> for AdminError {
         match e {
             crate::registry::RegistryError::Invalid(m) => Self::BadRequest(m),
             crate::registry::RegistryError::NoSuchBucket(b) => Self::NoSuchBucket(b),
+            crate::registry::RegistryError::AlreadyRegistered(b) => Self::Conflict(b),
             other => Self::Internal(other.to_string()),
         }
     }

@@ -50,6 +50,9 @@ pub enum RegistryError {
         "the registry was changed by another writer (expected stored version {expected}, found {found}); reload and retry"
     )]
     Conflict { expected: u64, found: u64 },
+    /// A registration was asked to be created for a bucket that has one.
+    #[error("bucket {0:?} is registered already (use `bucket props set` to change it)")]
+    AlreadyRegistered(String),
 }
 
 /// One immutable version of the registry.
