@@ -265,3 +265,37 @@ def test_rm_and_rb(gw, bucket):
     with pytest.raises(botocore.exceptions.ClientError) as e:
         gw.s3.head_bucket(Bucket=bucket)
     assert e.value.response["ResponseMetadata"]["HTTPStatusCode"] == 404
+
+
+def test_post_object_bounded_by_config(request):
+    """s3s reads a POST form's file into memory before rebucket can forward it, so rebucket
+    bounds it (`post_object_max_bytes` in the config file): a form over the bound gets 400
+    EntityTooLarge and stores nothing; a form under it is stored. rebucket only."""
+    if request.config.getoption("--via") != "rebucket":
+        pytest.skip("a rebucket setting")
+    import urllib3
+    up = upstreams.make("moto")
+    up.start()
+    rb = None
+    try:
+        cfg = work_tmpdir("post-bound") / "rebucket.toml"
+        cfg.write_text("post_object_max_bytes = 4096\n")
+        rb = rebucket.Rebucket(up, extra_args=["--config", str(cfg)]).start()
+        s3 = rb.client()
+        s3.create_bucket(Bucket="post-bound")
+        pm = urllib3.PoolManager(retries=False, timeout=20.0)
+        for key, size, want in (("small", 4000, 204), ("big", 5000, 400)):
+            p = s3.generate_presigned_post("post-bound", key, ExpiresIn=300)
+            form = dict(p["fields"], file=("f.bin", os.urandom(size), "application/octet-stream"))
+            r = pm.request("POST", p["url"], fields=form)
+            assert r.status == want, (key, r.status, r.data[:300])
+            if want == 400:
+                assert b"<Code>EntityTooLarge</Code>" in r.data, r.data[:300]
+        assert s3.head_object(Bucket="post-bound", Key="small")["ContentLength"] == 4000
+        with pytest.raises(botocore.exceptions.ClientError) as e:
+            s3.head_object(Bucket="post-bound", Key="big")
+        assert e.value.response["ResponseMetadata"]["HTTPStatusCode"] == 404
+    finally:
+        if rb:
+            rb.stop()
+        up.stop()

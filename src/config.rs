@@ -10,6 +10,7 @@
 //! domains = ["s3.example.test"]     # virtual-hosted-style base domains
 //! endpoint_allowlist = ["127.0.0.1", "minio.local:9000"]  # hosts buckets may point at
 //! connect_timeout_ms = 3000
+//! post_object_max_bytes = 67108864  # largest POST-form (browser) upload; see below
 //! [[users]]
 //! access_key = "AKIA..."
 //! secret_key = "..."
@@ -71,7 +72,11 @@ pub struct ConfigFile {
     pub domains: Vec<String>,
     pub endpoint_allowlist: Option<Vec<String>>,
     pub connect_timeout_ms: Option<u64>,
+    pub post_object_max_bytes: Option<u64>,
 }
+
+/// Default for [`ServeConfig::post_object_max_bytes`]: 64 MiB.
+pub const DEFAULT_POST_OBJECT_MAX_BYTES: u64 = 64 << 20;
 
 impl ConfigFile {
     pub fn load(path: &Path) -> Result<Self, ConfigError> {
@@ -123,6 +128,11 @@ pub struct ServeConfig {
     pub domains: Vec<String>,
     pub endpoint_allowlist: Option<Vec<String>>,
     pub connect_timeout: Duration,
+    /// Largest file a POST-form upload may carry. s3s reads a POST form's file into memory
+    /// before the upload can start (it needs its length), so this bounds that memory per
+    /// request; larger uploads are refused with 400 EntityTooLarge (S3's own limit is 5 GiB;
+    /// PUT and multipart uploads stream and have no such bound).
+    pub post_object_max_bytes: u64,
     /// `S3_ENDPOINT`, validated.
     pub default_endpoint: Option<String>,
     /// `AWS_PROFILE`.
@@ -238,6 +248,9 @@ impl ServeConfig {
             domains,
             endpoint_allowlist: file.endpoint_allowlist,
             connect_timeout: Duration::from_millis(file.connect_timeout_ms.unwrap_or(3000)),
+            post_object_max_bytes: file
+                .post_object_max_bytes
+                .unwrap_or(DEFAULT_POST_OBJECT_MAX_BYTES),
             default_endpoint,
             default_profile: non_blank(env, "AWS_PROFILE"),
             env_credentials,

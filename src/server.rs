@@ -177,6 +177,11 @@ pub async fn start(config: ServeConfig, env: ProfileEnv) -> Result<Running, BoxE
 
     let s3 = {
         let mut b = S3ServiceBuilder::new(gateway.clone());
+        let mut s3_config = s3s::config::S3Config::default();
+        s3_config.post_object_max_file_size = config.post_object_max_bytes;
+        b.set_config(Arc::new(s3s::config::StaticConfigProvider::new(Arc::new(
+            s3_config,
+        ))));
         b.set_auth(FrontAuth::new(&config.users));
         if config.allow_anonymous {
             b.set_access(AllowAnonymous);
