@@ -227,6 +227,29 @@ async fn range_get_and_suffix_range() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unknown_method_is_405_method_not_allowed() {
+    let _g = light().await;
+    let (up, gw) = setup("meth").await;
+    up.put("meth", "k", b"kept").await;
+    // A signed PATCH: the request is built as a GET, its method changed before signing.
+    let err = gw
+        .client()
+        .get_object()
+        .bucket("meth")
+        .key("k")
+        .customize()
+        .mutate_request(|req| {
+            req.set_method("PATCH").expect("a method");
+        })
+        .send()
+        .await
+        .expect_err("PATCH is no S3 operation");
+    assert_eq!(err_parts(&err).0, 405, "{err:?}");
+    assert_eq!(err_parts(&err).1, "MethodNotAllowed", "{err:?}");
+    assert_eq!(up.get("meth", "k").await.as_deref(), Some(&b"kept"[..]));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn presigned_get_and_put() {
     let _g = light().await;
     let (up, gw) = setup("pre").await;
