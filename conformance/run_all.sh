@@ -3,24 +3,23 @@
 # or $REBUCKET_BIN):
 #   1. setup.sh
 #   2. pytest test_e2e_clients.py against moto and rclone (issue 2)
-#   3. run_matrix.py for moto and rclone (issue 5); SeaweedFS too with
-#      --with-seaweedfs or CONFORMANCE_FULL=1; unlisted differences fail only with
-#      CONFORMANCE_STRICT=1
+#   3. run_matrix.py for moto, rclone and SeaweedFS (issue 5; CONFORMANCE_UPSTREAMS
+#      overrides the list, --with-juicefs adds the JuiceFS gateway); unlisted differences
+#      fail only with CONFORMANCE_STRICT=1
 # Exit status is non-zero if any step fails; pytest's "no tests ran" (5) counts as failure.
 set -uo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 cd "$here"
-upstreams="moto,rclone"
+upstreams="${CONFORMANCE_UPSTREAMS:-moto,rclone,seaweedfs}"
 extra=""
 setup_args=""
 for a in "$@"; do
   case "$a" in
-    --with-seaweedfs) extra="$extra,seaweedfs" ;;
+    --with-seaweedfs) ;;  # the default now; kept so older scripts still run
     --with-juicefs) extra="$extra,juicefs"; setup_args="--with-juicefs" ;;
     *) echo "run_all.sh: unknown argument $a" >&2; exit 2 ;;
   esac
 done
-if [ "${CONFORMANCE_FULL:-0}" = 1 ] && [[ "$extra" != *seaweedfs* ]]; then extra="$extra,seaweedfs"; fi
 upstreams="$upstreams$extra"
 export REBUCKET_BIN="${REBUCKET_BIN:-$(cd "$here/.." && pwd)/target/debug/rebucket}"
 

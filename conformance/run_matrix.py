@@ -32,6 +32,8 @@ def main() -> int:
     ap.add_argument("--known", default=str(HERE / "KNOWN-DIFFERENCES.md"))
     ap.add_argument("--out", default=str(WORK_DIR / "matrix.md"))
     ap.add_argument("-q", "--quiet", action="store_true")
+    ap.add_argument("--no-retry", action="store_true",
+                    help="do not run unlisted differences a second time (see flaky in the report)")
     ap.add_argument("--rescore", nargs="?", const=str(WORK_DIR / "matrix-results.jsonl"),
                     help="judge the outcomes recorded by an earlier run instead of running cases")
     args = ap.parse_args()
@@ -66,7 +68,33 @@ def main() -> int:
         except Exception as e:  # an upstream or rebucket that fails to start / dies
             errors[u] = f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"
             print(f"== {u}: run aborted: {e}", file=sys.stderr, flush=True)
-    return report(args, cases, ups, table, errors, results_path)
+    flaky = [] if args.no_retry else retry_unknown(args, cases, ups, table, errors, results_path)
+    return report(args, cases, ups, table, errors, results_path, flaky)
+
+
+def retry_unknown(args, cases, ups, table, errors, results_path) -> list[harness.Result]:
+    """Runs every unlisted difference once more, on freshly started servers. A case that then
+    comes out otherwise keeps its second outcome and is reported as flaky with its first one."""
+    known = harness.load_known(Path(args.known))
+    flaky = []
+    for u in ups:
+        if u in errors:
+            continue
+        again = [c for c in cases if (r := table[c.id].get(u)) and r.status == "differs"
+                 and not harness.is_known(known, c.id, u, r.diffs)]
+        if not again:
+            continue
+        print(f"== {u}: running {len(again)} unlisted difference(s) again", flush=True)
+        try:
+            for r in runner.run_upstream(u, again, args.via, progress=not args.quiet,
+                                         results_path=results_path):
+                first = table[r.case_id][u]
+                if r.status != "differs" or harness.is_known(known, r.case_id, u, r.diffs):
+                    flaky.append(first)
+                table[r.case_id][u] = r
+        except Exception as e:
+            errors[u] = f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"
+    return flaky
 
 
 def rescore(args) -> int:
@@ -89,7 +117,7 @@ def rescore(args) -> int:
     return report(args, cases, ups, table, {}, path)
 
 
-def report(args, cases, ups, table, errors, results_path) -> int:
+def report(args, cases, ups, table, errors, results_path, flaky=()) -> int:
     known = harness.load_known(Path(args.known))
     unknown_diffs = []
     stats = {u: {"same": 0, "n/a": 0, "differs": 0, "known": 0} for u in ups}
@@ -128,6 +156,9 @@ def report(args, cases, ups, table, errors, results_path) -> int:
         summary.append(f"{u}: same {s['same']}, n/a {s['n/a']}, differs {s['differs']} "
                        f"({s['known']} known), transparency {ratio:.1%}"
                        + (f", RUN ABORTED: {errors[u]}" if u in errors else ""))
+    if flaky:
+        lines += ["", "Differed on the first run only (second run counted):", ""]
+        lines += [f"- {r.case_id} | {r.upstream} | {r.why}" for r in flaky]
     Path(args.out).write_text("\n".join(lines) + "\n")
 
     # terminal table
@@ -146,6 +177,10 @@ def report(args, cases, ups, table, errors, results_path) -> int:
         print(f"\n{len(unknown_diffs)} difference(s) not in KNOWN-DIFFERENCES.md:")
         for r in unknown_diffs:
             print(f"  {r.case_id} | {r.upstream} | {r.why}")
+    if flaky:
+        print(f"\n{len(flaky)} case(s) differed on the first run only (flaky; second run counted):")
+        for r in flaky:
+            print(f"  {r.case_id} | {r.upstream} | first run: {r.why}")
     if errors:
         print(f"\nupstream runs aborted: {errors}")
     return 1 if (unknown_diffs or errors) else 0
