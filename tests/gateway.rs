@@ -1022,3 +1022,50 @@ async fn trailing_checksum_reaches_the_upstream() {
         assert_eq!(up.get("trail", &key).await.as_deref(), Some(&data[..]));
     }
 }
+
+/// A PUT or an UploadPart declaring more than 5 GiB is refused at once with 400
+/// EntityTooLarge, without waiting for the body (only 1 KiB is sent) or calling the upstream.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn upload_above_5_gib_is_refused_up_front() {
+    let _g = light().await;
+    let (up, gw) = setup("huge").await;
+    let c = gw.client();
+    let declared = 5 * 1024 * 1024 * 1024 + 1;
+    let put = c
+        .put_object()
+        .bucket("huge")
+        .key("k")
+        .content_length(declared)
+        .body(ByteStream::from(vec![b'x'; 1024]))
+        .send();
+    let err = tokio::time::timeout(Duration::from_secs(10), put)
+        .await
+        .expect("refused without waiting for the declared body")
+        .expect_err("a 5 GiB + 1 PUT must be refused");
+    let (status, code, _) = err_parts(&err);
+    assert_eq!((status, code.as_str()), (400, "EntityTooLarge"));
+    assert_eq!(up.get("huge", "k").await, None);
+
+    let upload = c
+        .create_multipart_upload()
+        .bucket("huge")
+        .key("m")
+        .send()
+        .await
+        .expect("create multipart upload");
+    let part = c
+        .upload_part()
+        .bucket("huge")
+        .key("m")
+        .upload_id(upload.upload_id().expect("upload id"))
+        .part_number(1)
+        .content_length(declared)
+        .body(ByteStream::from(vec![b'x'; 1024]))
+        .send();
+    let err = tokio::time::timeout(Duration::from_secs(10), part)
+        .await
+        .expect("refused without waiting for the declared body")
+        .expect_err("a 5 GiB + 1 part must be refused");
+    let (status, code, _) = err_parts(&err);
+    assert_eq!((status, code.as_str()), (400, "EntityTooLarge"));
+}
