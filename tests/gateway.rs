@@ -980,3 +980,115 @@ async fn list_buckets_answers_from_upstream() {
     let names: Vec<&str> = out.buckets().iter().filter_map(|b| b.name()).collect();
     assert_eq!(names, ["listed-one", "listed-three", "listed-two"]);
 }
+
+/// A checksum the client sends as an aws-chunked trailer (the SDK's way with a streaming body)
+/// reaches the upstream with its value: s3s-fs, like S3, refuses an upload that names its
+/// algorithm without a value, and stores the checksum it is given.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn trailing_checksum_reaches_the_upstream() {
+    use aws_sdk_s3::types::{ChecksumAlgorithm, ChecksumMode};
+    let _g = light().await;
+    let (up, gw) = setup("trail").await;
+    let data = pattern(300 * 1024 + 7, 11);
+    let file = tempfile::NamedTempFile::new().expect("tempfile");
+    std::fs::write(file.path(), &data).expect("write tempfile");
+    for (algorithm, name) in [
+        (ChecksumAlgorithm::Crc32C, "CRC32C"),
+        (ChecksumAlgorithm::Sha256, "SHA256"),
+    ] {
+        let mut checksum = name
+            .parse::<aws_smithy_checksums::ChecksumAlgorithm>()
+            .expect("algorithm")
+            .into_impl();
+        checksum.update(&data);
+        let header = checksum.header_name();
+        let expected = checksum.header_value().to_str().expect("ascii").to_owned();
+        let key = format!("k-{name}");
+        let put = gw
+            .client()
+            .put_object()
+            .bucket("trail")
+            .key(&key)
+            .checksum_algorithm(algorithm.clone())
+            .body(ByteStream::from_path(file.path()).await.expect("from_path"))
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("put with a {name} trailer: {e:?}"));
+        let echoed = match algorithm {
+            ChecksumAlgorithm::Crc32C => put.checksum_crc32_c(),
+            _ => put.checksum_sha256(),
+        };
+        assert_eq!(
+            echoed,
+            Some(expected.as_str()),
+            "{header} in the PUT answer"
+        );
+        let stored = up
+            .client()
+            .head_object()
+            .bucket("trail")
+            .key(&key)
+            .checksum_mode(ChecksumMode::Enabled)
+            .send()
+            .await
+            .expect("head upstream");
+        let stored_value = match algorithm {
+            ChecksumAlgorithm::Crc32C => stored.checksum_crc32_c(),
+            _ => stored.checksum_sha256(),
+        };
+        assert_eq!(
+            stored_value,
+            Some(expected.as_str()),
+            "{header} stored upstream"
+        );
+        assert_eq!(stored.content_length(), Some(data.len() as i64));
+        assert_eq!(up.get("trail", &key).await.as_deref(), Some(&data[..]));
+    }
+}
+
+/// A PUT or an UploadPart declaring more than 5 GiB is refused at once with 400
+/// EntityTooLarge, without waiting for the body (only 1 KiB is sent) or calling the upstream.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn upload_above_5_gib_is_refused_up_front() {
+    let _g = light().await;
+    let (up, gw) = setup("huge").await;
+    let c = gw.client();
+    let declared = 5 * 1024 * 1024 * 1024 + 1;
+    let put = c
+        .put_object()
+        .bucket("huge")
+        .key("k")
+        .content_length(declared)
+        .body(ByteStream::from(vec![b'x'; 1024]))
+        .send();
+    let err = tokio::time::timeout(Duration::from_secs(10), put)
+        .await
+        .expect("refused without waiting for the declared body")
+        .expect_err("a 5 GiB + 1 PUT must be refused");
+    let (status, code, _) = err_parts(&err);
+    assert_eq!((status, code.as_str()), (400, "EntityTooLarge"));
+    assert_eq!(up.get("huge", "k").await, None);
+
+    let upload = c
+        .create_multipart_upload()
+        .bucket("huge")
+        .key("m")
+        .send()
+        .await
+        .expect("create multipart upload");
+    let part = c
+        .upload_part()
+        .bucket("huge")
+        .key("m")
+        .upload_id(upload.upload_id().expect("upload id"))
+        .part_number(1)
+        .content_length(declared)
+        .body(ByteStream::from(vec![b'x'; 1024]))
+        .send();
+    let err = tokio::time::timeout(Duration::from_secs(10), part)
+        .await
+        .expect("refused without waiting for the declared body")
+        .expect_err("a 5 GiB + 1 part must be refused");
+    let (status, code, _) = err_parts(&err);
+    assert_eq!((status, code.as_str()), (400, "EntityTooLarge"));
+}

@@ -140,6 +140,7 @@ s3_impl! {
     }
     own {
         put_object: PutObjectInput => PutObjectOutput = put::put_object,
+        post_object: PostObjectInput => PostObjectOutput = put::post_object,
         upload_part: UploadPartInput => UploadPartOutput = put::upload_part,
         create_multipart_upload: CreateMultipartUploadInput => CreateMultipartUploadOutput = put::create_multipart_upload,
         copy_object: CopyObjectInput => CopyObjectOutput = copy::copy_object,

@@ -1,11 +1,14 @@
-//! Uploads: PutObject, CreateMultipartUpload, UploadPart. Bodies stream straight through.
+//! Uploads: PutObject, POST object (browser forms), CreateMultipartUpload, UploadPart. Bodies
+//! stream straight through; one declaring more than S3's 5 GiB limit is refused before a byte
+//! of it is read.
 //!
 //! s3s has already decoded any `aws-chunked` body (and checked its chunk signatures) but leaves
 //! `aws-chunked` in `Content-Encoding`; forwarded as is, the upstream client would add its own
 //! and the upstream would refuse the duplicate, so the token is stripped here.
 
 use s3s::dto::*;
-use s3s::{S3, S3Request, S3Response, S3Result};
+use s3s::stream::ByteStream;
+use s3s::{S3, S3Error, S3ErrorCode, S3Request, S3Response, S3Result};
 
 use super::Gateway;
 use super::body::watch_body;
@@ -34,11 +37,39 @@ fn strip_aws_chunked(encoding: Option<String>) -> Option<String> {
     (!kept.is_empty()).then(|| kept.join(","))
 }
 
+/// S3's limit on a single PutObject and on one part of a multipart upload.
+pub const MAX_UPLOAD_SIZE: u64 = 5 * 1024 * 1024 * 1024;
+
+/// Refuses a body declaring more than [`MAX_UPLOAD_SIZE`], as S3 does, before it is read or
+/// the upstream is called: otherwise the client would stream gigabytes only to be refused at
+/// the end. The decoded length of an aws-chunked body counts, not its encoded one.
+fn check_size(body: Option<&StreamingBlob>, content_length: Option<i64>) -> S3Result<()> {
+    let declared = body
+        .and_then(|b| b.remaining_length().exact())
+        .map(|n| n as u64)
+        .or_else(|| content_length.and_then(|n| u64::try_from(n).ok()));
+    match declared {
+        Some(n) if n > MAX_UPLOAD_SIZE => {
+            let mut err = S3Error::with_message(
+                S3ErrorCode::EntityTooLarge,
+                format!(
+                    "Your proposed upload ({n} bytes) exceeds the maximum allowed size of \
+                     {MAX_UPLOAD_SIZE} bytes."
+                ),
+            );
+            err.set_status_code(http::StatusCode::BAD_REQUEST);
+            Err(err)
+        }
+        _ => Ok(()),
+    }
+}
+
 pub async fn put_object(
     gw: &Gateway,
     req: S3Request<PutObjectInput>,
 ) -> S3Result<S3Response<PutObjectOutput>> {
     let mut input = req.input;
+    check_size(input.body.as_ref(), input.content_length)?;
     input.content_encoding = strip_aws_chunked(input.content_encoding);
     input.checksum_algorithm = checksum_algorithm(input.checksum_algorithm, &req.headers);
     let verdict;
@@ -53,6 +84,35 @@ pub async fn put_object(
     )
     .await
     .map_err(|e| verdict.take().unwrap_or(e))
+}
+
+/// The upload of a POST object, as s3s's default does it (a PutObject of the form's file),
+/// without the other operations of the gateway.
+struct PutOnly(Gateway);
+
+#[async_trait::async_trait]
+impl S3 for PutOnly {
+    async fn put_object(
+        &self,
+        req: S3Request<PutObjectInput>,
+    ) -> S3Result<S3Response<PutObjectOutput>> {
+        put_object(&self.0, req).await
+    }
+}
+
+/// POST object: s3s checks the form and its policy and writes the answer's status and body, but
+/// sends no `ETag` header, which S3 does (browser code reads it) and upstreams do.
+pub async fn post_object(
+    gw: &Gateway,
+    req: S3Request<PostObjectInput>,
+) -> S3Result<S3Response<PostObjectOutput>> {
+    let mut resp = PutOnly(gw.clone()).post_object(req).await?;
+    if let Some(etag) = resp.output.e_tag.as_ref()
+        && let Ok(value) = etag.to_http_header()
+    {
+        resp.headers.insert(http::header::ETAG, value);
+    }
+    Ok(resp)
 }
 
 pub async fn create_multipart_upload(
@@ -77,6 +137,7 @@ pub async fn upload_part(
     req: S3Request<UploadPartInput>,
 ) -> S3Result<S3Response<UploadPartOutput>> {
     let mut input = req.input;
+    check_size(input.body.as_ref(), input.content_length)?;
     input.checksum_algorithm = checksum_algorithm(input.checksum_algorithm, &req.headers);
     let verdict;
     (input.body, verdict) = watch_body(input.body, &req.headers, req.trailing_headers);
@@ -94,7 +155,17 @@ pub async fn upload_part(
 
 #[cfg(test)]
 mod tests {
-    use super::strip_aws_chunked;
+    use super::{MAX_UPLOAD_SIZE, check_size, strip_aws_chunked};
+
+    #[test]
+    fn refuses_only_bodies_above_5_gib() {
+        let max = MAX_UPLOAD_SIZE as i64;
+        assert!(check_size(None, Some(max)).is_ok());
+        assert!(check_size(None, None).is_ok());
+        let err = check_size(None, Some(max + 1)).unwrap_err();
+        assert_eq!(*err.code(), s3s::S3ErrorCode::EntityTooLarge);
+        assert_eq!(err.status_code(), Some(http::StatusCode::BAD_REQUEST));
+    }
 
     #[test]
     fn strips_only_the_aws_chunked_token() {

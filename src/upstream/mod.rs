@@ -1,11 +1,12 @@
 //! Upstream S3 clients: what shapes one ([`UpstreamKey`]), the cache of them ([`UpstreamPool`]),
-//! how a bucket is routed to one ([`route`]), region lookup ([`region`]) and the mapping of
-//! upstream failures to S3 errors ([`error`]).
+//! how a bucket is routed to one ([`route`]), region lookup ([`region`]), trailing checksums
+//! sent on ([`trailer`]) and the mapping of upstream failures to S3 errors ([`error`]).
 
 pub mod compat;
 pub mod error;
 pub mod region;
 pub mod route;
+pub mod trailer;
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -142,6 +143,7 @@ impl UpstreamPool {
                     .build(),
             );
         b = b.interceptor(NoDefaultContentType);
+        b = b.interceptor(trailer::TrailingChecksum);
         if let Some(endpoint) = &key.endpoint {
             b = b.endpoint_url(endpoint);
         }
