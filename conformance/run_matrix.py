@@ -173,6 +173,13 @@ def report(args, cases, ups, table, errors, results_path, flaky=()) -> int:
     for s in summary:
         print(s)
     print(f"matrix written to {args.out}; step-by-step outcomes in {results_path}")
+    # Lines naming one case on one upstream that came out without a difference: out of date.
+    stale = [(cid, u) for (cid, u) in known if u in ups and cid in table and u in table[cid]
+             and table[cid][u].status != "differs"]
+    if stale:
+        print(f"\n{len(stale)} KNOWN-DIFFERENCES line(s) whose case no longer differs:")
+        for cid, u in stale:
+            print(f"  {cid} | {u} | now {table[cid][u].status}")
     if unknown_diffs:
         print(f"\n{len(unknown_diffs)} difference(s) not in KNOWN-DIFFERENCES.md:")
         for r in unknown_diffs:
