@@ -7,12 +7,14 @@
 //! - [`upstream`]: upstream S3 clients, their cache, region lookup and error mapping.
 //! - [`gateway`]: the `s3s::S3` implementation that routes and forwards every operation.
 //! - [`admin`]: the token-protected JSON admin API.
+//! - [`front`]: requests the S3 front answers before s3s's operations (custom routes).
 //! - [`server`]: listeners, the embedded default store, start-up.
 //! - [`cli`]: the `rebucket` command line.
 
 pub mod admin;
 pub mod cli;
 pub mod config;
+pub mod front;
 pub mod gateway;
 pub mod profiles;
 pub mod registry;

@@ -41,44 +41,6 @@ impl Running {
     }
 }
 
-/// A method S3 has no operation for (`PATCH`, `TRACE`, ...) is answered `405 MethodNotAllowed`,
-/// as S3 does; s3s alone answers `501 NotImplemented`. Matched after the signature check, so an
-/// unsigned request is refused as any other.
-struct UnknownMethod;
-
-#[async_trait::async_trait]
-impl s3s::route::S3Route for UnknownMethod {
-    fn is_match(
-        &self,
-        method: &http::Method,
-        _uri: &http::Uri,
-        _headers: &http::HeaderMap,
-        _extensions: &mut http::Extensions,
-    ) -> bool {
-        use http::Method;
-        ![
-            Method::GET,
-            Method::HEAD,
-            Method::PUT,
-            Method::POST,
-            Method::DELETE,
-            Method::OPTIONS,
-        ]
-        .contains(method)
-    }
-
-    async fn call(
-        &self,
-        req: s3s::S3Request<s3s::Body>,
-    ) -> s3s::S3Result<s3s::S3Response<s3s::Body>> {
-        Err(s3s::s3_error!(
-            MethodNotAllowed,
-            "The specified method ({}) is not allowed against this resource.",
-            req.method
-        ))
-    }
-}
-
 /// The S3 front's client identities. Unlike s3s's `SimpleAuth` (which answers `NotSignedUp`),
 /// an unknown key answers `403 InvalidAccessKeyId`, as S3 does.
 struct FrontAuth(SimpleAuth);
@@ -213,20 +175,29 @@ pub async fn start(config: ServeConfig, env: ProfileEnv) -> Result<Running, BoxE
     }));
     let gateway = Gateway::new(registry, resolver.clone(), pool.clone());
 
-    let s3 = {
+    // The front's settings, shared by its service and the unauthenticated one behind its
+    // routes (see `front`).
+    let front_builder = || {
         let mut b = S3ServiceBuilder::new(gateway.clone());
         let mut s3_config = s3s::config::S3Config::default();
         s3_config.post_object_max_file_size = config.post_object_max_bytes;
         b.set_config(Arc::new(s3s::config::StaticConfigProvider::new(Arc::new(
             s3_config,
         ))));
-        b.set_auth(FrontAuth::new(&config.users));
-        b.set_route(UnknownMethod);
-        if config.allow_anonymous {
-            b.set_access(AllowAnonymous);
-        }
         if !config.domains.is_empty() {
             b.set_host(FrontHost::new(&config.domains));
+        }
+        b
+    };
+    let s3 = {
+        let mut b = front_builder();
+        b.set_auth(FrontAuth::new(&config.users));
+        b.set_route(crate::front::Routes {
+            ignored_range: crate::front::IgnoredRange::new(front_builder().build()),
+            allow_anonymous: config.allow_anonymous,
+        });
+        if config.allow_anonymous {
+            b.set_access(AllowAnonymous);
         }
         b.build()
     };

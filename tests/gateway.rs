@@ -250,6 +250,67 @@ async fn unknown_method_is_405_method_not_allowed() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_range_s3_cannot_honour_is_ignored_like_s3_does() {
+    let _g = light().await;
+    let (up, gw) = setup("badrange").await;
+    let data = pattern(100, 3);
+    up.put("badrange", "o", &data).await;
+    let c = gw.client();
+    for range in ["bytes=20-10", "bytes=0-1,5-6", "items=0-5", "bytes=abc"] {
+        let out = c
+            .get_object()
+            .bucket("badrange")
+            .key("o")
+            .range(range)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("GET with Range {range}: {e:?}"));
+        assert_eq!(out.content_range(), None, "{range}");
+        assert_eq!(collect(out.body).await, data, "{range}");
+        let head = c
+            .head_object()
+            .bucket("badrange")
+            .key("o")
+            .range(range)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("HEAD with Range {range}: {e:?}"));
+        assert_eq!(head.content_length(), Some(100), "{range}");
+    }
+    // Through a presigned URL too (its signature parameters are checked, then dropped).
+    let req = c
+        .get_object()
+        .bucket("badrange")
+        .key("o")
+        .presigned(PresigningConfig::expires_in(Duration::from_secs(300)).unwrap())
+        .await
+        .expect("presign");
+    let mut headers: Vec<(String, String)> = req
+        .headers()
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect();
+    headers.push(("range".into(), "bytes=9-1".into()));
+    let (status, _, body) = http_call(req.method(), req.uri(), &headers, Vec::new()).await;
+    assert_eq!((status, body.to_vec()), (200, data.clone()));
+    // The signature is still checked first: a wrong secret is refused.
+    let wrong = s3_client(&gw.endpoint(), &gw.front.0, "not-the-secret");
+    let err = wrong
+        .get_object()
+        .bucket("badrange")
+        .key("o")
+        .range("bytes=20-10")
+        .send()
+        .await
+        .expect_err("wrong secret");
+    assert_eq!(err_parts(&err).0, 403, "{err:?}");
+    // And an unsigned request is refused.
+    let uri = format!("{}/badrange/o", gw.endpoint());
+    let unsigned = [("range".to_owned(), "bytes=20-10".to_owned())];
+    let (status, _, _) = http_call("GET", &uri, &unsigned, Vec::new()).await;
+    assert_eq!(status, 403);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn presigned_get_and_put() {
     let _g = light().await;
     let (up, gw) = setup("pre").await;
