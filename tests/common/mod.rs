@@ -248,6 +248,124 @@ impl Drop for Upstream {
     }
 }
 
+/// A canned answer of a [`CannedUpstream`].
+pub struct Canned {
+    pub status: u16,
+    pub headers: Vec<(&'static str, String)>,
+    pub body: Vec<u8>,
+}
+
+impl Canned {
+    pub fn new(status: u16) -> Self {
+        Self {
+            status,
+            headers: Vec::new(),
+            body: Vec::new(),
+        }
+    }
+
+    pub fn header(mut self, name: &'static str, value: impl Into<String>) -> Self {
+        self.headers.push((name, value.into()));
+        self
+    }
+
+    pub fn body(mut self, body: impl Into<Vec<u8>>) -> Self {
+        self.body = body.into();
+        self
+    }
+}
+
+/// The requests a [`CannedUpstream`] received (method, path and query, headers).
+pub type Received = std::sync::Arc<std::sync::Mutex<Vec<(String, String, http::HeaderMap)>>>;
+
+/// A plain HTTP server on 127.0.0.1 that answers what `answer` says for a request's method and
+/// path-and-query, checks no signature and records every request: for upstream answers s3s-fs
+/// never gives (206 HEADs, 416s with headers, 5xx pages, other servers' formats).
+pub struct CannedUpstream {
+    pub endpoint: String,
+    pub received: Received,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl CannedUpstream {
+    pub async fn start(answer: fn(&str, &str) -> Canned) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let received = Received::default();
+        let log = received.clone();
+        let task = tokio::spawn(async move {
+            loop {
+                let Ok((socket, _)) = listener.accept().await else {
+                    continue;
+                };
+                let log = log.clone();
+                let svc =
+                    hyper::service::service_fn(move |req: http::Request<hyper::body::Incoming>| {
+                        let log = log.clone();
+                        async move {
+                            let method = req.method().to_string();
+                            let target = req
+                                .uri()
+                                .path_and_query()
+                                .map(|p| p.to_string())
+                                .unwrap_or_default();
+                            let headers = req.headers().clone();
+                            let _ = req.into_body().collect().await;
+                            log.lock()
+                                .unwrap()
+                                .push((method.clone(), target.clone(), headers));
+                            let c = answer(&method, &target);
+                            let mut resp = http::Response::builder().status(c.status);
+                            for (k, v) in &c.headers {
+                                resp = resp.header(*k, v.as_str());
+                            }
+                            Ok::<_, std::convert::Infallible>(
+                                resp.body(Full::new(Bytes::from(c.body))).expect("response"),
+                            )
+                        }
+                    });
+                tokio::spawn(async move {
+                    let _ = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
+                        .serve_connection(TokioIo::new(socket), svc)
+                        .await;
+                });
+            }
+        });
+        Self {
+            endpoint: format!("http://{addr}"),
+            received,
+            task,
+        }
+    }
+
+    /// A gateway in front of this upstream (S3_ENDPOINT + env keys).
+    pub async fn gateway(&self) -> TestGateway {
+        TestGateway::start(GwOpts {
+            s3_endpoint: Some(self.endpoint.clone()),
+            aws_keys: Some((KEYS_A.0.to_owned(), KEYS_A.1.to_owned())),
+            ..GwOpts::default()
+        })
+        .await
+    }
+
+    /// The requests received with this method whose path and query start with `prefix`.
+    pub fn requests(&self, method: &str, prefix: &str) -> Vec<(String, http::HeaderMap)> {
+        self.received
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|(m, t, _)| m == method && t.starts_with(prefix))
+            .map(|(_, t, h)| (t.clone(), h.clone()))
+            .collect()
+    }
+}
+
+impl Drop for CannedUpstream {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
 /// An endpoint where nothing listens (a listener bound, then dropped).
 pub async fn closed_endpoint() -> String {
     let l = TcpListener::bind("127.0.0.1:0").await.expect("bind");
