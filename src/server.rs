@@ -288,7 +288,8 @@ async fn serve_http<S>(
     let _ = tokio::time::timeout(Duration::from_secs(10), graceful.shutdown()).await;
 }
 
-/// Wraps a service with the per-request log line.
+/// Wraps a service with the per-request log line, and answers with the upstream's success
+/// status where s3s has a fixed one (see [`crate::upstream::raw`]).
 #[derive(Clone)]
 struct Logged<S> {
     inner: S,
@@ -314,7 +315,10 @@ where
         }
         let fut = self.inner.call(req);
         Box::pin(async move {
-            let res = fut.await.map_err(Into::into);
+            let mut res = fut.await.map_err(Into::into);
+            if let Ok(resp) = &mut res {
+                crate::upstream::raw::front_status(resp);
+            }
             if let Some(line) = line {
                 line.finish(&res);
             }

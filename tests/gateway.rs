@@ -957,3 +957,124 @@ async fn list_buckets_answers_from_upstream() {
     let names: Vec<&str> = out.buckets().iter().filter_map(|b| b.name()).collect();
     assert_eq!(names, ["listed-one", "listed-three", "listed-two"]);
 }
+
+// ---------------------------------------------------------------------------------------------
+// What the upstream's HTTP answer says beyond the SDK's output (canned upstreams).
+
+/// A HEAD of the bucket (discovery) answers with a region; everything else comes from `object`.
+fn canned_bucket(method: &str, target: &str, object: fn(&str, &str) -> Canned) -> Canned {
+    if method == "HEAD" && !target.trim_start_matches('/').contains('/') {
+        return Canned::new(200).header("x-amz-bucket-region", "us-east-1");
+    }
+    object(method, target)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn head_with_range_answers_the_upstream_206_and_tagging_count() {
+    let _g = light().await;
+    let up = CannedUpstream::start(|m, t| {
+        canned_bucket(m, t, |_, _| {
+            Canned::new(206)
+                .header("content-range", "bytes 0-9/100")
+                .header("content-length", "10")
+                .header("etag", "\"0123456789abcdef0123456789abcdef\"")
+                .header("last-modified", "Sat, 28 Nov 2026 03:19:50 GMT")
+                .header("x-amz-tagging-count", "3")
+        })
+    })
+    .await;
+    let gw = up.gateway().await;
+    let req = gw
+        .client()
+        .head_object()
+        .bucket("canned")
+        .key("k")
+        .range("bytes=0-9")
+        .presigned(PresigningConfig::expires_in(Duration::from_secs(300)).expect("presigning"))
+        .await
+        .expect("presign head");
+    let headers: Vec<(String, String)> = req
+        .headers()
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect();
+    let (status, h, _) = http_call("HEAD", req.uri(), &headers, Vec::new()).await;
+    assert_eq!(status, 206, "{h:?}");
+    assert_eq!(h["content-range"], "bytes 0-9/100");
+    assert_eq!(h["content-length"], "10");
+    assert_eq!(h["x-amz-tagging-count"], "3");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_upstream_416_keeps_its_content_range() {
+    let _g = light().await;
+    let up = CannedUpstream::start(|m, t| {
+        canned_bucket(m, t, |_, _| {
+            Canned::new(416)
+                .header("content-range", "bytes */100")
+                .header("content-type", "application/xml")
+                .body(
+                    "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>InvalidRange</Code>\
+                     <Message>The requested range is not satisfiable</Message></Error>",
+                )
+        })
+    })
+    .await;
+    let gw = up.gateway().await;
+    let e = gw
+        .client()
+        .get_object()
+        .bucket("canned")
+        .key("k")
+        .range("bytes=500-600")
+        .send()
+        .await
+        .expect_err("unsatisfiable range");
+    let (status, code, _) = err_parts(&e);
+    assert_eq!((status, code.as_str()), (416, "InvalidRange"));
+    let raw = e.raw_response().expect("raw response");
+    assert_eq!(raw.headers().get("content-range"), Some("bytes */100"));
+    assert_eq!(raw.headers().get("content-type"), Some("application/xml"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_upstream_5xx_page_keeps_its_status() {
+    let _g = light().await;
+    let up = CannedUpstream::start(|m, t| {
+        canned_bucket(m, t, |_, t| {
+            if t.contains("garbled") {
+                // rclone's answer to ?tagging: the object's bytes, which the SDK cannot read.
+                return Canned::new(500)
+                    .header("content-type", "application/octet-stream")
+                    .body("xxxxxxxx");
+            }
+            let status = if t.contains("busy") { 503 } else { 500 };
+            Canned::new(status)
+                .header("content-type", "text/html")
+                .body("<html><body>Something went wrong</body></html>")
+        })
+    })
+    .await;
+    let gw = up.gateway().await;
+    let hostport = up.endpoint.trim_start_matches("http://").to_owned();
+    for (key, want_status, want_code) in [
+        ("busy", 503, "ServiceUnavailable"),
+        ("broken", 500, "InternalError"),
+        ("garbled", 500, "InternalError"),
+    ] {
+        let e = gw
+            .client()
+            .get_object_tagging()
+            .bucket("canned")
+            .key(key)
+            .send()
+            .await
+            .expect_err("upstream 5xx");
+        let (status, code, message) = err_parts(&e);
+        assert_eq!((status, code.as_str()), (want_status, want_code), "{e:?}");
+        assert!(
+            message.contains("canned") && message.contains(&hostport),
+            "message names no bucket or endpoint: {message}"
+        );
+        assert!(!message.contains(KEYS_A.1), "{message}");
+    }
+}

@@ -1,9 +1,11 @@
 //! Upstream S3 clients: what shapes one ([`UpstreamKey`]), the cache of them ([`UpstreamPool`]),
-//! how a bucket is routed to one ([`route`]), region lookup ([`region`]) and the mapping of
-//! upstream failures to S3 errors ([`error`]).
+//! how a bucket is routed to one ([`route`]), region lookup ([`region`]), the mapping of
+//! upstream failures to S3 errors ([`error`]), mended answers ([`compat`]) and what an answer
+//! said beyond the SDK's output ([`raw`]).
 
 pub mod compat;
 pub mod error;
+pub mod raw;
 pub mod region;
 pub mod route;
 
@@ -141,7 +143,9 @@ impl UpstreamPool {
                     .grace_period(Duration::from_secs(30))
                     .build(),
             );
-        b = b.interceptor(NoDefaultContentType);
+        b = b
+            .interceptor(NoDefaultContentType)
+            .interceptor(raw::Recorder);
         if let Some(endpoint) = &key.endpoint {
             b = b.endpoint_url(endpoint);
         }
