@@ -1037,6 +1037,71 @@ async fn an_upstream_416_keeps_its_content_range() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn get_object_attributes_goes_upstream_as_one_header_and_reads_an_iso_date() {
+    let _g = light().await;
+    let up = CannedUpstream::start(|m, t| {
+        canned_bucket(m, t, |_, _| {
+            // moto's answer: an ISO 8601 Last-Modified.
+            Canned::new(200)
+                .header("content-type", "application/xml")
+                .header("last-modified", "2026-11-28T03:19:50.000Z")
+                .body(
+                    "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<GetObjectAttributesOutput \
+                     xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\"><ETag>abc</ETag>\
+                     <StorageClass>STANDARD</StorageClass><ObjectSize>123</ObjectSize>\
+                     </GetObjectAttributesOutput>",
+                )
+        })
+    })
+    .await;
+    let gw = up.gateway().await;
+    use aws_sdk_s3::types::ObjectAttributes as A;
+    let out = gw
+        .client()
+        .get_object_attributes()
+        .bucket("canned")
+        .key("k")
+        .object_attributes(A::Etag)
+        .object_attributes(A::ObjectSize)
+        .object_attributes(A::StorageClass)
+        .customize()
+        // As boto3 and the aws cli send it: one comma-separated header line.
+        .mutate_request(|req| {
+            let joined: Vec<String> = req
+                .headers()
+                .get_all("x-amz-object-attributes")
+                .map(str::to_owned)
+                .collect();
+            req.headers_mut().remove("x-amz-object-attributes");
+            req.headers_mut()
+                .insert("x-amz-object-attributes", joined.join(","));
+        })
+        .send()
+        .await
+        .expect("get_object_attributes");
+    assert_eq!(out.object_size(), Some(123));
+    assert_eq!(
+        out.last_modified().map(|d| d.secs()),
+        Some(
+            aws_smithy_types::DateTime::from_str(
+                "2026-11-28T03:19:50Z",
+                aws_smithy_types::date_time::Format::DateTime
+            )
+            .unwrap()
+            .secs()
+        )
+    );
+    let sent = up.requests("GET", "/canned/k?attributes");
+    assert_eq!(sent.len(), 1, "{sent:?}");
+    let lines: Vec<_> = sent[0]
+        .1
+        .get_all("x-amz-object-attributes")
+        .iter()
+        .collect();
+    assert_eq!(lines, ["ETag,ObjectSize,StorageClass"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_upstream_5xx_page_keeps_its_status() {
     let _g = light().await;
     let up = CannedUpstream::start(|m, t| {
