@@ -310,6 +310,7 @@ where
 
     fn call(&self, mut req: http::Request<hyper::body::Incoming>) -> Self::Future {
         let line = self.log.then(|| RequestLine::new(&req));
+        let attributes = self.log && is_get_object_attributes(&req);
         if self.log {
             bodiless_copy_has_length(&mut req);
         }
@@ -318,6 +319,9 @@ where
             let mut res = fut.await.map_err(Into::into);
             if let Ok(resp) = &mut res {
                 crate::upstream::raw::front_status(resp);
+                if attributes && resp.status().is_success() {
+                    unquote_etag(resp);
+                }
             }
             if let Some(line) = line {
                 line.finish(&res);
@@ -342,6 +346,41 @@ fn bodiless_copy_has_length<B>(req: &mut http::Request<B>) {
             http::HeaderValue::from_static("0"),
         );
     }
+}
+
+/// Whether a request is a GetObjectAttributes (`GET /key?attributes`).
+fn is_get_object_attributes<B>(req: &http::Request<B>) -> bool {
+    req.method() == http::Method::GET
+        && req.uri().query().is_some_and(|q| {
+            q.split('&')
+                .any(|kv| kv.split('=').next() == Some("attributes"))
+        })
+}
+
+/// S3 answers GetObjectAttributes with the ETag unquoted (`<ETag>abc</ETag>`, unlike every
+/// other answer), and so do the upstreams; s3s 0.14 writes every XML ETag quoted (s3s issue
+/// #629, fixed in later versions), so a client comparing it with the object's ETag sees another
+/// value. Unquotes it in that answer, a small XML document s3s holds in memory.
+fn unquote_etag(resp: &mut http::Response<s3s::Body>) {
+    let Some(bytes) = resp.body().bytes() else {
+        return;
+    };
+    let Ok(xml) = std::str::from_utf8(&bytes) else {
+        return;
+    };
+    if !xml.contains("<ETag>\"") {
+        return;
+    }
+    let xml = xml
+        .replace("<ETag>\"", "<ETag>")
+        .replace("\"</ETag>", "</ETag>");
+    if resp.headers().contains_key(http::header::CONTENT_LENGTH) {
+        resp.headers_mut().insert(
+            http::header::CONTENT_LENGTH,
+            http::HeaderValue::from(xml.len()),
+        );
+    }
+    *resp.body_mut() = s3s::Body::from(xml);
 }
 
 /// What the per-request log line says about the request.
@@ -463,7 +502,26 @@ async fn evict_idle_clients(
 
 #[cfg(test)]
 mod tests {
-    use super::FrontHost;
+    use super::{FrontHost, is_get_object_attributes, unquote_etag};
+
+    #[test]
+    fn get_object_attributes_answers_an_unquoted_etag() {
+        let req = |uri: &str| http::Request::get(uri).body(()).unwrap();
+        assert!(is_get_object_attributes(&req("/b/k?attributes")));
+        assert!(is_get_object_attributes(&req(
+            "/b/k?versionId=1&attributes="
+        )));
+        assert!(!is_get_object_attributes(&req("/b/k?attributesx")));
+        assert!(!is_get_object_attributes(&req("/b/k")));
+
+        let xml = "<GetObjectAttributesOutput><ETag>\"abc\"</ETag><ObjectSize>3</ObjectSize></GetObjectAttributesOutput>";
+        let mut resp = http::Response::new(s3s::Body::from(xml.to_owned()));
+        unquote_etag(&mut resp);
+        assert_eq!(
+            resp.body().bytes().unwrap(),
+            "<GetObjectAttributesOutput><ETag>abc</ETag><ObjectSize>3</ObjectSize></GetObjectAttributesOutput>"
+        );
+    }
 
     #[test]
     fn front_host_names_buckets_only_under_its_domains() {

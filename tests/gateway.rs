@@ -1080,6 +1080,8 @@ async fn get_object_attributes_goes_upstream_as_one_header_and_reads_an_iso_date
         .await
         .expect("get_object_attributes");
     assert_eq!(out.object_size(), Some(123));
+    // Unquoted, as S3 and the upstream send it.
+    assert_eq!(out.e_tag(), Some("abc"));
     assert_eq!(
         out.last_modified().map(|d| d.secs()),
         Some(
