@@ -311,6 +311,7 @@ where
     fn call(&self, mut req: http::Request<hyper::body::Incoming>) -> Self::Future {
         let line = self.log.then(|| RequestLine::new(&req));
         let attributes = self.log && is_get_object_attributes(&req);
+        let post_object = self.log && is_post_object(&req);
         if self.log {
             bodiless_copy_has_length(&mut req);
         }
@@ -318,7 +319,11 @@ where
         Box::pin(async move {
             let mut res = fut.await.map_err(Into::into);
             if let Ok(resp) = &mut res {
-                crate::upstream::raw::front_status(resp);
+                // A POST object (form upload) answers its form's `success_action_status`; the
+                // PutObject it became upstream answered 200 either way.
+                if !post_object {
+                    crate::upstream::raw::front_status(resp);
+                }
                 if attributes && resp.status().is_success() {
                     unquote_etag(resp);
                 }
@@ -346,6 +351,16 @@ fn bodiless_copy_has_length<B>(req: &mut http::Request<B>) {
             http::HeaderValue::from_static("0"),
         );
     }
+}
+
+/// Whether a request is a POST object (an HTML form upload), which s3s answers itself.
+fn is_post_object<B>(req: &http::Request<B>) -> bool {
+    req.method() == http::Method::POST
+        && req
+            .headers()
+            .get(http::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.to_ascii_lowercase().starts_with("multipart/form-data"))
 }
 
 /// Whether a request is a GetObjectAttributes (`GET /key?attributes`).
@@ -502,7 +517,20 @@ async fn evict_idle_clients(
 
 #[cfg(test)]
 mod tests {
-    use super::{FrontHost, is_get_object_attributes, unquote_etag};
+    use super::{FrontHost, is_get_object_attributes, is_post_object, unquote_etag};
+
+    #[test]
+    fn a_post_object_is_a_form_upload() {
+        let post = |ct: &str| {
+            http::Request::post("/b")
+                .header("content-type", ct)
+                .body(())
+                .unwrap()
+        };
+        assert!(is_post_object(&post("multipart/form-data; boundary=x")));
+        assert!(is_post_object(&post("Multipart/Form-Data; boundary=x")));
+        assert!(!is_post_object(&post("application/xml")));
+    }
 
     #[test]
     fn get_object_attributes_answers_an_unquoted_etag() {
