@@ -327,66 +327,22 @@ where
     >;
 
     fn call(&self, mut req: http::Request<hyper::body::Incoming>) -> Self::Future {
-        let line = self.s3_front.as_ref().map(|front| {
-            bodiless_copy_has_length(&mut req);
-            RequestLine::new(&req, front)
+        let s3 = self.s3_front.as_ref().map(|front| {
+            let mends = crate::front::Mends::before(&mut req);
+            (mends, RequestLine::new(&req, front))
         });
-        let is_post = line.is_some() && req.method() == http::Method::POST;
         let fut = self.inner.call(req);
         Box::pin(async move {
             let mut res = fut.await.map_err(Into::into);
-            if is_post && let Ok(resp) = res.as_mut() {
-                policy_condition_denied(resp);
+            if let (Some((mends, _)), Ok(resp)) = (&s3, res.as_mut()) {
+                mends.after(resp);
             }
-            if let Some(line) = line {
+            if let Some((_, line)) = s3 {
                 line.finish(&res);
             }
             res
         })
     }
-}
-
-/// A copy (`PUT` with `x-amz-copy-source`) has no body; clients such as boto3 then send no
-/// `Content-Length`, which S3 accepts but s3s answers with 411. Such a request gets
-/// `Content-Length: 0` (an unsigned header when absent, so signatures are unaffected).
-fn bodiless_copy_has_length<B>(req: &mut http::Request<B>) {
-    let h = req.headers();
-    if req.method() == http::Method::PUT
-        && h.contains_key("x-amz-copy-source")
-        && !h.contains_key(http::header::CONTENT_LENGTH)
-        && !h.contains_key(http::header::TRANSFER_ENCODING)
-    {
-        req.headers_mut().insert(
-            http::header::CONTENT_LENGTH,
-            http::HeaderValue::from_static("0"),
-        );
-    }
-}
-
-/// s3s answers a POST object whose form breaks a condition of its policy with 400
-/// `InvalidPolicyDocument`, the code it also gives a malformed policy; S3 answers 403
-/// `AccessDenied` ("Invalid according to Policy: Policy Condition failed"), and browser code
-/// tells the two apart. s3s checks the policy before any operation runs, so its answer is
-/// rewritten here: only that error, recognised by the message s3s gives failed conditions.
-fn policy_condition_denied(resp: &mut http::Response<s3s::Body>) {
-    const FAILED: &str = "<Code>InvalidPolicyDocument</Code><Message>Policy condition ";
-    const DENIED: &str =
-        "<Code>AccessDenied</Code><Message>Invalid according to Policy: Policy Condition failed: ";
-    if resp.status() != http::StatusCode::BAD_REQUEST {
-        return;
-    }
-    let Some(bytes) = resp.body().bytes() else {
-        return;
-    };
-    let text = String::from_utf8_lossy(&bytes);
-    if !text.contains(FAILED) {
-        return;
-    }
-    let text = text.replacen(FAILED, DENIED, 1);
-    *resp.status_mut() = http::StatusCode::FORBIDDEN;
-    resp.headers_mut()
-        .insert(http::header::CONTENT_LENGTH, text.len().into());
-    *resp.body_mut() = s3s::Body::from(text);
 }
 
 /// What the per-request log line says about the request.
@@ -551,39 +507,5 @@ mod tests {
         assert_eq!(line("s3.example.test:8014", "/abc/dir/k.txt"), want);
         assert_eq!(line("127.0.0.1:8014", "/abc/dir/k.txt"), want);
         assert_eq!(line("127.0.0.1:8014", "/"), (String::new(), String::new()));
-    }
-
-    #[test]
-    fn failed_post_policy_condition_is_access_denied() {
-        let xml = |code: &str, msg: &str| {
-            format!(
-                "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Error><Code>{code}</Code>\
-                 <Message>{msg}</Message></Error>"
-            )
-        };
-        let answer = |status: u16, body: String| {
-            let mut r = http::Response::new(s3s::Body::from(body));
-            *r.status_mut() = http::StatusCode::from_u16(status).unwrap();
-            r
-        };
-        let failed = "Policy condition 'eq' for field 'x-amz-meta-must' failed";
-        let mut r = answer(400, xml("InvalidPolicyDocument", failed));
-        super::policy_condition_denied(&mut r);
-        assert_eq!(r.status(), http::StatusCode::FORBIDDEN);
-        let body = String::from_utf8(r.body().bytes().unwrap().to_vec()).unwrap();
-        assert!(body.contains("<Code>AccessDenied</Code>"), "{body}");
-        assert!(body.contains("Invalid according to Policy: Policy Condition failed: 'eq'"));
-        assert_eq!(
-            r.headers()["content-length"],
-            body.len().to_string().as_str()
-        );
-
-        // A malformed policy stays 400 InvalidPolicyDocument.
-        let mut r = answer(
-            400,
-            xml("InvalidPolicyDocument", "failed to parse POST policy"),
-        );
-        super::policy_condition_denied(&mut r);
-        assert_eq!(r.status(), http::StatusCode::BAD_REQUEST);
     }
 }

@@ -1153,3 +1153,59 @@ async fn upload_above_5_gib_is_refused_up_front() {
     let (status, code, _) = err_parts(&err);
     assert_eq!((status, code.as_str()), (400, "EntityTooLarge"));
 }
+
+// ---------------------------------------------------------------------------------------------
+// An endpoint whose answers are no S3 answers (a proxy's 5xx pages). What real S3 servers answer
+// beyond the SDK's output (206 HEADs, 416 Content-Range, GetObjectAttributes, tagging counts) is
+// checked against moto, rclone and SeaweedFS by the differential suite in conformance/.
+
+/// A HEAD of the bucket (discovery) answers with a region; everything else comes from `object`.
+fn canned_bucket(method: &str, target: &str, object: fn(&str, &str) -> Canned) -> Canned {
+    if method == "HEAD" && !target.trim_start_matches('/').contains('/') {
+        return Canned::new(200).header("x-amz-bucket-region", "us-east-1");
+    }
+    object(method, target)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_upstream_5xx_page_keeps_its_status() {
+    let _g = light().await;
+    let up = CannedUpstream::start(|m, t| {
+        canned_bucket(m, t, |_, t| {
+            if t.contains("garbled") {
+                // rclone's answer to ?tagging: the object's bytes, which the SDK cannot read.
+                return Canned::new(500)
+                    .header("content-type", "application/octet-stream")
+                    .body("xxxxxxxx");
+            }
+            let status = if t.contains("busy") { 503 } else { 500 };
+            Canned::new(status)
+                .header("content-type", "text/html")
+                .body("<html><body>Something went wrong</body></html>")
+        })
+    })
+    .await;
+    let gw = up.gateway().await;
+    let hostport = up.endpoint.trim_start_matches("http://").to_owned();
+    for (key, want_status, want_code) in [
+        ("busy", 503, "ServiceUnavailable"),
+        ("broken", 500, "InternalError"),
+        ("garbled", 500, "InternalError"),
+    ] {
+        let e = gw
+            .client()
+            .get_object_tagging()
+            .bucket("canned")
+            .key(key)
+            .send()
+            .await
+            .expect_err("upstream 5xx");
+        let (status, code, message) = err_parts(&e);
+        assert_eq!((status, code.as_str()), (want_status, want_code), "{e:?}");
+        assert!(
+            message.contains("canned") && message.contains(&hostport),
+            "message names no bucket or endpoint: {message}"
+        );
+        assert!(!message.contains(KEYS_A.1), "{message}");
+    }
+}

@@ -1,8 +1,11 @@
-//! What rebucket's S3 front adds to s3s before any operation runs: requests S3 answers
-//! differently from s3s, taken as s3s custom routes (matched after the signature check).
+//! What rebucket's S3 front adds to s3s: requests S3 answers differently from s3s, taken as
+//! s3s custom routes (matched after the signature check), and mends of requests and answers
+//! on the HTTP layer around s3s ([`Mends`]).
 
+mod mend;
 mod range;
 
+pub use mend::Mends;
 pub use range::IgnoredRange;
 
 use s3s::{Body, S3Request, S3Response, S3Result};

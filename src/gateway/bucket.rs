@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 use s3s::dto::*;
 use s3s::{S3, S3Request, S3Response, S3Result};
 
-use super::{Gateway, upstream_request};
+use super::{Gateway, forward, upstream_request};
 use crate::registry::BucketProps;
 use crate::upstream::error;
 
@@ -62,11 +62,13 @@ pub async fn list_buckets(
         .resolver()
         .route_props("", &BucketProps::default())
         .map_err(error::from_route)?;
-    let mut resp = gw
-        .proxy(&default_route)
-        .list_buckets(upstream_request(req.input))
-        .await
-        .map_err(|e| error::from_upstream(e, &default_route, "list_buckets"))?;
+    let mut resp = forward(
+        &default_route,
+        "list_buckets",
+        gw.proxy(&default_route)
+            .list_buckets(upstream_request(req.input)),
+    )
+    .await?;
     let buckets = resp.output.buckets.get_or_insert_with(Vec::new);
     let listed: BTreeSet<String> = buckets.iter().filter_map(|b| b.name.clone()).collect();
     // Buckets with routing properties live elsewhere (or under another name); buckets that were

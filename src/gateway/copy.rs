@@ -6,8 +6,7 @@
 use s3s::dto::*;
 use s3s::{S3, S3Error, S3ErrorCode, S3Request, S3Response, S3Result};
 
-use super::{Gateway, upstream_request};
-use crate::upstream::error;
+use super::{Gateway, forward, upstream_request};
 use crate::upstream::route::Route;
 
 /// The source of a copy, routed.
@@ -76,10 +75,12 @@ async fn read_source(
         range: read.range,
         ..Default::default()
     };
-    match gw
-        .proxy(&src.route)
-        .get_object(upstream_request(input))
-        .await
+    match forward(
+        &src.route,
+        op,
+        gw.proxy(&src.route).get_object(upstream_request(input)),
+    )
+    .await
     {
         Ok(resp) => Ok(resp.output),
         // A copy whose source conditions fail answers 412, whichever condition it was.
@@ -94,7 +95,7 @@ async fn read_source(
             err.set_status_code(http::StatusCode::PRECONDITION_FAILED);
             Err(err)
         }
-        Err(e) => Err(error::from_upstream(e, &src.route, op)),
+        Err(e) => Err(e),
     }
 }
 
@@ -108,11 +109,12 @@ pub async fn copy_object(
     if src.route.key == dst.key {
         input.copy_source = upstream_copy_source(&src);
         input.bucket = dst.backend.clone();
-        return gw
-            .proxy(&dst)
-            .copy_object(upstream_request(input))
-            .await
-            .map_err(|e| error::from_upstream(e, &dst, "copy_object"));
+        return forward(
+            &dst,
+            "copy_object",
+            gw.proxy(&dst).copy_object(upstream_request(input)),
+        )
+        .await;
     }
     let read = SourceRead {
         if_match: input.copy_source_if_match.take(),
@@ -184,12 +186,13 @@ pub async fn copy_object(
             .or(got.website_redirect_location),
         ..Default::default()
     };
-    let put = gw
-        .proxy(&dst)
-        .put_object(upstream_request(put))
-        .await
-        .map_err(|e| error::from_upstream(e, &dst, "copy_object"))?
-        .output;
+    let put = forward(
+        &dst,
+        "copy_object",
+        gw.proxy(&dst).put_object(upstream_request(put)),
+    )
+    .await?
+    .output;
     let output = CopyObjectOutput {
         copy_object_result: Some(CopyObjectResult {
             e_tag: put.e_tag,
@@ -222,11 +225,12 @@ pub async fn upload_part_copy(
     if src.route.key == dst.key {
         input.copy_source = upstream_copy_source(&src);
         input.bucket = dst.backend.clone();
-        return gw
-            .proxy(&dst)
-            .upload_part_copy(upstream_request(input))
-            .await
-            .map_err(|e| error::from_upstream(e, &dst, "upload_part_copy"));
+        return forward(
+            &dst,
+            "upload_part_copy",
+            gw.proxy(&dst).upload_part_copy(upstream_request(input)),
+        )
+        .await;
     }
     let range = match input.copy_source_range.as_deref() {
         Some(r) => Some(Range::parse(r).map_err(|_| {
@@ -260,12 +264,13 @@ pub async fn upload_part_copy(
         sse_customer_key_md5: input.sse_customer_key_md5,
         ..Default::default()
     };
-    let put = gw
-        .proxy(&dst)
-        .upload_part(upstream_request(part))
-        .await
-        .map_err(|e| error::from_upstream(e, &dst, "upload_part_copy"))?
-        .output;
+    let put = forward(
+        &dst,
+        "upload_part_copy",
+        gw.proxy(&dst).upload_part(upstream_request(part)),
+    )
+    .await?
+    .output;
     let output = UploadPartCopyOutput {
         copy_part_result: Some(CopyPartResult {
             e_tag: put.e_tag,

@@ -16,13 +16,14 @@ use std::future::Future;
 use std::sync::{Arc, Mutex};
 
 use s3s::dto::{
-    CreateBucketOutput, CreateMultipartUploadOutput, DeleteBucketOutput, PutObjectOutput,
-    UploadPartOutput,
+    CopyObjectOutput, CreateBucketOutput, CreateMultipartUploadOutput, DeleteBucketOutput,
+    ListBucketsOutput, PutObjectOutput, UploadPartCopyOutput, UploadPartOutput,
 };
 use s3s::{S3Error, S3ErrorCode, S3Request, S3Response, S3Result};
 use s3s_aws::Proxy;
 
 use crate::registry::Registry;
+use crate::upstream::raw;
 use crate::upstream::region::Lookup;
 use crate::upstream::route::{Resolver, Route};
 use crate::upstream::{UpstreamPool, error};
@@ -107,16 +108,14 @@ impl Gateway {
         let route = self.route(bucket)?;
         set_bucket(&mut input, route.backend.clone());
         let replay = input.clone();
-        match f(self.proxy(&route), upstream_request(input)).await {
+        match forward(&route, op, f(self.proxy(&route), upstream_request(input))).await {
             Err(e) if is_wrong_region(&e) => match self.relocate(&route).await {
-                Some(moved) => answer(
-                    &moved,
-                    op,
-                    f(self.proxy(&moved), upstream_request(replay)).await,
-                ),
-                None => answer(&route, op, Err(e)),
+                Some(moved) => {
+                    forward(&moved, op, f(self.proxy(&moved), upstream_request(replay))).await
+                }
+                None => Err(e),
             },
-            res => answer(&route, op, res),
+            res => res,
         }
     }
 
@@ -136,11 +135,7 @@ impl Gateway {
     {
         let route = self.route(bucket)?;
         set_bucket(&mut input, route.backend.clone());
-        answer(
-            &route,
-            op,
-            f(self.proxy(&route), upstream_request(input)).await,
-        )
+        forward(&route, op, f(self.proxy(&route), upstream_request(input))).await
     }
 
     /// Looks the region of `route`'s bucket up, records it, and returns the corrected route.
@@ -242,6 +237,9 @@ impl ClientBucketName for PutObjectOutput {}
 impl ClientBucketName for UploadPartOutput {}
 impl ClientBucketName for CreateBucketOutput {}
 impl ClientBucketName for DeleteBucketOutput {}
+impl ClientBucketName for CopyObjectOutput {}
+impl ClientBucketName for UploadPartCopyOutput {}
+impl ClientBucketName for ListBucketsOutput {}
 impl ClientBucketName for CreateMultipartUploadOutput {
     fn use_client_bucket_name(&mut self, name: &str) {
         if self.bucket.is_some() {
@@ -250,21 +248,32 @@ impl ClientBucketName for CreateMultipartUploadOutput {
     }
 }
 
-/// What the client gets for an upstream call made on `route`: the answer with the client's
-/// bucket name (for aliases), or the error mapped for the client.
-fn answer<O: ClientBucketName>(
-    route: &Route,
-    op: &str,
-    res: S3Result<S3Response<O>>,
-) -> S3Result<S3Response<O>> {
+/// Makes one upstream call on `route` and answers for the client: the answer with the client's
+/// bucket name (for aliases), or the error mapped for the client; with the status and headers
+/// of the upstream's HTTP answer that the conversions lost (see [`raw`]).
+async fn forward<O, Fut>(route: &Route, op: &str, call: Fut) -> S3Result<S3Response<O>>
+where
+    O: ClientBucketName,
+    Fut: Future<Output = S3Result<S3Response<O>>>,
+{
+    let (res, raw) = raw::capture(call).await;
     match res {
         Ok(mut resp) => {
             if route.backend != route.bucket {
                 resp.output.use_client_bucket_name(&route.bucket);
             }
+            if let Some(raw) = raw {
+                raw.carry(&mut resp);
+            }
             Ok(resp)
         }
-        Err(e) => Err(error::from_upstream(e, route, op)),
+        Err(e) => {
+            let mut e = error::from_upstream(e, raw.as_ref().map(|r| r.status), route, op);
+            if let Some(raw) = raw {
+                raw.carry_to_error(&mut e);
+            }
+            Err(e)
+        }
     }
 }
 

@@ -1,6 +1,7 @@
 //! The `S3` trait, operation by operation. Plain operations are generated: route the bucket,
-//! forward through `s3s_aws::Proxy`, retry once in the right region on a redirect. The few
-//! that need more are delegated to their family's module.
+//! forward through `s3s_aws::Proxy`, retry once in the right region on a redirect (`names`: the
+//! output field that names the bucket; `shaped`: a fix of the input s3s parsed). The few that
+//! need more are delegated to their family's module.
 
 use s3s::dto::*;
 use s3s::{S3, S3Request, S3Response, S3Result};
@@ -9,7 +10,7 @@ use super::{ClientBucketName, Gateway, bucket, copy, put};
 
 macro_rules! s3_impl {
     (
-        forward { $($op:ident: $input:ident => $output:ident $(names $field:ident)?,)* }
+        forward { $($op:ident: $input:ident => $output:ident $(names $field:ident)? $(shaped $shape:path)?,)* }
         own { $($own:ident: $oinput:ident => $ooutput:ident = $path:path,)* }
     ) => {
         $(
@@ -27,11 +28,14 @@ macro_rules! s3_impl {
         impl S3 for Gateway {
             $(
                 async fn $op(&self, req: S3Request<$input>) -> S3Result<S3Response<$output>> {
-                    let bucket = req.input.bucket.clone();
+                    #[allow(unused_mut)]
+                    let mut input = req.input;
+                    $($shape(&mut input);)?
+                    let bucket = input.bucket.clone();
                     self.call(
                         stringify!($op),
                         &bucket,
-                        req.input,
+                        input,
                         |input, name| input.bucket = name,
                         |proxy, req| async move { proxy.$op(req).await },
                     )
@@ -93,7 +97,7 @@ s3_impl! {
         get_bucket_website: GetBucketWebsiteInput => GetBucketWebsiteOutput,
         get_object: GetObjectInput => GetObjectOutput,
         get_object_acl: GetObjectAclInput => GetObjectAclOutput,
-        get_object_attributes: GetObjectAttributesInput => GetObjectAttributesOutput,
+        get_object_attributes: GetObjectAttributesInput => GetObjectAttributesOutput shaped split_object_attributes,
         get_object_legal_hold: GetObjectLegalHoldInput => GetObjectLegalHoldOutput,
         get_object_lock_configuration: GetObjectLockConfigurationInput => GetObjectLockConfigurationOutput,
         get_object_retention: GetObjectRetentionInput => GetObjectRetentionOutput,
@@ -148,5 +152,40 @@ s3_impl! {
         list_buckets: ListBucketsInput => ListBucketsOutput = bucket::list_buckets,
         create_bucket: CreateBucketInput => CreateBucketOutput = bucket::create_bucket,
         delete_bucket: DeleteBucketInput => DeleteBucketOutput = bucket::delete_bucket,
+    }
+}
+
+/// S3 clients send the attributes as one comma-separated header (`x-amz-object-attributes:
+/// ETag,ObjectSize`), which s3s keeps as one value (it splits only repeated header lines); the
+/// SDK would send that value upstream quoted (`"ETag,ObjectSize"`), and servers refuse it as an
+/// invalid attribute name. Splits it into the attributes the client named.
+fn split_object_attributes(input: &mut GetObjectAttributesInput) {
+    input.object_attributes = std::mem::take(&mut input.object_attributes)
+        .iter()
+        .flat_map(|a| a.as_str().split(','))
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(|s| ObjectAttributes::from(s.to_owned()))
+        .collect();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn object_attributes_in_one_header_line_are_split() {
+        let mut input = GetObjectAttributesInput {
+            bucket: "b".into(),
+            key: "k".into(),
+            object_attributes: vec![
+                ObjectAttributes::from("ETag, ObjectSize".to_owned()),
+                ObjectAttributes::from("StorageClass".to_owned()),
+            ],
+            ..Default::default()
+        };
+        split_object_attributes(&mut input);
+        let names: Vec<&str> = input.object_attributes.iter().map(|a| a.as_str()).collect();
+        assert_eq!(names, ["ETag", "ObjectSize", "StorageClass"]);
     }
 }

@@ -1,11 +1,13 @@
 //! Answers of S3-compatible servers that the AWS SDK would refuse, mended before it reads them.
-//!
-//! The AWS SDK checks the root element of every XML answer; some servers name it differently
-//! (moto: `<OperationResponse>`; rclone: `<InitiateMultipartUpload>`) while the content is what
-//! S3 sends. A client talking to such a server directly (boto3 reads XML leniently) works, so
-//! through rebucket it must too. The mending happens in the HTTP layer of the upstream clients,
-//! only for the small XML answers of the operations listed in [`ROOTS`]; object bodies are never
-//! touched or buffered.
+//! A client talking to such a server directly (boto3 reads leniently) works, so through
+//! rebucket it must too. The mending happens in the HTTP layer of the upstream clients:
+//! - The AWS SDK checks the root element of every XML answer; some servers name it differently
+//!   (moto: `<OperationResponse>`; rclone: `<InitiateMultipartUpload>`) while the content is
+//!   what S3 sends. Only the small XML answers of the operations listed in [`ROOTS`] are read;
+//!   object bodies are never touched or buffered.
+//! - The SDK fails the whole call on a `Last-Modified` header that is not an HTTP date; moto
+//!   answers GetObjectAttributes with an ISO 8601 one (`2026-11-28T03:19:50.000Z`), which
+//!   names the same instant, so it is rewritten as the HTTP date S3 sends.
 
 use aws_smithy_runtime_api::client::http::{
     HttpClient, HttpConnector, HttpConnectorFuture, HttpConnectorSettings, SharedHttpClient,
@@ -119,6 +121,26 @@ pub fn rename_root(xml: &str, s3: &str) -> Option<String> {
     Some(out)
 }
 
+/// `Last-Modified` as an HTTP date when the upstream sent ISO 8601 (`None` when it is fine or
+/// not a date at all: then the SDK reports it).
+fn http_date(last_modified: &str) -> Option<String> {
+    use aws_smithy_types::date_time::{DateTime, Format};
+    if DateTime::from_str(last_modified, Format::HttpDate).is_ok() {
+        return None;
+    }
+    DateTime::from_str(last_modified.trim(), Format::DateTime)
+        .ok()?
+        .fmt(Format::HttpDate)
+        .ok()
+}
+
+/// Rewrites an ISO 8601 `Last-Modified` header as S3's HTTP date.
+fn mend_last_modified(headers: &mut aws_smithy_runtime_api::http::Headers) {
+    if let Some(date) = headers.get("last-modified").and_then(http_date) {
+        headers.insert("last-modified", date);
+    }
+}
+
 impl HttpConnector for MendingConnector {
     fn call(&self, request: HttpRequest) -> HttpConnectorFuture {
         let expected = expected_root(
@@ -126,11 +148,12 @@ impl HttpConnector for MendingConnector {
             request.uri().split_once('?').map(|(_, q)| q),
         );
         let fut = self.0.call(request);
-        let Some(expected) = expected else {
-            return fut;
-        };
         HttpConnectorFuture::new(async move {
             let mut resp = fut.await?;
+            mend_last_modified(resp.headers_mut());
+            let Some(expected) = expected else {
+                return Ok(resp);
+            };
             let small = resp
                 .headers()
                 .get("content-length")
@@ -164,7 +187,7 @@ impl HttpConnector for MendingConnector {
 
 #[cfg(test)]
 mod tests {
-    use super::{expected_root, rename_root};
+    use super::{expected_root, http_date, rename_root};
 
     #[test]
     fn renames_only_a_misnamed_root_element() {
@@ -209,5 +232,15 @@ mod tests {
             None
         );
         assert_eq!(expected_root("GET", None), None);
+    }
+
+    #[test]
+    fn an_iso_8601_last_modified_becomes_an_http_date() {
+        assert_eq!(
+            http_date("2026-11-28T03:19:50.000Z").as_deref(),
+            Some("Sat, 28 Nov 2026 03:19:50 GMT")
+        );
+        assert_eq!(http_date("Sat, 28 Nov 2026 03:19:50 GMT"), None);
+        assert_eq!(http_date("yesterday"), None);
     }
 }

@@ -1,9 +1,11 @@
 //! Upstream S3 clients: what shapes one ([`UpstreamKey`]), the cache of them ([`UpstreamPool`]),
 //! how a bucket is routed to one ([`route`]), region lookup ([`region`]), trailing checksums
-//! sent on ([`trailer`]) and the mapping of upstream failures to S3 errors ([`error`]).
+//! sent on ([`trailer`]), the mapping of upstream failures to S3 errors ([`error`]), mended
+//! answers ([`compat`]) and what an answer said beyond the SDK's output ([`raw`]).
 
 pub mod compat;
 pub mod error;
+pub mod raw;
 pub mod region;
 pub mod route;
 pub mod trailer;
@@ -142,8 +144,10 @@ impl UpstreamPool {
                     .grace_period(Duration::from_secs(30))
                     .build(),
             );
-        b = b.interceptor(NoDefaultContentType);
-        b = b.interceptor(trailer::TrailingChecksum);
+        b = b
+            .interceptor(NoDefaultContentType)
+            .interceptor(trailer::TrailingChecksum)
+            .interceptor(raw::Recorder);
         if let Some(endpoint) = &key.endpoint {
             b = b.endpoint_url(endpoint);
         }
@@ -160,9 +164,16 @@ impl UpstreamPool {
 ///   `application/octet-stream`, so the upstream would not apply its own default and the stored
 ///   object would differ from one uploaded directly);
 /// - an XML document re-serialized by s3s carries the Content-MD5 of what is sent;
-/// - a body-less PUT carries `Content-Length: 0`.
+/// - a body-less PUT carries `Content-Length: 0`;
+/// - a list header goes as one comma-separated line.
 #[derive(Debug)]
 struct NoDefaultContentType;
+
+/// Request headers whose value is a list (`ETag,ObjectSize`).
+const LIST_HEADERS: &[&str] = &[
+    "x-amz-object-attributes",
+    "x-amz-optional-object-attributes",
+];
 
 /// Marks an execution whose input named no content type.
 #[derive(Debug, Clone)]
@@ -222,6 +233,15 @@ impl aws_sdk_s3::config::Intercept for NoDefaultContentType {
             && req.body().bytes().is_some_and(<[u8]>::is_empty)
         {
             req.headers_mut().insert("content-length", "0");
+        }
+        // The SDK sends a list header as one line per item; S3 clients send one line, and
+        // servers that read only the first line (moto, SeaweedFS) would see one attribute.
+        for name in LIST_HEADERS {
+            let items: Vec<String> = req.headers().get_all(*name).map(str::to_owned).collect();
+            if items.len() > 1 {
+                req.headers_mut().remove(*name);
+                req.headers_mut().insert(*name, items.join(","));
+            }
         }
         Ok(())
     }

@@ -248,6 +248,99 @@ impl Drop for Upstream {
     }
 }
 
+/// A canned answer of a [`CannedUpstream`].
+pub struct Canned {
+    pub status: u16,
+    pub headers: Vec<(&'static str, String)>,
+    pub body: Vec<u8>,
+}
+
+impl Canned {
+    pub fn new(status: u16) -> Self {
+        Self {
+            status,
+            headers: Vec::new(),
+            body: Vec::new(),
+        }
+    }
+
+    pub fn header(mut self, name: &'static str, value: impl Into<String>) -> Self {
+        self.headers.push((name, value.into()));
+        self
+    }
+
+    pub fn body(mut self, body: impl Into<Vec<u8>>) -> Self {
+        self.body = body.into();
+        self
+    }
+}
+
+/// A plain HTTP server on 127.0.0.1 that is no S3 server: it answers what `answer` says for a
+/// request's method and path-and-query, as a proxy in front of an S3 endpoint might (5xx pages,
+/// unreadable bodies). What real S3 servers answer is tested against real ones.
+pub struct CannedUpstream {
+    pub endpoint: String,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl CannedUpstream {
+    pub async fn start(answer: fn(&str, &str) -> Canned) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let task = tokio::spawn(async move {
+            loop {
+                let Ok((socket, _)) = listener.accept().await else {
+                    continue;
+                };
+                let svc = hyper::service::service_fn(
+                    move |req: http::Request<hyper::body::Incoming>| async move {
+                        let method = req.method().to_string();
+                        let target = req
+                            .uri()
+                            .path_and_query()
+                            .map(|p| p.to_string())
+                            .unwrap_or_default();
+                        let _ = req.into_body().collect().await;
+                        let c = answer(&method, &target);
+                        let mut resp = http::Response::builder().status(c.status);
+                        for (k, v) in &c.headers {
+                            resp = resp.header(*k, v.as_str());
+                        }
+                        Ok::<_, std::convert::Infallible>(
+                            resp.body(Full::new(Bytes::from(c.body))).expect("response"),
+                        )
+                    },
+                );
+                tokio::spawn(async move {
+                    let _ = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
+                        .serve_connection(TokioIo::new(socket), svc)
+                        .await;
+                });
+            }
+        });
+        Self {
+            endpoint: format!("http://{addr}"),
+            task,
+        }
+    }
+
+    /// A gateway in front of this upstream (S3_ENDPOINT + env keys).
+    pub async fn gateway(&self) -> TestGateway {
+        TestGateway::start(GwOpts {
+            s3_endpoint: Some(self.endpoint.clone()),
+            aws_keys: Some((KEYS_A.0.to_owned(), KEYS_A.1.to_owned())),
+            ..GwOpts::default()
+        })
+        .await
+    }
+}
+
+impl Drop for CannedUpstream {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
 /// An endpoint where nothing listens (a listener bound, then dropped).
 pub async fn closed_endpoint() -> String {
     let l = TcpListener::bind("127.0.0.1:0").await.expect("bind");

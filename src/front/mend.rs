@@ -1,0 +1,194 @@
+//! Mends around s3s on the S3 listener: what s3s does differently from S3 before an operation
+//! runs or in how it writes an answer, fixed on the HTTP request or response. Decided from the
+//! request ([`Mends::before`]) and applied to the answer ([`Mends::after`]); each mend says
+//! which S3 behaviour it restores and why it cannot live in the gateway.
+
+/// The mends one request needs.
+pub struct Mends {
+    post_object: bool,
+    attributes: bool,
+}
+
+impl Mends {
+    /// Mends `req` before s3s sees it and notes what its answer will need.
+    pub fn before<B>(req: &mut http::Request<B>) -> Self {
+        bodiless_copy_has_length(req);
+        Self {
+            post_object: is_post_object(req),
+            attributes: is_get_object_attributes(req),
+        }
+    }
+
+    /// Mends the answer s3s gives.
+    pub fn after(&self, resp: &mut http::Response<s3s::Body>) {
+        if self.post_object {
+            // A POST object answers its form's `success_action_status`; the PutObject it
+            // became upstream answered 200 either way.
+            policy_condition_denied(resp);
+        } else {
+            crate::upstream::raw::front_status(resp);
+        }
+        if self.attributes && resp.status().is_success() {
+            unquote_etag(resp);
+        }
+    }
+}
+
+/// A copy (`PUT` with `x-amz-copy-source`) has no body; clients such as boto3 then send no
+/// `Content-Length`, which S3 accepts but s3s answers with 411. Such a request gets
+/// `Content-Length: 0` (an unsigned header when absent, so signatures are unaffected).
+fn bodiless_copy_has_length<B>(req: &mut http::Request<B>) {
+    let h = req.headers();
+    if req.method() == http::Method::PUT
+        && h.contains_key("x-amz-copy-source")
+        && !h.contains_key(http::header::CONTENT_LENGTH)
+        && !h.contains_key(http::header::TRANSFER_ENCODING)
+    {
+        req.headers_mut().insert(
+            http::header::CONTENT_LENGTH,
+            http::HeaderValue::from_static("0"),
+        );
+    }
+}
+
+/// s3s answers a POST object whose form breaks a condition of its policy with 400
+/// `InvalidPolicyDocument`, the code it also gives a malformed policy; S3 answers 403
+/// `AccessDenied` ("Invalid according to Policy: Policy Condition failed"), and browser code
+/// tells the two apart. s3s checks the policy before any operation runs, so its answer is
+/// rewritten here: only that error, recognised by the message s3s gives failed conditions.
+fn policy_condition_denied(resp: &mut http::Response<s3s::Body>) {
+    const FAILED: &str = "<Code>InvalidPolicyDocument</Code><Message>Policy condition ";
+    const DENIED: &str =
+        "<Code>AccessDenied</Code><Message>Invalid according to Policy: Policy Condition failed: ";
+    if resp.status() != http::StatusCode::BAD_REQUEST {
+        return;
+    }
+    let Some(bytes) = resp.body().bytes() else {
+        return;
+    };
+    let text = String::from_utf8_lossy(&bytes);
+    if !text.contains(FAILED) {
+        return;
+    }
+    let text = text.replacen(FAILED, DENIED, 1);
+    *resp.status_mut() = http::StatusCode::FORBIDDEN;
+    resp.headers_mut()
+        .insert(http::header::CONTENT_LENGTH, text.len().into());
+    *resp.body_mut() = s3s::Body::from(text);
+}
+
+/// Whether a request is a POST object (an HTML form upload), which s3s answers itself.
+fn is_post_object<B>(req: &http::Request<B>) -> bool {
+    req.method() == http::Method::POST
+        && req
+            .headers()
+            .get(http::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.to_ascii_lowercase().starts_with("multipart/form-data"))
+}
+
+/// Whether a request is a GetObjectAttributes (`GET /key?attributes`).
+fn is_get_object_attributes<B>(req: &http::Request<B>) -> bool {
+    req.method() == http::Method::GET
+        && req.uri().query().is_some_and(|q| {
+            q.split('&')
+                .any(|kv| kv.split('=').next() == Some("attributes"))
+        })
+}
+
+/// S3 answers GetObjectAttributes with the ETag unquoted (`<ETag>abc</ETag>`, unlike every
+/// other answer), and so do the upstreams; s3s 0.14 writes every XML ETag quoted (s3s issue
+/// #629, fixed in later versions), so a client comparing it with the object's ETag sees another
+/// value. Unquotes it in that answer, a small XML document s3s holds in memory.
+fn unquote_etag(resp: &mut http::Response<s3s::Body>) {
+    let Some(bytes) = resp.body().bytes() else {
+        return;
+    };
+    let Ok(xml) = std::str::from_utf8(&bytes) else {
+        return;
+    };
+    if !xml.contains("<ETag>\"") {
+        return;
+    }
+    let xml = xml
+        .replace("<ETag>\"", "<ETag>")
+        .replace("\"</ETag>", "</ETag>");
+    if resp.headers().contains_key(http::header::CONTENT_LENGTH) {
+        resp.headers_mut().insert(
+            http::header::CONTENT_LENGTH,
+            http::HeaderValue::from(xml.len()),
+        );
+    }
+    *resp.body_mut() = s3s::Body::from(xml);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_post_object_is_a_form_upload() {
+        let post = |ct: &str| {
+            http::Request::post("/b")
+                .header("content-type", ct)
+                .body(())
+                .unwrap()
+        };
+        assert!(is_post_object(&post("multipart/form-data; boundary=x")));
+        assert!(is_post_object(&post("Multipart/Form-Data; boundary=x")));
+        assert!(!is_post_object(&post("application/xml")));
+    }
+
+    #[test]
+    fn get_object_attributes_answers_an_unquoted_etag() {
+        let req = |uri: &str| http::Request::get(uri).body(()).unwrap();
+        assert!(is_get_object_attributes(&req("/b/k?attributes")));
+        assert!(is_get_object_attributes(&req(
+            "/b/k?versionId=1&attributes="
+        )));
+        assert!(!is_get_object_attributes(&req("/b/k?attributesx")));
+        assert!(!is_get_object_attributes(&req("/b/k")));
+
+        let xml = "<GetObjectAttributesOutput><ETag>\"abc\"</ETag><ObjectSize>3</ObjectSize></GetObjectAttributesOutput>";
+        let mut resp = http::Response::new(s3s::Body::from(xml.to_owned()));
+        unquote_etag(&mut resp);
+        assert_eq!(
+            resp.body().bytes().unwrap(),
+            "<GetObjectAttributesOutput><ETag>abc</ETag><ObjectSize>3</ObjectSize></GetObjectAttributesOutput>"
+        );
+    }
+
+    #[test]
+    fn failed_post_policy_condition_is_access_denied() {
+        let xml = |code: &str, msg: &str| {
+            format!(
+                "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Error><Code>{code}</Code>\
+                 <Message>{msg}</Message></Error>"
+            )
+        };
+        let answer = |status: u16, body: String| {
+            let mut r = http::Response::new(s3s::Body::from(body));
+            *r.status_mut() = http::StatusCode::from_u16(status).unwrap();
+            r
+        };
+        let failed = "Policy condition 'eq' for field 'x-amz-meta-must' failed";
+        let mut r = answer(400, xml("InvalidPolicyDocument", failed));
+        policy_condition_denied(&mut r);
+        assert_eq!(r.status(), http::StatusCode::FORBIDDEN);
+        let body = String::from_utf8(r.body().bytes().unwrap().to_vec()).unwrap();
+        assert!(body.contains("<Code>AccessDenied</Code>"), "{body}");
+        assert!(body.contains("Invalid according to Policy: Policy Condition failed: 'eq'"));
+        assert_eq!(
+            r.headers()["content-length"],
+            body.len().to_string().as_str()
+        );
+
+        // A malformed policy stays 400 InvalidPolicyDocument.
+        let mut r = answer(
+            400,
+            xml("InvalidPolicyDocument", "failed to parse POST policy"),
+        );
+        policy_condition_denied(&mut r);
+        assert_eq!(r.status(), http::StatusCode::BAD_REQUEST);
+    }
+}

@@ -1,0 +1,190 @@
+//! What an upstream's HTTP answer said beyond the SDK's output: its status, and the few headers
+//! that s3s's DTOs have no field for on some operations.
+//!
+//! Forwarding goes s3s DTO → SDK → upstream → SDK output → s3s DTO, and each conversion keeps
+//! only modelled fields: s3s answers every HeadObject 200 (S3 answers 206 to one with `Range` or
+//! `partNumber`), its HeadObject output has no `x-amz-tagging-count`, and an S3Error from the
+//! SDK keeps no header (a 416 loses `Content-Range: bytes */size`). [`capture`] runs one upstream
+//! call and returns, next to its result, the [`RawAnswer`] an interceptor on every upstream
+//! client ([`Recorder`]) took from the HTTP answer; the gateway carries it onto what the client
+//! gets ([`RawAnswer::carry`], [`RawAnswer::carry_to_error`], [`UpstreamStatus`]).
+//!
+//! The recording lives in a task-local slot: the SDK runs its interceptors in the task that
+//! awaits the call, so the slot needs no request id and no lock.
+
+use std::cell::RefCell;
+use std::future::Future;
+
+use aws_sdk_s3::config::interceptors::BeforeDeserializationInterceptorContextRef;
+use aws_sdk_s3::config::{ConfigBag, Intercept, RuntimeComponents};
+use aws_smithy_runtime_api::box_error::BoxError;
+use http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
+use s3s::{S3Error, S3Response};
+
+tokio::task_local! {
+    static SLOT: RefCell<Option<RawAnswer>>;
+}
+
+/// Headers of successful answers that an s3s output may lack (HeadObject has no `TagCount`);
+/// copied onto the client's answer when the output did not set them.
+const SUCCESS_HEADERS: &[&str] = &["x-amz-tagging-count"];
+
+/// Headers of error answers that clients read: the object size of a 416 (`bytes */size`), and
+/// what S3 says about a delete marker answered 404/405.
+const ERROR_HEADERS: &[&str] = &["content-range", "x-amz-delete-marker", "x-amz-version-id"];
+
+/// The status and the kept headers of an upstream's HTTP answer.
+#[derive(Debug, Clone)]
+pub struct RawAnswer {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+}
+
+/// The status of the upstream's successful answer, as a response extension: s3s's generated
+/// operations answer a fixed status, so the front sets this one ([`front_status`]).
+#[derive(Debug, Clone, Copy)]
+pub struct UpstreamStatus(pub StatusCode);
+
+/// Runs one upstream call; returns its result and what its (last) HTTP answer said, if one came.
+pub async fn capture<F: Future>(call: F) -> (F::Output, Option<RawAnswer>) {
+    SLOT.scope(RefCell::new(None), async move {
+        let out = call.await;
+        let raw = SLOT.with(|slot| slot.borrow_mut().take());
+        (out, raw)
+    })
+    .await
+}
+
+impl RawAnswer {
+    /// Carries the upstream's status and the headers its output may lack onto a success.
+    pub fn carry<O>(&self, resp: &mut S3Response<O>) {
+        if self.status.is_success() {
+            resp.extensions.insert(UpstreamStatus(self.status));
+        }
+        for name in SUCCESS_HEADERS {
+            if let Some(v) = self.headers.get(*name)
+                && !resp.headers.contains_key(*name)
+            {
+                resp.headers
+                    .insert(HeaderName::from_static(name), v.clone());
+            }
+        }
+    }
+
+    /// Carries the headers S3 puts on error answers onto an error from this answer.
+    pub fn carry_to_error(&self, err: &mut S3Error) {
+        let kept: Vec<_> = ERROR_HEADERS
+            .iter()
+            .filter_map(|n| Some((HeaderName::from_static(n), self.headers.get(*n)?.clone())))
+            .collect();
+        if kept.is_empty() {
+            return;
+        }
+        // s3s answers an error with exactly these headers, instead of its own Content-Type.
+        let mut headers = err.headers().cloned().unwrap_or_else(|| {
+            let mut h = HeaderMap::new();
+            h.insert(
+                http::header::CONTENT_TYPE,
+                HeaderValue::from_static("application/xml"),
+            );
+            h
+        });
+        headers.extend(kept);
+        err.set_headers(headers);
+    }
+}
+
+/// The front's status for a response: the upstream's, when both it and s3s's are successes.
+pub fn front_status<B>(resp: &mut http::Response<B>) {
+    if let Some(UpstreamStatus(status)) = resp.extensions_mut().remove()
+        && resp.status().is_success()
+    {
+        *resp.status_mut() = status;
+    }
+}
+
+/// The interceptor on every upstream client that fills the slot of [`capture`].
+#[derive(Debug)]
+pub struct Recorder;
+
+impl Intercept for Recorder {
+    fn name(&self) -> &'static str {
+        "RawAnswerRecorder"
+    }
+
+    fn read_before_deserialization(
+        &self,
+        context: &BeforeDeserializationInterceptorContextRef<'_>,
+        _rc: &RuntimeComponents,
+        _cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        let resp = context.response();
+        let Ok(status) = StatusCode::from_u16(resp.status().as_u16()) else {
+            return Ok(());
+        };
+        let mut headers = HeaderMap::new();
+        for name in SUCCESS_HEADERS.iter().chain(ERROR_HEADERS) {
+            if let Some(v) = resp.headers().get(*name)
+                && let Ok(v) = HeaderValue::from_str(v)
+            {
+                headers.insert(HeaderName::from_static(name), v);
+            }
+        }
+        // Outside `capture` (region lookups, copies through rebucket) there is no slot.
+        let _ = SLOT.try_with(|slot| *slot.borrow_mut() = Some(RawAnswer { status, headers }));
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn answer(status: u16, headers: &[(&str, &str)]) -> RawAnswer {
+        let mut h = HeaderMap::new();
+        for (k, v) in headers {
+            h.insert(
+                HeaderName::from_bytes(k.as_bytes()).unwrap(),
+                HeaderValue::from_str(v).unwrap(),
+            );
+        }
+        RawAnswer {
+            status: StatusCode::from_u16(status).unwrap(),
+            headers: h,
+        }
+    }
+
+    #[test]
+    fn a_success_keeps_the_upstream_status_and_missing_headers() {
+        let mut resp = S3Response::new(());
+        answer(206, &[("x-amz-tagging-count", "2")]).carry(&mut resp);
+        assert_eq!(resp.headers["x-amz-tagging-count"], "2");
+
+        let mut front = http::Response::new(());
+        front.extensions_mut().extend(resp.extensions);
+        front_status(&mut front);
+        assert_eq!(front.status(), StatusCode::PARTIAL_CONTENT);
+
+        // s3s's own error answers keep their status.
+        let mut front = http::Response::new(());
+        *front.status_mut() = StatusCode::NOT_MODIFIED;
+        front
+            .extensions_mut()
+            .insert(UpstreamStatus(StatusCode::OK));
+        front_status(&mut front);
+        assert_eq!(front.status(), StatusCode::NOT_MODIFIED);
+    }
+
+    #[test]
+    fn an_error_keeps_content_range_next_to_its_content_type() {
+        let mut err = S3Error::new(s3s::S3ErrorCode::InvalidRange);
+        answer(416, &[("content-range", "bytes */100")]).carry_to_error(&mut err);
+        let h = err.headers().unwrap();
+        assert_eq!(h["content-range"], "bytes */100");
+        assert_eq!(h["content-type"], "application/xml");
+
+        let mut err = S3Error::new(s3s::S3ErrorCode::NoSuchKey);
+        answer(404, &[]).carry_to_error(&mut err);
+        assert!(err.headers().is_none());
+    }
+}
