@@ -33,6 +33,9 @@ const SUCCESS_HEADERS: &[&str] = &["x-amz-tagging-count"];
 /// what S3 says about a delete marker answered 404/405.
 const ERROR_HEADERS: &[&str] = &["content-range", "x-amz-delete-marker", "x-amz-version-id"];
 
+/// Headers of a 304 Not Modified that clients read to keep their cached copy's validators.
+const NOT_MODIFIED_HEADERS: &[&str] = &["etag", "last-modified"];
+
 /// The status and the kept headers of an upstream's HTTP answer.
 #[derive(Debug, Clone)]
 pub struct RawAnswer {
@@ -73,8 +76,14 @@ impl RawAnswer {
 
     /// Carries the headers S3 puts on error answers onto an error from this answer.
     pub fn carry_to_error(&self, err: &mut S3Error) {
+        let not_modified: &[&str] = if self.status == StatusCode::NOT_MODIFIED {
+            NOT_MODIFIED_HEADERS
+        } else {
+            &[]
+        };
         let kept: Vec<_> = ERROR_HEADERS
             .iter()
+            .chain(not_modified)
             .filter_map(|n| Some((HeaderName::from_static(n), self.headers.get(*n)?.clone())))
             .collect();
         if kept.is_empty() {
@@ -123,7 +132,11 @@ impl Intercept for Recorder {
             return Ok(());
         };
         let mut headers = HeaderMap::new();
-        for name in SUCCESS_HEADERS.iter().chain(ERROR_HEADERS) {
+        for name in SUCCESS_HEADERS
+            .iter()
+            .chain(ERROR_HEADERS)
+            .chain(NOT_MODIFIED_HEADERS)
+        {
             if let Some(v) = resp.headers().get(*name)
                 && let Ok(v) = HeaderValue::from_str(v)
             {
@@ -185,6 +198,23 @@ mod tests {
 
         let mut err = S3Error::new(s3s::S3ErrorCode::NoSuchKey);
         answer(404, &[]).carry_to_error(&mut err);
+        assert!(err.headers().is_none());
+    }
+
+    #[test]
+    fn a_not_modified_keeps_its_validators_and_only_it() {
+        let validators = [
+            ("etag", "\"abc\""),
+            ("last-modified", "Wed, 01 Jan 2025 00:00:00 GMT"),
+        ];
+        let mut err = S3Error::new(s3s::S3ErrorCode::NotModified);
+        answer(304, &validators).carry_to_error(&mut err);
+        let h = err.headers().unwrap();
+        assert_eq!(h["etag"], "\"abc\"");
+        assert_eq!(h["last-modified"], "Wed, 01 Jan 2025 00:00:00 GMT");
+
+        let mut err = S3Error::new(s3s::S3ErrorCode::PreconditionFailed);
+        answer(412, &validators).carry_to_error(&mut err);
         assert!(err.headers().is_none());
     }
 }
