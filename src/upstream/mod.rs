@@ -141,7 +141,9 @@ impl UpstreamPool {
                     .grace_period(Duration::from_secs(30))
                     .build(),
             );
-        b = b.interceptor(NoDefaultContentType);
+        b = b
+            .interceptor(NoDefaultContentType)
+            .interceptor(compat::TagMend);
         if let Some(endpoint) = &key.endpoint {
             b = b.endpoint_url(endpoint);
         }
