@@ -14,7 +14,7 @@ use s3s::service::S3ServiceBuilder;
 use tokio::net::TcpListener;
 
 use crate::config::ServeConfig;
-use crate::gateway::Gateway;
+use crate::gateway::{FrontOrigin, Gateway};
 use crate::profiles::{ProfileEnv, ProfileSet, ResolveOptions, StaticCredentials};
 use crate::registry::Registry;
 use crate::upstream::route::{Defaults, EmbeddedUpstream, Resolver};
@@ -114,6 +114,49 @@ impl s3s::host::S3Host for FrontHost {
     }
 }
 
+/// The front's [`FrontHost`], shared with [`Addressed`] (s3s takes its host parser boxed).
+struct SharedHost(Arc<FrontHost>);
+
+impl s3s::host::S3Host for SharedHost {
+    fn parse_host_header<'a>(&'a self, host: &'a str) -> s3s::S3Result<s3s::host::VirtualHost<'a>> {
+        self.0.parse_host_header(host)
+    }
+}
+
+/// Attaches to every S3 request how the client addressed the front ([`FrontOrigin`]), for
+/// answers that hand out an object's URL.
+#[derive(Clone)]
+struct Addressed<S> {
+    inner: S,
+    host: Option<Arc<FrontHost>>,
+}
+
+impl<S> Service<http::Request<hyper::body::Incoming>> for Addressed<S>
+where
+    S: Service<http::Request<hyper::body::Incoming>>,
+{
+    type Response = S::Response;
+    type Error = S::Error;
+    type Future = S::Future;
+
+    fn call(&self, mut req: http::Request<hyper::body::Incoming>) -> Self::Future {
+        let host = req
+            .headers()
+            .get(http::header::HOST)
+            .and_then(|h| h.to_str().ok())
+            .or_else(|| req.uri().authority().map(|a| a.as_str()));
+        // The same verdict s3s reaches with the same FrontHost.
+        let virtual_hosted = match (host, &self.host) {
+            (Some(host), Some(front)) => front.split(host).is_some_and(|(_, b)| b.is_some()),
+            _ => false,
+        };
+        if let Some(origin) = FrontOrigin::of(req.headers(), req.uri(), virtual_hosted) {
+            req.extensions_mut().insert(origin);
+        }
+        self.inner.call(req)
+    }
+}
+
 /// Allows unsigned requests when the operator opted in.
 struct AllowAnonymous;
 
@@ -175,16 +218,21 @@ pub async fn start(config: ServeConfig, env: ProfileEnv) -> Result<Running, BoxE
     }));
     let gateway = Gateway::new(registry, resolver.clone(), pool.clone());
 
+    let front_host =
+        (!config.domains.is_empty()).then(|| Arc::new(FrontHost::new(&config.domains)));
     let s3 = {
         let mut b = S3ServiceBuilder::new(gateway.clone());
         b.set_auth(FrontAuth::new(&config.users));
         if config.allow_anonymous {
             b.set_access(AllowAnonymous);
         }
-        if !config.domains.is_empty() {
-            b.set_host(FrontHost::new(&config.domains));
+        if let Some(h) = &front_host {
+            b.set_host(SharedHost(h.clone()));
         }
-        b.build()
+        Addressed {
+            inner: b.build(),
+            host: front_host,
+        }
     };
     let s3_listener = TcpListener::bind(config.listen).await?;
     let s3_addr = s3_listener.local_addr()?;

@@ -438,6 +438,127 @@ async fn backend_bck_alias_answers_with_the_client_bucket_name() {
     assert_eq!(mp.bucket(), Some("front-name"));
 }
 
+/// An upstream that answers like S3 does from its own address: CreateBucket and
+/// CompleteMultipartUpload name the bucket by URL on this server (`{self}` in the answers stands
+/// for its `host:port`). Requests are answered by the first `(method, path prefix)` that matches.
+async fn self_naming_upstream(
+    answers: &'static [(&'static str, &'static str, &'static str, &'static str)],
+) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let me = listener.local_addr().expect("addr").to_string();
+    let endpoint = format!("http://{me}");
+    tokio::spawn(async move {
+        while let Ok((mut sock, _)) = listener.accept().await {
+            let me = me.clone();
+            tokio::spawn(async move {
+                let mut buf = Vec::new();
+                let mut chunk = [0u8; 8192];
+                loop {
+                    // A request: its head, then as many body bytes as it declares.
+                    let end = loop {
+                        if let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                            break end;
+                        }
+                        match sock.read(&mut chunk).await {
+                            Ok(0) | Err(_) => return,
+                            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+                        }
+                    };
+                    let head = String::from_utf8_lossy(&buf[..end]).into_owned();
+                    let length: usize = head
+                        .lines()
+                        .filter_map(|l| l.split_once(':'))
+                        .find(|(k, _)| k.trim().eq_ignore_ascii_case("content-length"))
+                        .and_then(|(_, v)| v.trim().parse().ok())
+                        .unwrap_or(0);
+                    while buf.len() < end + 4 + length {
+                        match sock.read(&mut chunk).await {
+                            Ok(0) | Err(_) => return,
+                            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+                        }
+                    }
+                    buf.drain(..end + 4 + length);
+                    let mut line = head.lines().next().unwrap_or("").split(' ');
+                    let (method, path) = (line.next().unwrap_or(""), line.next().unwrap_or(""));
+                    let (headers, body) = answers
+                        .iter()
+                        .find(|(m, p, _, _)| *m == method && path.starts_with(p))
+                        .map_or(("", ""), |(_, _, h, b)| (*h, *b));
+                    let (headers, body) =
+                        (headers.replace("{self}", &me), body.replace("{self}", &me));
+                    let resp = format!(
+                        "HTTP/1.1 200 OK\r\ncontent-type: application/xml\r\n{headers}content-length: {}\r\n\r\n{body}",
+                        body.len()
+                    );
+                    if sock.write_all(resp.as_bytes()).await.is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    endpoint
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn answers_give_out_neither_the_upstream_address_nor_the_backend_bucket() {
+    let _g = light().await;
+    let w = world().await;
+    let upstream = self_naming_upstream(&[
+        ("HEAD", "/hidden-backend", "x-amz-bucket-region: us-east-1\r\n", ""),
+        ("PUT", "/hidden-backend", "location: http://{self}/hidden-backend\r\n", ""),
+        (
+            "POST",
+            "/hidden-backend/dir/a%20b?uploadId",
+            "",
+            "<CompleteMultipartUploadResult><Location>http://{self}/hidden-backend/dir/a%20b</Location>\
+             <Bucket>hidden-backend</Bucket><Key>dir/a b</Key><ETag>\"e-1\"</ETag>\
+             </CompleteMultipartUploadResult>",
+        ),
+    ])
+    .await;
+    w.gw.set_props(
+        "front-name",
+        json!({"extra.aws.endpoint": upstream, "backend_bck": "hidden-backend"}),
+    )
+    .await;
+    let c = w.gw.client();
+    let created = c
+        .create_bucket()
+        .bucket("front-name")
+        .send()
+        .await
+        .expect("create bucket");
+    assert_eq!(created.location(), Some("/front-name"));
+    let done = c
+        .complete_multipart_upload()
+        .bucket("front-name")
+        .key("dir/a b")
+        .upload_id("u")
+        .multipart_upload(
+            CompletedMultipartUpload::builder()
+                .parts(
+                    CompletedPart::builder()
+                        .part_number(1)
+                        .e_tag("\"e\"")
+                        .build(),
+                )
+                .build(),
+        )
+        .send()
+        .await
+        .expect("complete");
+    assert_eq!(done.bucket(), Some("front-name"));
+    assert_eq!(
+        done.location(),
+        Some(format!("{}/front-name/dir/a%20b", w.gw.endpoint()).as_str()),
+        "the object's URL through the gateway, not {upstream}"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn admin_api_requires_the_token() {
     let _g = light().await;
