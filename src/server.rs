@@ -329,7 +329,13 @@ where
     fn call(&self, mut req: http::Request<hyper::body::Incoming>) -> Self::Future {
         let s3 = self.s3_front.as_ref().map(|front| {
             let mends = crate::front::Mends::before(&mut req);
-            (mends, RequestLine::new(&req, front))
+            let line = RequestLine::new(&req, front);
+            let origin =
+                crate::front::FrontOrigin::of(req.headers(), req.uri(), line.virtual_hosted);
+            if let Some(origin) = origin {
+                req.extensions_mut().insert(origin);
+            }
+            (mends, line)
         });
         let fut = self.inner.call(req);
         Box::pin(async move {
@@ -352,6 +358,8 @@ struct RequestLine {
     host: String,
     bucket: String,
     key: String,
+    /// Whether the Host named the bucket.
+    virtual_hosted: bool,
     bytes_in: u64,
 }
 
@@ -371,11 +379,11 @@ impl RequestLine {
             .and_then(|h| h.to_str().ok())
             .unwrap_or("");
         let path = req.uri().path().trim_start_matches('/');
-        let (bucket, key) = match front.split(host) {
-            Some((_, Some(bucket))) => (bucket, path),
+        let (bucket, key, virtual_hosted) = match front.split(host) {
+            Some((_, Some(bucket))) => (bucket, path, true),
             _ => {
                 let (bucket, key) = path.split_once('/').unwrap_or((path, ""));
-                (bucket.to_owned(), key)
+                (bucket.to_owned(), key, false)
             }
         };
         let decoded_len = req
@@ -388,6 +396,7 @@ impl RequestLine {
             host: host.to_owned(),
             bucket,
             key: key.to_owned(),
+            virtual_hosted,
             bytes_in: decoded_len.unwrap_or_else(|| content_length(req.headers())),
         }
     }

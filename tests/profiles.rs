@@ -1,11 +1,12 @@
 //! Resolution order (region, endpoints), credential sources, the CLI helpers, STS AssumeRole
 //! against a real STS endpoint on loopback (moto), and a no-panic property test of the parser.
 
+#[path = "common/moto.rs"]
+mod moto;
+
 use std::collections::HashMap;
-use std::net::TcpStream;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, SystemTime};
 
 use aws_credential_types::provider::ProvideCredentials;
 use aws_smithy_types::error::display::DisplayErrorContext;
@@ -709,58 +710,11 @@ fn mask_access_key_shapes() {
 // ---------------------------------------------------------------------------------------------
 // STS against moto on loopback
 
-/// A `moto_server` started for one test and killed when dropped.
-struct Moto {
-    child: Child,
-    url: String,
-}
-
-impl Moto {
-    fn start() -> Option<Moto> {
-        let on_path = std::env::var_os("PATH")
-            .map(|p| std::env::split_paths(&p).any(|d| d.join("moto_server").is_file()))
-            .unwrap_or(false);
-        if !on_path {
-            eprintln!("\n!!!!! SKIPPING STS TEST: `moto_server` is not on PATH !!!!!\n");
-            return None;
-        }
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let child = Command::new("moto_server")
-            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start moto_server");
-        let moto = Moto {
-            child,
-            url: format!("http://127.0.0.1:{port}"),
-        };
-        let deadline = Instant::now() + Duration::from_secs(60);
-        while TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(
-                Instant::now() < deadline,
-                "moto_server did not start listening on {port}"
-            );
-            std::thread::sleep(Duration::from_millis(200));
-        }
-        Some(moto)
-    }
-}
-
-impl Drop for Moto {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn assume_role_against_moto() {
-    let Some(moto) = Moto::start() else { return };
+    let Some(moto) = moto::Moto::start() else {
+        return;
+    };
     let cfg = "\
 [profile base]
 aws_access_key_id = AKIDBASE0000000000

@@ -438,6 +438,84 @@ async fn backend_bck_alias_answers_with_the_client_bucket_name() {
     assert_eq!(mp.bucket(), Some("front-name"));
 }
 
+/// moto names objects by a URL of its own (`http://<bucket>.s3.amazonaws.com/<key>`) in
+/// CompleteMultipartUpload and the bucket in CreateBucket's Location; through rebucket a bucket
+/// whose `backend_bck` differs shows neither that host nor the backend name.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn answers_give_out_neither_the_upstream_address_nor_the_backend_bucket() {
+    let _g = light().await;
+    let Some(moto) = moto::Moto::start() else {
+        return;
+    };
+    let w = world().await;
+    w.gw.set_props(
+        "front-name",
+        json!({"extra.aws.endpoint": moto.url, "backend_bck": "hidden-backend"}),
+    )
+    .await;
+    let c = w.gw.client();
+    let created = c
+        .create_bucket()
+        .bucket("front-name")
+        .send()
+        .await
+        .expect("create bucket");
+    assert_eq!(created.location(), Some("/front-name"));
+    let mp = c
+        .create_multipart_upload()
+        .bucket("front-name")
+        .key("dir/a b")
+        .send()
+        .await
+        .expect("create multipart");
+    assert_eq!(mp.bucket(), Some("front-name"));
+    let upload_id = mp.upload_id().expect("upload id");
+    let part = c
+        .upload_part()
+        .bucket("front-name")
+        .key("dir/a b")
+        .upload_id(upload_id)
+        .part_number(1)
+        .body(ByteStream::from_static(b"one part"))
+        .send()
+        .await
+        .expect("upload part");
+    let done = c
+        .complete_multipart_upload()
+        .bucket("front-name")
+        .key("dir/a b")
+        .upload_id(upload_id)
+        .multipart_upload(
+            CompletedMultipartUpload::builder()
+                .parts(
+                    CompletedPart::builder()
+                        .part_number(1)
+                        .e_tag(part.e_tag().expect("etag"))
+                        .build(),
+                )
+                .build(),
+        )
+        .send()
+        .await
+        .expect("complete");
+    assert_eq!(done.bucket(), Some("front-name"));
+    assert_eq!(
+        done.location(),
+        Some(format!("{}/front-name/dir/a%20b", w.gw.endpoint()).as_str()),
+        "the object's URL through the gateway"
+    );
+    // The object is in moto's bucket of the backend name.
+    let direct = s3_client(&moto.url, KEYS_A.0, KEYS_A.1);
+    let head = direct
+        .head_object()
+        .bucket("hidden-backend")
+        .key("dir/a b")
+        .send()
+        .await
+        .expect("object upstream");
+    assert_eq!(head.content_length(), Some(8));
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn admin_api_requires_the_token() {
     let _g = light().await;

@@ -134,6 +134,19 @@ class Norm:
                 v = v.replace(a, p)
         return v
 
+    # An object URL a server hands out (CompleteMultipartUpload's Location) addresses the
+    # object through the server the client talked to: compared as `<scheme>://<host>/<bucket>/<key>`
+    # whether it is virtual-hosted (`<bucket>.<domain>:port`, the via side of vhost cases) or
+    # path style, and whether the server names itself by address or, like moto, by the AWS
+    # host it stands in for (`<bucket>.s3.amazonaws.com`). Any other host (an upstream's
+    # address leaking through a gateway) stays as it is, and differs.
+    _VHOST_URL = re.compile(r"(https?://)(<bucket:[^>]+>)\.(?:<domain>(?::\d+)?|s3\.amazonaws\.com)(/.*)?")
+
+    def location(self, v: str) -> str:
+        v = self.s(v)
+        m = self._VHOST_URL.fullmatch(v)
+        return f"{m[1]}<host>/{m[2]}{m[3] or ''}" if m else v
+
     def value(self, v, key: str | None = None):
         if isinstance(v, dict):
             out = {}
@@ -162,6 +175,8 @@ class Norm:
             return v if v in ("null", "") else "<opaque>"
         if key in TIME_KEYS and isinstance(v, str):
             return "<time>"
+        if key == "Location" and isinstance(v, str):
+            return self.location(v)
         if isinstance(v, str):
             return self.s(v)
         return v
@@ -184,6 +199,8 @@ class Norm:
                     v = v if v == "null" else "<opaque>"
                 elif k == "x-amz-object-lock-retain-until-date":
                     v = "<present>"
+                elif k == "location":
+                    v = self.location(v)
                 else:
                     v = self.s(v)
                 out[k] = v

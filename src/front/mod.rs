@@ -1,11 +1,14 @@
 //! What rebucket's S3 front adds to s3s: requests S3 answers differently from s3s, taken as
 //! s3s custom routes (matched after the signature check), and mends of requests and answers
-//! on the HTTP layer around s3s ([`Mends`]).
+//! on the HTTP layer around s3s ([`Mends`]), and how a request reached the front
+//! ([`FrontOrigin`], for answers that hand out a URL).
 
 mod mend;
+mod origin;
 mod range;
 
 pub use mend::Mends;
+pub use origin::{FrontOrigin, object_url};
 pub use range::IgnoredRange;
 
 use s3s::{Body, S3Request, S3Response, S3Result};

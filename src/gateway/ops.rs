@@ -17,9 +17,7 @@ macro_rules! s3_impl {
             impl ClientBucketName for $output {
                 $(
                     fn use_client_bucket_name(&mut self, name: &str) {
-                        if self.$field.is_some() {
-                            self.$field = Some(name.to_owned());
-                        }
+                        super::rename(&mut self.$field, name);
                     }
                 )?
             }
@@ -54,7 +52,6 @@ macro_rules! s3_impl {
 s3_impl! {
     forward {
         abort_multipart_upload: AbortMultipartUploadInput => AbortMultipartUploadOutput,
-        complete_multipart_upload: CompleteMultipartUploadInput => CompleteMultipartUploadOutput names bucket,
         create_bucket_metadata_table_configuration: CreateBucketMetadataTableConfigurationInput => CreateBucketMetadataTableConfigurationOutput,
         create_session: CreateSessionInput => CreateSessionOutput,
         delete_bucket_analytics_configuration: DeleteBucketAnalyticsConfigurationInput => DeleteBucketAnalyticsConfigurationOutput,
@@ -147,6 +144,7 @@ s3_impl! {
         post_object: PostObjectInput => PostObjectOutput = put::post_object,
         upload_part: UploadPartInput => UploadPartOutput = put::upload_part,
         create_multipart_upload: CreateMultipartUploadInput => CreateMultipartUploadOutput = put::create_multipart_upload,
+        complete_multipart_upload: CompleteMultipartUploadInput => CompleteMultipartUploadOutput = put::complete_multipart_upload,
         copy_object: CopyObjectInput => CopyObjectOutput = copy::copy_object,
         upload_part_copy: UploadPartCopyInput => UploadPartCopyOutput = copy::upload_part_copy,
         list_buckets: ListBucketsInput => ListBucketsOutput = bucket::list_buckets,

@@ -1,6 +1,6 @@
-//! Uploads: PutObject, POST object (browser forms), CreateMultipartUpload, UploadPart. Bodies
-//! stream straight through; one declaring more than S3's 5 GiB limit is refused before a byte
-//! of it is read.
+//! Uploads: PutObject, POST object (browser forms), CreateMultipartUpload, UploadPart,
+//! CompleteMultipartUpload. Bodies stream straight through; one declaring more than S3's 5 GiB
+//! limit is refused before a byte of it is read.
 //!
 //! s3s has already decoded any `aws-chunked` body (and checked its chunk signatures) but leaves
 //! `aws-chunked` in `Content-Encoding`; forwarded as is, the upstream client would add its own
@@ -12,6 +12,7 @@ use s3s::{S3, S3Error, S3ErrorCode, S3Request, S3Response, S3Result};
 
 use super::Gateway;
 use super::body::watch_body;
+use crate::front::{FrontOrigin, object_url};
 
 /// The checksum algorithm the client named. s3s reads only `x-amz-checksum-algorithm` (and the
 /// trailer), while SDKs name it in `x-amz-sdk-checksum-algorithm`; without it the upstream
@@ -151,6 +152,32 @@ pub async fn upload_part(
     )
     .await
     .map_err(|e| verdict.take().unwrap_or(e))
+}
+
+pub async fn complete_multipart_upload(
+    gw: &Gateway,
+    req: S3Request<CompleteMultipartUploadInput>,
+) -> S3Result<S3Response<CompleteMultipartUploadOutput>> {
+    let origin = req.extensions.get::<FrontOrigin>().cloned();
+    let (bucket, key) = (req.input.bucket.clone(), req.input.key.clone());
+    let mut resp = gw
+        .call(
+            "complete_multipart_upload",
+            &bucket,
+            req.input,
+            |i, b| i.bucket = b,
+            |proxy, req| async move { proxy.complete_multipart_upload(req).await },
+        )
+        .await?;
+    // The upstream's Location addresses the object on the upstream (its host, the backend
+    // bucket name): the client gets the object's URL through rebucket. An upstream that gives
+    // none (or an empty one) still gives none.
+    if let Some(location) = resp.output.location.as_mut()
+        && !location.is_empty()
+    {
+        *location = object_url(origin.as_ref(), &bucket, &key);
+    }
+    Ok(resp)
 }
 
 #[cfg(test)]

@@ -147,7 +147,8 @@ impl UpstreamPool {
         b = b
             .interceptor(NoDefaultContentType)
             .interceptor(trailer::TrailingChecksum)
-            .interceptor(raw::Recorder);
+            .interceptor(raw::Recorder)
+            .interceptor(compat::TagMend);
         if let Some(endpoint) = &key.endpoint {
             b = b.endpoint_url(endpoint);
         }

@@ -3,6 +3,8 @@
 //! the front and the upstreams, an admin API helper, memory probes and the big test file.
 #![allow(dead_code)]
 
+pub mod moto;
+
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
