@@ -14,6 +14,7 @@ use s3s::service::S3ServiceBuilder;
 use tokio::net::TcpListener;
 
 use crate::config::ServeConfig;
+use crate::front::FrontHost;
 use crate::gateway::Gateway;
 use crate::profiles::{ProfileEnv, ProfileSet, ResolveOptions, StaticCredentials};
 use crate::registry::Registry;
@@ -38,89 +39,6 @@ impl Running {
         for t in self.tasks {
             let _ = tokio::time::timeout(Duration::from_secs(10), t).await;
         }
-    }
-}
-
-/// The S3 front's client identities. Unlike s3s's `SimpleAuth` (which answers `NotSignedUp`),
-/// an unknown key answers `403 InvalidAccessKeyId`, as S3 does.
-struct FrontAuth(SimpleAuth);
-
-impl FrontAuth {
-    fn new(users: &[crate::config::User]) -> Self {
-        let mut auth = SimpleAuth::new();
-        for u in users {
-            auth.register(u.access_key.clone(), u.secret_key.clone().into());
-        }
-        Self(auth)
-    }
-}
-
-#[async_trait::async_trait]
-impl s3s::auth::S3Auth for FrontAuth {
-    async fn get_secret_key(&self, access_key: &str) -> s3s::S3Result<s3s::auth::SecretKey> {
-        self.0.lookup(access_key).cloned().ok_or_else(|| {
-            s3s::s3_error!(
-                InvalidAccessKeyId,
-                "The AWS Access Key Id you provided does not exist in our records."
-            )
-        })
-    }
-}
-
-/// Virtual-hosted-style addressing on the front: `<bucket>.<domain>[:port]` names a bucket;
-/// `<domain>` and every other host name (`localhost`, the machine's name, ...) are path style.
-/// (s3s's `MultiDomain` neither strips the port nor leaves unknown hosts path style.)
-struct FrontHost {
-    domains: Vec<String>,
-}
-
-impl FrontHost {
-    fn new(domains: &[String]) -> Self {
-        Self {
-            domains: domains
-                .iter()
-                .map(|d| d.trim_end_matches('.').to_ascii_lowercase())
-                .collect(),
-        }
-    }
-
-    /// The bucket a host names, if it is `<bucket>.<domain>`, and the domain.
-    fn split<'a>(&'a self, host: &str) -> Option<(&'a str, Option<String>)> {
-        let name = match host.rsplit_once(':') {
-            Some((name, port)) if !port.is_empty() && port.bytes().all(|b| b.is_ascii_digit()) => {
-                name
-            }
-            _ => host,
-        };
-        let name = name.trim_end_matches('.').to_ascii_lowercase();
-        self.domains.iter().find_map(|d| {
-            if name == *d {
-                Some((d.as_str(), None))
-            } else {
-                let bucket = name.strip_suffix(d.as_str())?.strip_suffix('.')?;
-                Some((d.as_str(), Some(bucket.to_owned())))
-            }
-        })
-    }
-}
-
-impl s3s::host::S3Host for FrontHost {
-    fn parse_host_header<'a>(&'a self, host: &'a str) -> s3s::S3Result<s3s::host::VirtualHost<'a>> {
-        Ok(match self.split(host) {
-            Some((domain, Some(bucket))) => s3s::host::VirtualHost::new(domain).with_bucket(bucket),
-            Some((domain, None)) => s3s::host::VirtualHost::new(domain),
-            None => s3s::host::VirtualHost::new(host),
-        })
-    }
-}
-
-/// Allows unsigned requests when the operator opted in.
-struct AllowAnonymous;
-
-#[async_trait::async_trait]
-impl s3s::access::S3Access for AllowAnonymous {
-    async fn check(&self, _cx: &mut s3s::access::S3AccessContext<'_>) -> s3s::S3Result<()> {
-        Ok(())
     }
 }
 
@@ -175,32 +93,7 @@ pub async fn start(config: ServeConfig, env: ProfileEnv) -> Result<Running, BoxE
     }));
     let gateway = Gateway::new(registry, resolver.clone(), pool.clone());
 
-    // The front's settings, shared by its service and the unauthenticated one behind its
-    // routes (see `front`).
-    let front_builder = || {
-        let mut b = S3ServiceBuilder::new(gateway.clone());
-        let mut s3_config = s3s::config::S3Config::default();
-        s3_config.post_object_max_file_size = config.post_object_max_bytes;
-        b.set_config(Arc::new(s3s::config::StaticConfigProvider::new(Arc::new(
-            s3_config,
-        ))));
-        if !config.domains.is_empty() {
-            b.set_host(FrontHost::new(&config.domains));
-        }
-        b
-    };
-    let s3 = {
-        let mut b = front_builder();
-        b.set_auth(FrontAuth::new(&config.users));
-        b.set_route(crate::front::Routes {
-            ignored_range: crate::front::IgnoredRange::new(front_builder().build()),
-            allow_anonymous: config.allow_anonymous,
-        });
-        if config.allow_anonymous {
-            b.set_access(AllowAnonymous);
-        }
-        b.build()
-    };
+    let s3 = crate::front::service(&config, gateway.clone());
     let front_host = Arc::new(FrontHost::new(&config.domains));
     let s3_listener = TcpListener::bind(config.listen).await?;
     let s3_addr = s3_listener.local_addr()?;
@@ -480,25 +373,6 @@ async fn evict_idle_clients(
 #[cfg(test)]
 mod tests {
     use super::{FrontHost, RequestLine};
-
-    #[test]
-    fn front_host_names_buckets_only_under_its_domains() {
-        let h = FrontHost::new(&["s3.example.test".to_owned()]);
-        assert_eq!(
-            h.split("abc.s3.example.test:8080"),
-            Some(("s3.example.test", Some("abc".to_owned())))
-        );
-        assert_eq!(
-            h.split("a.b.s3.example.test"),
-            Some(("s3.example.test", Some("a.b".to_owned())))
-        );
-        assert_eq!(
-            h.split("S3.Example.Test:80"),
-            Some(("s3.example.test", None))
-        );
-        assert_eq!(h.split("localhost:8080"), None);
-        assert_eq!(h.split("xs3.example.test"), None);
-    }
 
     #[test]
     fn log_line_names_the_bucket_of_path_and_virtual_hosted_requests() {

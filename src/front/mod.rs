@@ -1,24 +1,64 @@
-//! What rebucket's S3 front adds to s3s: requests S3 answers differently from s3s, taken as
-//! s3s custom routes (matched after the signature check), and mends of requests and answers
-//! on the HTTP layer around s3s ([`Mends`]), and how a request reached the front
-//! ([`FrontOrigin`], for answers that hand out a URL).
+//! rebucket's S3 front: the s3s service ([`service`]) with the front's identities
+//! ([`FrontAuth`]) and host names ([`FrontHost`]), and what it does that s3s alone does not:
+//! - requests S3 answers differently, taken as s3s custom routes after the signature check
+//!   (unknown methods, [`IgnoredRange`]);
+//! - mends of requests and answers on the HTTP layer around s3s ([`Mends`]);
+//! - how a request reached the front ([`FrontOrigin`]), for answers that hand out a URL.
 
+mod auth;
+mod host;
 mod mend;
 mod origin;
 mod range;
 
+pub use auth::{AllowAnonymous, FrontAuth};
+pub use host::FrontHost;
 pub use mend::Mends;
 pub use origin::{FrontOrigin, object_url};
 pub use range::IgnoredRange;
 
+use std::sync::Arc;
+
+use s3s::service::{S3Service, S3ServiceBuilder};
 use s3s::{Body, S3Request, S3Response, S3Result};
 
+use crate::config::ServeConfig;
+use crate::gateway::Gateway;
+
+/// The S3 front's s3s service over `gateway`, as `config` sets it up.
+pub fn service(config: &ServeConfig, gateway: Gateway) -> S3Service {
+    // The front's settings, shared by its service and the unauthenticated one behind its
+    // routes (see [`IgnoredRange`]).
+    let builder = || {
+        let mut b = S3ServiceBuilder::new(gateway.clone());
+        let mut s3_config = s3s::config::S3Config::default();
+        s3_config.post_object_max_file_size = config.post_object_max_bytes;
+        b.set_config(Arc::new(s3s::config::StaticConfigProvider::new(Arc::new(
+            s3_config,
+        ))));
+        if !config.domains.is_empty() {
+            b.set_host(FrontHost::new(&config.domains));
+        }
+        b
+    };
+    let mut b = builder();
+    b.set_auth(FrontAuth::new(&config.users));
+    b.set_route(Routes {
+        ignored_range: IgnoredRange::new(builder().build()),
+        allow_anonymous: config.allow_anonymous,
+    });
+    if config.allow_anonymous {
+        b.set_access(AllowAnonymous);
+    }
+    b.build()
+}
+
 /// The front's custom routes (s3s takes one route; this one dispatches).
-pub struct Routes {
+struct Routes {
     /// Requests whose Range S3 would ignore.
-    pub ignored_range: IgnoredRange,
+    ignored_range: IgnoredRange,
     /// Whether unsigned requests are let through (the front's `allow_anonymous`).
-    pub allow_anonymous: bool,
+    allow_anonymous: bool,
 }
 
 /// A method S3 has no operation for (`PATCH`, `TRACE`, ...): S3 answers `405

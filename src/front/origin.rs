@@ -55,17 +55,17 @@ pub fn object_url(origin: Option<&FrontOrigin>, bucket: &str, key: &str) -> Stri
     }
 }
 
+/// What S3 leaves unencoded in an object URL: RFC 3986 unreserved characters and `/`.
+const KEY_SET: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'_')
+    .remove(b'.')
+    .remove(b'~')
+    .remove(b'/');
+
 /// Percent-encodes everything but RFC 3986 unreserved characters and `/`.
 fn encode_key(key: &str) -> String {
-    let mut out = String::with_capacity(key.len());
-    for b in key.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~' | b'/') {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
+    percent_encoding::utf8_percent_encode(key, KEY_SET).to_string()
 }
 
 #[cfg(test)]

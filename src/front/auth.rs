@@ -1,0 +1,39 @@
+//! Who may use the S3 front: its client identities and the anonymous switch.
+
+use s3s::auth::SimpleAuth;
+
+/// The S3 front's client identities. Unlike s3s's `SimpleAuth` (which answers `NotSignedUp`),
+/// an unknown key answers `403 InvalidAccessKeyId`, as S3 does.
+pub struct FrontAuth(SimpleAuth);
+
+impl FrontAuth {
+    pub fn new(users: &[crate::config::User]) -> Self {
+        let mut auth = SimpleAuth::new();
+        for u in users {
+            auth.register(u.access_key.clone(), u.secret_key.clone().into());
+        }
+        Self(auth)
+    }
+}
+
+#[async_trait::async_trait]
+impl s3s::auth::S3Auth for FrontAuth {
+    async fn get_secret_key(&self, access_key: &str) -> s3s::S3Result<s3s::auth::SecretKey> {
+        self.0.lookup(access_key).cloned().ok_or_else(|| {
+            s3s::s3_error!(
+                InvalidAccessKeyId,
+                "The AWS Access Key Id you provided does not exist in our records."
+            )
+        })
+    }
+}
+
+/// Allows unsigned requests when the operator opted in.
+pub struct AllowAnonymous;
+
+#[async_trait::async_trait]
+impl s3s::access::S3Access for AllowAnonymous {
+    async fn check(&self, _cx: &mut s3s::access::S3AccessContext<'_>) -> s3s::S3Result<()> {
+        Ok(())
+    }
+}

@@ -1,0 +1,72 @@
+//! Which bucket a request's Host names (virtual-hosted-style addressing).
+
+/// Virtual-hosted-style addressing on the front: `<bucket>.<domain>[:port]` names a bucket;
+/// `<domain>` and every other host name (`localhost`, the machine's name, ...) are path style.
+/// (s3s's `MultiDomain` neither strips the port nor leaves unknown hosts path style.)
+pub struct FrontHost {
+    domains: Vec<String>,
+}
+
+impl FrontHost {
+    pub fn new(domains: &[String]) -> Self {
+        Self {
+            domains: domains
+                .iter()
+                .map(|d| d.trim_end_matches('.').to_ascii_lowercase())
+                .collect(),
+        }
+    }
+
+    /// The bucket a host names, if it is `<bucket>.<domain>`, and the domain.
+    pub fn split<'a>(&'a self, host: &str) -> Option<(&'a str, Option<String>)> {
+        let name = match host.rsplit_once(':') {
+            Some((name, port)) if !port.is_empty() && port.bytes().all(|b| b.is_ascii_digit()) => {
+                name
+            }
+            _ => host,
+        };
+        let name = name.trim_end_matches('.').to_ascii_lowercase();
+        self.domains.iter().find_map(|d| {
+            if name == *d {
+                Some((d.as_str(), None))
+            } else {
+                let bucket = name.strip_suffix(d.as_str())?.strip_suffix('.')?;
+                Some((d.as_str(), Some(bucket.to_owned())))
+            }
+        })
+    }
+}
+
+impl s3s::host::S3Host for FrontHost {
+    fn parse_host_header<'a>(&'a self, host: &'a str) -> s3s::S3Result<s3s::host::VirtualHost<'a>> {
+        Ok(match self.split(host) {
+            Some((domain, Some(bucket))) => s3s::host::VirtualHost::new(domain).with_bucket(bucket),
+            Some((domain, None)) => s3s::host::VirtualHost::new(domain),
+            None => s3s::host::VirtualHost::new(host),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::FrontHost;
+
+    #[test]
+    fn front_host_names_buckets_only_under_its_domains() {
+        let h = FrontHost::new(&["s3.example.test".to_owned()]);
+        assert_eq!(
+            h.split("abc.s3.example.test:8080"),
+            Some(("s3.example.test", Some("abc".to_owned())))
+        );
+        assert_eq!(
+            h.split("a.b.s3.example.test"),
+            Some(("s3.example.test", Some("a.b".to_owned())))
+        );
+        assert_eq!(
+            h.split("S3.Example.Test:80"),
+            Some(("s3.example.test", None))
+        );
+        assert_eq!(h.split("localhost:8080"), None);
+        assert_eq!(h.split("xs3.example.test"), None);
+    }
+}
