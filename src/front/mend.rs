@@ -25,6 +25,9 @@ impl Mends {
             // A POST object answers its form's `success_action_status`; the PutObject it
             // became upstream answered 200 either way.
             policy_condition_denied(resp);
+            if resp.status() == http::StatusCode::CREATED {
+                quote_post_response_etag(resp);
+            }
         } else {
             crate::upstream::raw::front_status(resp);
         }
@@ -63,18 +66,44 @@ fn policy_condition_denied(resp: &mut http::Response<s3s::Body>) {
     if resp.status() != http::StatusCode::BAD_REQUEST {
         return;
     }
-    let Some(bytes) = resp.body().bytes() else {
-        return;
-    };
-    let text = String::from_utf8_lossy(&bytes);
-    if !text.contains(FAILED) {
-        return;
+    if rewrite_body(resp, |text| {
+        text.contains(FAILED)
+            .then(|| text.replacen(FAILED, DENIED, 1))
+    }) {
+        *resp.status_mut() = http::StatusCode::FORBIDDEN;
     }
-    let text = text.replacen(FAILED, DENIED, 1);
-    *resp.status_mut() = http::StatusCode::FORBIDDEN;
-    resp.headers_mut()
-        .insert(http::header::CONTENT_LENGTH, text.len().into());
+}
+
+/// s3s writes the ETag of the `<PostResponse>` document (`success_action_status=201`)
+/// unquoted; S3 quotes it there, as in every answer but GetObjectAttributes.
+fn quote_post_response_etag(resp: &mut http::Response<s3s::Body>) {
+    rewrite_body(resp, |xml| {
+        let start = xml.find("<ETag>")? + "<ETag>".len();
+        let end = start + xml[start..].find("</ETag>")?;
+        let etag = &xml[start..end];
+        (!etag.starts_with('"') && !etag.starts_with("&quot;"))
+            .then(|| format!("{}\"{etag}\"{}", &xml[..start], &xml[end..]))
+    });
+}
+
+/// Replaces a small answer body s3s holds in memory (an XML document) with what `f` makes of
+/// it, keeping `Content-Length` right; `false` when `f` made nothing of it.
+fn rewrite_body(
+    resp: &mut http::Response<s3s::Body>,
+    f: impl FnOnce(&str) -> Option<String>,
+) -> bool {
+    let Some(bytes) = resp.body().bytes() else {
+        return false;
+    };
+    let Some(text) = std::str::from_utf8(&bytes).ok().and_then(f) else {
+        return false;
+    };
+    resp.headers_mut().insert(
+        http::header::CONTENT_LENGTH,
+        http::HeaderValue::from(text.len()),
+    );
     *resp.body_mut() = s3s::Body::from(text);
+    true
 }
 
 /// Whether a request is a POST object (an HTML form upload), which s3s answers itself.
@@ -101,25 +130,12 @@ fn is_get_object_attributes<B>(req: &http::Request<B>) -> bool {
 /// #629, fixed in later versions), so a client comparing it with the object's ETag sees another
 /// value. Unquotes it in that answer, a small XML document s3s holds in memory.
 fn unquote_etag(resp: &mut http::Response<s3s::Body>) {
-    let Some(bytes) = resp.body().bytes() else {
-        return;
-    };
-    let Ok(xml) = std::str::from_utf8(&bytes) else {
-        return;
-    };
-    if !xml.contains("<ETag>\"") {
-        return;
-    }
-    let xml = xml
-        .replace("<ETag>\"", "<ETag>")
-        .replace("\"</ETag>", "</ETag>");
-    if resp.headers().contains_key(http::header::CONTENT_LENGTH) {
-        resp.headers_mut().insert(
-            http::header::CONTENT_LENGTH,
-            http::HeaderValue::from(xml.len()),
-        );
-    }
-    *resp.body_mut() = s3s::Body::from(xml);
+    rewrite_body(resp, |xml| {
+        xml.contains("<ETag>\"").then(|| {
+            xml.replace("<ETag>\"", "<ETag>")
+                .replace("\"</ETag>", "</ETag>")
+        })
+    });
 }
 
 #[cfg(test)]
@@ -156,6 +172,22 @@ mod tests {
             resp.body().bytes().unwrap(),
             "<GetObjectAttributesOutput><ETag>abc</ETag><ObjectSize>3</ObjectSize></GetObjectAttributesOutput>"
         );
+    }
+
+    #[test]
+    fn post_response_etag_is_quoted_once() {
+        let doc = |etag: &str| {
+            format!("<PostResponse><Location>/b/k</Location><ETag>{etag}</ETag></PostResponse>")
+        };
+        let mut resp = http::Response::new(s3s::Body::from(doc("abc")));
+        quote_post_response_etag(&mut resp);
+        assert_eq!(resp.body().bytes().unwrap(), doc("\"abc\""));
+        assert_eq!(
+            resp.headers()["content-length"],
+            doc("\"abc\"").len().to_string()
+        );
+        quote_post_response_etag(&mut resp);
+        assert_eq!(resp.body().bytes().unwrap(), doc("\"abc\""));
     }
 
     #[test]
