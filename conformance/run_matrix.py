@@ -114,6 +114,9 @@ def rescore(args) -> int:
         if j["upstream"] not in ups:
             ups.append(j["upstream"])
     cases = [c for c in harness.load_cases().values() if c.id in table]
+    if not cases:
+        print(f"run_matrix: no recorded outcomes in {path}", file=sys.stderr)
+        return 2
     return report(args, cases, ups, table, {}, path)
 
 
