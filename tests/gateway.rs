@@ -311,6 +311,54 @@ async fn a_range_s3_cannot_honour_is_ignored_like_s3_does() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_upload_framing_stored_as_content_encoding_is_not_served() {
+    let _g = light().await;
+    let (up, gw) = setup("enc").await;
+    // Objects an upstream stored with the framing of their upload in Content-Encoding.
+    for (key, stored) in [("plain", "aws-chunked"), ("zipped", "gzip,aws-chunked")] {
+        up.client()
+            .put_object()
+            .bucket("enc")
+            .key(key)
+            .content_encoding(stored)
+            .body(ByteStream::from_static(b"data"))
+            .send()
+            .await
+            .expect("upstream put");
+        let direct = up
+            .client()
+            .head_object()
+            .bucket("enc")
+            .key(key)
+            .send()
+            .await;
+        assert_eq!(
+            direct.expect("upstream head").content_encoding(),
+            Some(stored)
+        );
+    }
+    let c = gw.client();
+    for (key, want) in [("plain", None), ("zipped", Some("gzip"))] {
+        let got = c
+            .get_object()
+            .bucket("enc")
+            .key(key)
+            .send()
+            .await
+            .expect("get");
+        assert_eq!(got.content_encoding(), want, "GET {key}");
+        let head = c
+            .head_object()
+            .bucket("enc")
+            .key(key)
+            .send()
+            .await
+            .expect("head");
+        assert_eq!(head.content_encoding(), want, "HEAD {key}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn presigned_get_and_put() {
     let _g = light().await;
     let (up, gw) = setup("pre").await;

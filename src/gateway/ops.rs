@@ -1,6 +1,7 @@
 //! The `S3` trait, operation by operation. Plain operations are generated: route the bucket,
 //! forward through `s3s_aws::Proxy`, retry once in the right region on a redirect (`names`: the
-//! output field that names the bucket; `shaped`: a fix of the input s3s parsed). The few that
+//! output field that names the bucket; `shaped`: a fix of the input s3s parsed; `answered`: a
+//! fix of the output before the client gets it). The few that
 //! need more are delegated to their family's module.
 
 use s3s::dto::*;
@@ -10,7 +11,7 @@ use super::{ClientBucketName, Gateway, bucket, copy, put};
 
 macro_rules! s3_impl {
     (
-        forward { $($op:ident: $input:ident => $output:ident $(names $field:ident)? $(shaped $shape:path)?,)* }
+        forward { $($op:ident: $input:ident => $output:ident $(names $field:ident)? $(shaped $shape:path)? $(; answered $answer:path)?,)* }
         own { $($own:ident: $oinput:ident => $ooutput:ident = $path:path,)* }
     ) => {
         $(
@@ -30,14 +31,17 @@ macro_rules! s3_impl {
                     let mut input = req.input;
                     $($shape(&mut input);)?
                     let bucket = input.bucket.clone();
-                    self.call(
+                    #[allow(unused_mut)]
+                    let mut resp = self.call(
                         stringify!($op),
                         &bucket,
                         input,
                         |input, name| input.bucket = name,
                         |proxy, req| async move { proxy.$op(req).await },
                     )
-                    .await
+                    .await?;
+                    $($answer(&mut resp.output);)?
+                    Ok(resp)
                 }
             )*
             $(
@@ -92,7 +96,7 @@ s3_impl! {
         get_bucket_tagging: GetBucketTaggingInput => GetBucketTaggingOutput,
         get_bucket_versioning: GetBucketVersioningInput => GetBucketVersioningOutput,
         get_bucket_website: GetBucketWebsiteInput => GetBucketWebsiteOutput,
-        get_object: GetObjectInput => GetObjectOutput,
+        get_object: GetObjectInput => GetObjectOutput; answered put::stored_encoding_get,
         get_object_acl: GetObjectAclInput => GetObjectAclOutput,
         get_object_attributes: GetObjectAttributesInput => GetObjectAttributesOutput shaped split_object_attributes,
         get_object_legal_hold: GetObjectLegalHoldInput => GetObjectLegalHoldOutput,
@@ -102,7 +106,7 @@ s3_impl! {
         get_object_torrent: GetObjectTorrentInput => GetObjectTorrentOutput,
         get_public_access_block: GetPublicAccessBlockInput => GetPublicAccessBlockOutput,
         head_bucket: HeadBucketInput => HeadBucketOutput,
-        head_object: HeadObjectInput => HeadObjectOutput,
+        head_object: HeadObjectInput => HeadObjectOutput; answered put::stored_encoding_head,
         list_bucket_analytics_configurations: ListBucketAnalyticsConfigurationsInput => ListBucketAnalyticsConfigurationsOutput,
         list_bucket_intelligent_tiering_configurations: ListBucketIntelligentTieringConfigurationsInput => ListBucketIntelligentTieringConfigurationsOutput,
         list_bucket_inventory_configurations: ListBucketInventoryConfigurationsInput => ListBucketInventoryConfigurationsOutput,

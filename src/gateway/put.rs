@@ -38,6 +38,19 @@ fn strip_aws_chunked(encoding: Option<String>) -> Option<String> {
     (!kept.is_empty()).then(|| kept.join(","))
 }
 
+/// An object's `Content-Encoding` as S3 keeps it: never `aws-chunked`, which only describes
+/// how an upload was framed. Some upstreams (rclone) store it with an object uploaded that way,
+/// as rebucket uploads one whose checksum the client sent as a trailer (see
+/// `upstream::trailer`), and a client reading it back would take it for the body's encoding.
+pub(super) fn stored_encoding_get(out: &mut GetObjectOutput) {
+    out.content_encoding = strip_aws_chunked(out.content_encoding.take());
+}
+
+/// [`stored_encoding_get`] for HeadObject.
+pub(super) fn stored_encoding_head(out: &mut HeadObjectOutput) {
+    out.content_encoding = strip_aws_chunked(out.content_encoding.take());
+}
+
 /// S3's limit on a single PutObject and on one part of a multipart upload.
 pub const MAX_UPLOAD_SIZE: u64 = 5 * 1024 * 1024 * 1024;
 
