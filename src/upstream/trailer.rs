@@ -50,26 +50,25 @@ impl Storable for Pending {
 /// The algorithm to send a trailer for: named, with no value given up front (an algorithm the
 /// SDK does not know is left to the upstream).
 fn wanted(input: &aws_smithy_runtime_api::client::interceptors::context::Input) -> Option<String> {
-    let (algorithm, has_value) = if let Some(i) = input.downcast_ref::<PutObjectInput>() {
-        let has = i.checksum_crc32().is_some()
-            || i.checksum_crc32_c().is_some()
-            || i.checksum_crc64_nvme().is_some()
-            || i.checksum_sha1().is_some()
-            || i.checksum_sha256().is_some();
-        (i.checksum_algorithm(), has)
+    // PutObjectInput and UploadPartInput share these accessors but no trait.
+    macro_rules! algorithm_without_value {
+        ($i:expr) => {{
+            let has_value = $i.checksum_crc32().is_some()
+                || $i.checksum_crc32_c().is_some()
+                || $i.checksum_crc64_nvme().is_some()
+                || $i.checksum_sha1().is_some()
+                || $i.checksum_sha256().is_some();
+            $i.checksum_algorithm().filter(|_| !has_value)
+        }};
+    }
+    let algorithm = if let Some(i) = input.downcast_ref::<PutObjectInput>() {
+        algorithm_without_value!(i)
     } else if let Some(i) = input.downcast_ref::<UploadPartInput>() {
-        let has = i.checksum_crc32().is_some()
-            || i.checksum_crc32_c().is_some()
-            || i.checksum_crc64_nvme().is_some()
-            || i.checksum_sha1().is_some()
-            || i.checksum_sha256().is_some();
-        (i.checksum_algorithm(), has)
+        algorithm_without_value!(i)
     } else {
-        return None;
+        None
     };
-    algorithm
-        .filter(|_| !has_value)
-        .map(|a| a.as_str().to_owned())
+    algorithm.map(|a| a.as_str().to_owned())
 }
 
 impl Intercept for TrailingChecksum {
