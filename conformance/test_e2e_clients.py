@@ -291,6 +291,22 @@ def test_post_object_bounded_by_config(request):
             assert r.status == want, (key, r.status, r.data[:300])
             if want == 400:
                 assert b"<Code>EntityTooLarge</Code>" in r.data, r.data[:300]
+            else:
+                # Like S3: the ETag and the object's URL (through rebucket) as headers.
+                assert r.headers.get("ETag", "").startswith('"'), dict(r.headers)
+                assert r.headers.get("Location") == f"{rb.endpoint}/post-bound/{key}", dict(r.headers)
+        # success_action_status=201: the PostResponse's Location is the object's URL too,
+        # its key percent-encoded as S3 writes it.
+        fields = {"success_action_status": "201"}
+        p = s3.generate_presigned_post("post-bound", "a b+c", Fields=fields,
+                                       Conditions=[fields], ExpiresIn=300)
+        form = dict(p["fields"], file=("f.bin", b"x" * 10, "application/octet-stream"))
+        r = pm.request("POST", p["url"], fields=form)
+        url = f"{rb.endpoint}/post-bound/a%20b%2Bc"
+        assert r.status == 201, (r.status, r.data[:300])
+        assert r.headers.get("Location") == url, dict(r.headers)
+        assert f"<Location>{url}</Location>".encode() in r.data, r.data[:500]
+        assert s3.head_object(Bucket="post-bound", Key="a b+c")["ContentLength"] == 10
         assert s3.head_object(Bucket="post-bound", Key="small")["ContentLength"] == 4000
         with pytest.raises(botocore.exceptions.ClientError) as e:
             s3.head_object(Bucket="post-bound", Key="big")

@@ -27,6 +27,7 @@ impl Mends {
             policy_condition_denied(resp);
             if resp.status() == http::StatusCode::CREATED {
                 quote_post_response_etag(resp);
+                post_response_location(resp);
             }
         } else {
             crate::upstream::raw::front_status(resp);
@@ -83,6 +84,24 @@ fn quote_post_response_etag(resp: &mut http::Response<s3s::Body>) {
         let etag = &xml[start..end];
         (!etag.starts_with('"') && !etag.starts_with("&quot;"))
             .then(|| format!("{}\"{etag}\"{}", &xml[..start], &xml[end..]))
+    });
+}
+
+/// s3s writes `/<bucket>/<key>` as the `<Location>` of the `<PostResponse>` document; S3 writes
+/// the object's URL, the one of the answer's `Location` header (set by `gateway/put.rs`).
+fn post_response_location(resp: &mut http::Response<s3s::Body>) {
+    let Some(url) = resp
+        .headers()
+        .get(http::header::LOCATION)
+        .and_then(|v| v.to_str().ok())
+        .map(|v| v.replace('&', "&amp;"))
+    else {
+        return;
+    };
+    rewrite_body(resp, |xml| {
+        let start = xml.find("<Location>")? + "<Location>".len();
+        let end = start + xml[start..].find("</Location>")?;
+        Some(format!("{}{url}{}", &xml[..start], &xml[end..]))
     });
 }
 
@@ -188,6 +207,26 @@ mod tests {
         );
         quote_post_response_etag(&mut resp);
         assert_eq!(resp.body().bytes().unwrap(), doc("\"abc\""));
+    }
+
+    #[test]
+    fn post_response_location_is_the_location_header() {
+        let doc = |loc: &str| format!("<PostResponse><Location>{loc}</Location></PostResponse>");
+        let mut resp = http::Response::new(s3s::Body::from(doc("/b/a%26b")));
+        post_response_location(&mut resp);
+        assert_eq!(
+            resp.body().bytes().unwrap(),
+            doc("/b/a%26b"),
+            "no header: kept"
+        );
+        resp.headers_mut().insert(
+            http::header::LOCATION,
+            http::HeaderValue::from_static("http://gw:9000/b/a%26b?x&y"),
+        );
+        post_response_location(&mut resp);
+        let want = doc("http://gw:9000/b/a%26b?x&amp;y");
+        assert_eq!(resp.body().bytes().unwrap(), want);
+        assert_eq!(resp.headers()["content-length"], want.len().to_string());
     }
 
     #[test]

@@ -115,16 +115,26 @@ impl S3 for PutOnly {
 }
 
 /// POST object: s3s checks the form and its policy and writes the answer's status and body, but
-/// sends no `ETag` header, which S3 does (browser code reads it) and upstreams do.
+/// sends neither the `ETag` nor the `Location` header S3 sends (browser code reads them). The
+/// `Location` is the object's URL through rebucket; with `success_action_redirect` s3s answers
+/// 303 and its `Location` is the redirect, as in S3. `front/mend.rs` puts the same URL in the
+/// `<PostResponse>` of a 201.
 pub async fn post_object(
     gw: &Gateway,
     req: S3Request<PostObjectInput>,
 ) -> S3Result<S3Response<PostObjectOutput>> {
+    let location = req.input.success_action_redirect.is_none().then(|| {
+        let origin = req.extensions.get::<FrontOrigin>();
+        object_url(origin, &req.input.bucket, &req.input.key)
+    });
     let mut resp = PutOnly(gw.clone()).post_object(req).await?;
     if let Some(etag) = resp.output.e_tag.as_ref()
         && let Ok(value) = etag.to_http_header()
     {
         resp.headers.insert(http::header::ETAG, value);
+    }
+    if let Some(value) = location.and_then(|l| http::HeaderValue::try_from(l).ok()) {
+        resp.headers.insert(http::header::LOCATION, value);
     }
     Ok(resp)
 }
