@@ -7,6 +7,8 @@
 //!   the `<LocationConstraint>`), while the content is what S3 sends.
 //! - s3s-aws refuses an empty `<ETag></ETag>` (rclone lists an object whose upload failed that
 //!   way), failing the whole listing; it becomes `""`, S3's spelling of an empty ETag.
+//! - The SDK reads only `true`/`false` as a boolean; MinIO-based servers (the JuiceFS gateway)
+//!   answer GetBucketPolicyStatus with `<IsPublic>FALSE</IsPublic>`, spelled as S3 does.
 //! - The SDK fails the whole call on a `Last-Modified` header that is not an HTTP date; moto
 //!   answers GetObjectAttributes with an ISO 8601 one (`2026-11-28T03:19:50.000Z`), which
 //!   names the same instant, so it is rewritten as the HTTP date S3 sends (any answer; a header).
@@ -219,11 +221,45 @@ fn mend_last_modified(headers: &mut aws_smithy_runtime_api::http::Headers) {
     }
 }
 
+/// The S3 elements of type boolean that appear in mended answers.
+const BOOLEANS: &[&str] = &[
+    "IsPublic",
+    "IsTruncated",
+    "IsLatest",
+    "BlockPublicAcls",
+    "IgnorePublicAcls",
+    "BlockPublicPolicy",
+    "RestrictPublicBuckets",
+    "BucketKeyEnabled",
+];
+
+/// Booleans spelled `TRUE`/`FALSE` (MinIO-based servers such as the JuiceFS gateway, in
+/// `<IsPublic>`) as S3 and the SDK's parser spell them, `true`/`false`; only in the elements
+/// of [`BOOLEANS`], so that a tag or key reading `TRUE` stays as it is.
+fn spell_booleans(xml: &str) -> Option<String> {
+    let mut out: Option<String> = None;
+    for name in BOOLEANS {
+        for (odd, s3) in [
+            ("TRUE", "true"),
+            ("True", "true"),
+            ("FALSE", "false"),
+            ("False", "false"),
+        ] {
+            let from = format!("<{name}>{odd}</{name}>");
+            let doc = out.as_deref().unwrap_or(xml);
+            if doc.contains(&from) {
+                out = Some(doc.replace(&from, &format!("<{name}>{s3}</{name}>")));
+            }
+        }
+    }
+    out
+}
+
 /// The mended document, or `None` when it needs no mending.
 fn mend_xml(xml: &str, mend: Mend) -> Option<String> {
     let rooted = rename_root(xml, mend.root).or_else(|| unwrap_root(xml, mend.root));
-    let doc = rooted.as_deref().unwrap_or(xml);
-    quote_empty_etags(doc).or(rooted)
+    let quoted = quote_empty_etags(rooted.as_deref().unwrap_or(xml)).or(rooted);
+    spell_booleans(quoted.as_deref().unwrap_or(xml)).or(quoted)
 }
 
 impl HttpConnector for MendingConnector {
@@ -358,6 +394,35 @@ mod tests {
         );
         assert_eq!(http_date("Sat, 28 Nov 2026 03:19:50 GMT"), None);
         assert_eq!(http_date("yesterday"), None);
+    }
+
+    #[test]
+    fn spells_booleans_as_s3_only_in_boolean_elements() {
+        let mend = mend_for("GetBucketPolicyStatus").unwrap();
+        let minio = "<PolicyStatus><IsPublic>FALSE</IsPublic></PolicyStatus>";
+        assert_eq!(
+            mend_xml(minio, mend).as_deref(),
+            Some("<PolicyStatus><IsPublic>false</IsPublic></PolicyStatus>")
+        );
+        assert_eq!(
+            mend_xml(
+                "<PolicyStatus><IsPublic>true</IsPublic></PolicyStatus>",
+                mend
+            ),
+            None
+        );
+        let tags = mend_for("GetObjectTagging").unwrap();
+        let doc = "<Tagging><TagSet><Tag><Key>k</Key><Value>TRUE</Value></Tag></TagSet></Tagging>";
+        assert_eq!(mend_xml(doc, tags), None, "a tag value is data");
+        let listing = "<ListBucketResult><IsTruncated>True</IsTruncated><Contents><Key>TRUE</Key>\
+                       </Contents></ListBucketResult>";
+        assert_eq!(
+            mend_xml(listing, mend_for("ListObjectsV2").unwrap()).as_deref(),
+            Some(
+                "<ListBucketResult><IsTruncated>true</IsTruncated><Contents><Key>TRUE</Key>\
+                 </Contents></ListBucketResult>"
+            )
+        );
     }
 
     #[test]
