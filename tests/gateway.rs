@@ -1257,3 +1257,34 @@ async fn an_upstream_5xx_page_keeps_its_status() {
         assert!(!message.contains(KEYS_A.1), "{message}");
     }
 }
+
+/// garage answers a failed If-Match with a body-less 412 (S3 sends an error document): the
+/// client gets S3's `412 PreconditionFailed`, not an InternalError about the upstream.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bodiless_upstream_4xx_is_the_s3_error_of_its_status() {
+    let _g = light().await;
+    let up = CannedUpstream::start(|m, t| {
+        canned_bucket(m, t, |_, t| {
+            let status = if t.contains("range") { 416 } else { 412 };
+            Canned::new(status).header("content-length", "0")
+        })
+    })
+    .await;
+    let gw = up.gateway().await;
+    for (key, want_status, want_code) in [
+        ("precondition", 412, "PreconditionFailed"),
+        ("range", 416, "InvalidRange"),
+    ] {
+        let e = gw
+            .client()
+            .get_object()
+            .bucket("canned")
+            .key(key)
+            .if_match("\"nope\"")
+            .send()
+            .await
+            .expect_err("upstream 4xx");
+        let (status, code, _) = err_parts(&e);
+        assert_eq!((status, code.as_str()), (want_status, want_code), "{e:?}");
+    }
+}

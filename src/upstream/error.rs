@@ -4,8 +4,9 @@
 //! them). Failures to reach the upstream at all — refused, DNS, TLS, timeouts — become
 //! `503 ServiceUnavailable` naming the bucket, profile and endpoint (never a key). A 5xx answer
 //! that is no S3 error (a proxy's error page, a crash) keeps its status, with the S3 code of
-//! that status (`InternalError`, `ServiceUnavailable`, ...), naming the same; any other garbled
-//! answer becomes `502 BadGateway`.
+//! that status (`InternalError`, `ServiceUnavailable`, ...), naming the same; a 4xx answer
+//! without one (garage's body-less 412) is the S3 error of that status (`PreconditionFailed`);
+//! any other garbled answer becomes `502 BadGateway`.
 
 use std::error::Error as StdError;
 
@@ -25,6 +26,9 @@ pub enum Unreachable {
     BadResponse,
     /// The upstream answered this 5xx status without an S3 error.
     ServerError(http::StatusCode),
+    /// The upstream answered this 4xx status without an S3 error: a failed precondition or a
+    /// range out of bounds answered with an empty body (garage), as S3 answers only HEADs.
+    ClientError(http::StatusCode),
 }
 
 /// Classifies a failed upstream call, given the status of the upstream's HTTP answer when one
@@ -52,6 +56,9 @@ pub fn classify(err: &S3Error, answered: Option<http::StatusCode>) -> Option<Unr
         Some(s) if s.is_success() => return Some(Unreachable::BadResponse),
         Some(s) if s.is_server_error() && err.message().is_none() => {
             return Some(Unreachable::ServerError(s));
+        }
+        Some(s) if s.is_client_error() && err.message().is_none() => {
+            return Some(Unreachable::ClientError(s));
         }
         _ => {}
     }
@@ -105,6 +112,14 @@ pub fn from_upstream(
             server_error = format!("upstream answered {status} without an S3 error");
             (server_error_code(status), status, server_error.as_str())
         }
+        // The client's own request failed upstream: the S3 error of that status, as S3 would
+        // send it; nothing about the upstream is wrong.
+        Unreachable::ClientError(status) => {
+            let (code, message) = client_error(status);
+            let mut out = S3Error::with_message(code, message);
+            out.set_status_code(status);
+            return out;
+        }
     };
     tracing::warn!(op, route = %route.describe(), cause = %cause, "{what}");
     let mut out = S3Error::with_message(
@@ -124,10 +139,72 @@ fn server_error_code(status: http::StatusCode) -> S3ErrorCode {
     }
 }
 
+/// The S3 code and message of a 4xx status that came without an S3 error.
+fn client_error(status: http::StatusCode) -> (S3ErrorCode, String) {
+    use http::StatusCode as S;
+    let (code, message) = match status {
+        S::BAD_REQUEST => (S3ErrorCode::InvalidRequest, "Bad Request"),
+        S::FORBIDDEN => (S3ErrorCode::AccessDenied, "Access Denied"),
+        S::NOT_FOUND => (S3ErrorCode::Custom("NotFound".into()), "Not Found"),
+        S::METHOD_NOT_ALLOWED => (
+            S3ErrorCode::MethodNotAllowed,
+            "The specified method is not allowed against this resource.",
+        ),
+        S::LENGTH_REQUIRED => (
+            S3ErrorCode::MissingContentLength,
+            "You must provide the Content-Length HTTP header.",
+        ),
+        S::PRECONDITION_FAILED => (
+            S3ErrorCode::PreconditionFailed,
+            "At least one of the pre-conditions you specified did not hold",
+        ),
+        S::RANGE_NOT_SATISFIABLE => (
+            S3ErrorCode::InvalidRange,
+            "The requested range is not satisfiable",
+        ),
+        _ => {
+            let reason = status.canonical_reason().unwrap_or("Client Error");
+            (S3ErrorCode::Custom(reason.replace(' ', "").into()), reason)
+        }
+    };
+    (code, message.to_owned())
+}
+
 /// A bucket whose settings cannot make a route answers 503, naming bucket, profile, endpoint.
 pub fn from_route(err: RouteError) -> S3Error {
     tracing::warn!(error = %err, "bucket cannot be routed");
     let mut out = S3Error::with_message(S3ErrorCode::ServiceUnavailable, err.to_string());
     out.set_status_code(http::StatusCode::SERVICE_UNAVAILABLE);
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Unreachable, classify, client_error};
+    use http::StatusCode;
+    use s3s::{S3Error, S3ErrorCode};
+
+    #[test]
+    fn a_bare_4xx_is_the_s3_error_of_its_status() {
+        let bare = S3Error::new(S3ErrorCode::InternalError);
+        let s412 = StatusCode::PRECONDITION_FAILED;
+        assert_eq!(
+            classify(&bare, Some(s412)),
+            Some(Unreachable::ClientError(s412))
+        );
+        assert_eq!(client_error(s412).0, S3ErrorCode::PreconditionFailed);
+        assert_eq!(
+            client_error(StatusCode::RANGE_NOT_SATISFIABLE).0,
+            S3ErrorCode::InvalidRange
+        );
+        assert_eq!(
+            client_error(StatusCode::CONFLICT).0,
+            S3ErrorCode::Custom("Conflict".into())
+        );
+        // An S3 error the upstream sent (a code, or a message) is the upstream's to keep.
+        let sent = S3Error::new(S3ErrorCode::PreconditionFailed);
+        assert_eq!(classify(&sent, Some(s412)), None);
+        let with_message = S3Error::with_message(S3ErrorCode::InternalError, "boom");
+        assert_eq!(classify(&with_message, Some(s412)), None);
+    }
 }
