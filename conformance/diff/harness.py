@@ -635,6 +635,11 @@ VALUE_RULES = {
     "unquoted-etag": lambda path, d, v: (
         isinstance(d, str) and isinstance(v, str) and v == f'"{d}"'
         and re.fullmatch(r"[0-9a-f]{32}(-\d+)?", d) is not None),
+    # the upstream gives an object's location as a path (`/bucket/key`); via rebucket it is the
+    # object's URL on the same path, as S3 writes it
+    "location-path": lambda path, d, v: (
+        isinstance(d, str) and isinstance(v, str) and d.startswith("/")
+        and v in (f"http://<host>{d}", f"https://<host>{d}")),
 }
 
 

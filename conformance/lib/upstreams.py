@@ -156,7 +156,54 @@ class JuiceFS(Upstream):
             env={"MINIO_ROOT_USER": self.access_key, "MINIO_ROOT_PASSWORD": self.secret_key}))
 
 
-UPSTREAMS = {c.name: c for c in (Moto, Rclone, SeaweedFS, JuiceFS)}
+class Garage(Upstream):
+    """Optional: garage (`cargo install garage`), one node, replication factor 1."""
+    name = "garage"
+    # garage imports only keys of its own shape: GK + 24 hex digits, a 64-hex-digit secret.
+    access_key = "GK0123456789abcdef01234567"
+    secret_key = "0123456789abcdef" * 4
+    start_timeout = 60.0
+
+    def _garage(self, *args: str) -> str:
+        exe = shutil.which("garage") or os.path.expanduser("~/.cargo/bin/garage")
+        out = subprocess.run([exe, "-c", str(self.tmp / "garage.toml"), *args],
+                             capture_output=True, text=True, timeout=60)
+        if out.returncode != 0:
+            raise self.procs[-1].fail(f"garage {' '.join(args)}: {out.stderr.strip()}")
+        return out.stdout
+
+    def _start(self):
+        self.port, rpc, admin = free_port(), free_port(), free_port()
+        cfg = self.tmp / "garage.toml"
+        cfg.write_text(f"""
+metadata_dir = "{self.tmp}/meta"
+data_dir = "{self.tmp}/data"
+db_engine = "sqlite"
+replication_factor = 1
+rpc_bind_addr = "{LOOPBACK}:{rpc}"
+rpc_public_addr = "{LOOPBACK}:{rpc}"
+rpc_secret = "{'ab' * 32}"
+
+[s3_api]
+s3_region = "{REGION}"
+api_bind_addr = "{LOOPBACK}:{self.port}"
+
+[admin]
+api_bind_addr = "{LOOPBACK}:{admin}"
+""")
+        exe = shutil.which("garage") or os.path.expanduser("~/.cargo/bin/garage")
+        self.procs.append(Proc("garage", [exe, "-c", str(cfg), "server"],
+                               env={"RUST_LOG": "garage=warn"}))
+        self.procs[-1].wait_tcp(rpc, self.start_timeout)
+        node = self._garage("node", "id", "-q").strip().split("@")[0]
+        self._garage("layout", "assign", "-z", "dc1", "-c", "1G", node)
+        self._garage("layout", "apply", "--version", "1")
+        self._garage("key", "import", "--yes", "-n", "conformance",
+                     self.access_key, self.secret_key)
+        self._garage("key", "allow", "--create-bucket", "conformance")
+
+
+UPSTREAMS = {c.name: c for c in (Moto, Rclone, SeaweedFS, JuiceFS, Garage)}
 
 
 def make(name: str) -> Upstream:
