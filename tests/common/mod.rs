@@ -154,6 +154,38 @@ pub fn pattern(len: usize, seed: u64) -> Vec<u8> {
 // ---------------------------------------------------------------------------------------------
 // Upstreams.
 
+/// Serves `svc` over HTTP/1 and HTTP/2 on a free 127.0.0.1 port until the task is aborted.
+async fn serve_on_loopback<S, B>(svc: S) -> (SocketAddr, tokio::task::JoinHandle<()>)
+where
+    S: hyper::service::Service<http::Request<hyper::body::Incoming>, Response = http::Response<B>>
+        + Clone
+        + Send
+        + 'static,
+    S::Future: Send + 'static,
+    S::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    B: hyper::body::Body + Send + 'static,
+    B::Data: Send,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let task = tokio::spawn(async move {
+        loop {
+            let Ok((socket, _)) = listener.accept().await else {
+                continue;
+            };
+            let _ = socket.set_nodelay(true);
+            let svc = svc.clone();
+            tokio::spawn(async move {
+                let _ = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
+                    .serve_connection(TokioIo::new(socket), svc)
+                    .await;
+            });
+        }
+    });
+    (addr, task)
+}
+
 /// An s3s-fs server on 127.0.0.1 that accepts only `keys`.
 pub struct Upstream {
     pub addr: SocketAddr,
@@ -173,23 +205,7 @@ impl Upstream {
             auth.register((*ak).to_owned(), (*sk).into());
         }
         b.set_auth(auth);
-        let svc = b.build();
-        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-        let addr = listener.local_addr().expect("addr");
-        let task = tokio::spawn(async move {
-            loop {
-                let Ok((socket, _)) = listener.accept().await else {
-                    continue;
-                };
-                let _ = socket.set_nodelay(true);
-                let svc = svc.clone();
-                tokio::spawn(async move {
-                    let _ = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
-                        .serve_connection(TokioIo::new(socket), svc)
-                        .await;
-                });
-            }
-        });
+        let (addr, task) = serve_on_loopback(b.build()).await;
         Self {
             addr,
             endpoint: format!("http://{addr}"),
@@ -287,39 +303,26 @@ pub struct CannedUpstream {
 
 impl CannedUpstream {
     pub async fn start(answer: fn(&str, &str) -> Canned) -> Self {
-        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-        let addr = listener.local_addr().expect("addr");
-        let task = tokio::spawn(async move {
-            loop {
-                let Ok((socket, _)) = listener.accept().await else {
-                    continue;
-                };
-                let svc = hyper::service::service_fn(
-                    move |req: http::Request<hyper::body::Incoming>| async move {
-                        let method = req.method().to_string();
-                        let target = req
-                            .uri()
-                            .path_and_query()
-                            .map(|p| p.to_string())
-                            .unwrap_or_default();
-                        let _ = req.into_body().collect().await;
-                        let c = answer(&method, &target);
-                        let mut resp = http::Response::builder().status(c.status);
-                        for (k, v) in &c.headers {
-                            resp = resp.header(*k, v.as_str());
-                        }
-                        Ok::<_, std::convert::Infallible>(
-                            resp.body(Full::new(Bytes::from(c.body))).expect("response"),
-                        )
-                    },
-                );
-                tokio::spawn(async move {
-                    let _ = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
-                        .serve_connection(TokioIo::new(socket), svc)
-                        .await;
-                });
-            }
-        });
+        let svc = hyper::service::service_fn(
+            move |req: http::Request<hyper::body::Incoming>| async move {
+                let method = req.method().to_string();
+                let target = req
+                    .uri()
+                    .path_and_query()
+                    .map(|p| p.to_string())
+                    .unwrap_or_default();
+                let _ = req.into_body().collect().await;
+                let c = answer(&method, &target);
+                let mut resp = http::Response::builder().status(c.status);
+                for (k, v) in &c.headers {
+                    resp = resp.header(*k, v.as_str());
+                }
+                Ok::<_, std::convert::Infallible>(
+                    resp.body(Full::new(Bytes::from(c.body))).expect("response"),
+                )
+            },
+        );
+        let (addr, task) = serve_on_loopback(svc).await;
         Self {
             endpoint: format!("http://{addr}"),
             task,
