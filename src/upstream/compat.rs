@@ -12,6 +12,8 @@
 //! - The SDK fails the whole call on a `Last-Modified` header that is not an HTTP date; moto
 //!   answers GetObjectAttributes with an ISO 8601 one (`2026-11-28T03:19:50.000Z`), which
 //!   names the same instant, so it is rewritten as the HTTP date S3 sends (any answer; a header).
+//! - A header S3 sends once that comes repeated with one value (SeaweedFS's SSE-C key MD5) is
+//!   kept once: the SDK refuses a list for a single-valued member (any answer; a header).
 //!
 //! A client talking to such a server directly (boto3 reads XML leniently) works, so through
 //! rebucket it must too. The mending happens in the HTTP layer of the upstream clients, only for
@@ -221,6 +223,29 @@ fn mend_last_modified(headers: &mut aws_smithy_runtime_api::http::Headers) {
     }
 }
 
+/// Headers S3 sends once that came repeated with one value (SeaweedFS sends
+/// `x-amz-server-side-encryption-customer-key-MD5` twice on SSE-C reads) are kept once: the SDK
+/// reads a repeated header as a list and fails the call for a single-valued member, and equal
+/// copies say nothing more than one (any answer).
+fn mend_repeated_headers(headers: &mut aws_smithy_runtime_api::http::Headers) {
+    let mut repeated: Vec<(String, String)> = Vec::new();
+    for (name, value) in headers.iter() {
+        if repeated.iter().any(|(n, _)| n == name) {
+            continue;
+        }
+        let mut all = headers.get_all(name);
+        let (Some(_), Some(_)) = (all.next(), all.next()) else {
+            continue;
+        };
+        if headers.get_all(name).all(|v| v == value) {
+            repeated.push((name.to_owned(), value.to_owned()));
+        }
+    }
+    for (name, value) in repeated {
+        headers.insert(name, value);
+    }
+}
+
 /// The S3 elements of type boolean that appear in mended answers.
 const BOOLEANS: &[&str] = &[
     "IsPublic",
@@ -269,6 +294,7 @@ impl HttpConnector for MendingConnector {
         HttpConnectorFuture::new(async move {
             let mut resp = fut.await?;
             mend_last_modified(resp.headers_mut());
+            mend_repeated_headers(resp.headers_mut());
             let Some(mend) = mend else {
                 return Ok(resp);
             };
@@ -302,7 +328,9 @@ impl HttpConnector for MendingConnector {
 
 #[cfg(test)]
 mod tests {
-    use super::{Mend, http_date, mend_for, mend_xml, rename_root, unwrap_root};
+    use super::{
+        Mend, http_date, mend_for, mend_repeated_headers, mend_xml, rename_root, unwrap_root,
+    };
 
     #[test]
     fn renames_only_a_misnamed_root_element() {
@@ -394,6 +422,28 @@ mod tests {
         );
         assert_eq!(http_date("Sat, 28 Nov 2026 03:19:50 GMT"), None);
         assert_eq!(http_date("yesterday"), None);
+    }
+
+    #[test]
+    fn a_header_repeated_with_one_value_is_kept_once() {
+        let md5 = "x-amz-server-side-encryption-customer-key-md5";
+        let mut h = aws_smithy_runtime_api::http::Headers::new();
+        h.append(md5, "hRasmdxgYDKV3nvbahU1MA==");
+        h.append(md5, "hRasmdxgYDKV3nvbahU1MA==");
+        h.append("vary", "Origin");
+        h.append("vary", "Accept-Encoding");
+        h.append("etag", "\"e\"");
+        mend_repeated_headers(&mut h);
+        assert_eq!(
+            h.get_all(md5).collect::<Vec<_>>(),
+            ["hRasmdxgYDKV3nvbahU1MA=="]
+        );
+        assert_eq!(
+            h.get_all("vary").collect::<Vec<_>>(),
+            ["Origin", "Accept-Encoding"],
+            "different values are a list and stay"
+        );
+        assert_eq!(h.get("etag"), Some("\"e\""));
     }
 
     #[test]
