@@ -611,7 +611,7 @@ def cleanup_buckets(t: Target, run_ids, index: int):
                     objs = [{"Key": v["Key"], "VersionId": v["VersionId"]}
                             for v in page.get("Versions", []) + page.get("DeleteMarkers", [])]
                     for o in objs:
-                        c.delete_object(Bucket=b, **o)
+                        delete_locked(c, b, o)
             except Exception:
                 pass
             for page in c.get_paginator("list_objects_v2").paginate(Bucket=b):
@@ -620,6 +620,15 @@ def cleanup_buckets(t: Target, run_ids, index: int):
             c.delete_bucket(Bucket=b)
         except Exception:
             pass
+
+
+def delete_locked(c, b: str, version: dict):
+    """Delete an object version that Object Lock may hold (GOVERNANCE retention, legal hold)."""
+    try:
+        c.delete_object(Bucket=b, BypassGovernanceRetention=True, **version)
+    except Exception:
+        c.put_object_legal_hold(Bucket=b, LegalHold={"Status": "OFF"}, **version)
+        c.delete_object(Bucket=b, BypassGovernanceRetention=True, **version)
 
 
 def dump_result(r: Result, path: Path):
