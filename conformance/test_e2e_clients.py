@@ -315,3 +315,64 @@ def test_post_object_bounded_by_config(request):
         if rb:
             rb.stop()
         up.stop()
+
+
+def test_cors_answers_like_s3(gw, bucket):
+    """A browser's preflight and a cross-origin GET, against rules set with the aws cli: the
+    answers S3 gives (recorded against AWS in LocalStack's validated snapshots and ceph
+    s3-tests), whatever the upstream itself does with an `Origin`."""
+    import json
+    import urllib3
+    if gw.direct:
+        pytest.skip("upstreams answer CORS their own way; this asserts rebucket's answers")
+    rules = {"CORSRules": [
+        {"AllowedOrigins": ["https://app.example"], "AllowedMethods": ["GET", "PUT"],
+         "AllowedHeaders": ["Content-Type", "x-amz-*"], "MaxAgeSeconds": 3000},
+        {"AllowedOrigins": ["https://*.wild.example"], "AllowedMethods": ["GET"]},
+    ]}
+    p = gw.aws("s3api", "put-bucket-cors", "--bucket", bucket, "--cors-configuration",
+               json.dumps(rules), check=False)
+    if p.returncode != 0:
+        pytest.skip(f"{gw.name} keeps no CORS configuration: {p.stderr.strip()[-200:]}")
+    gw.s3.put_object(Bucket=bucket, Key="cors/page.html", Body=b"<p>hi</p>")
+    http = urllib3.PoolManager(retries=False, timeout=20.0)
+    url = f"{gw.endpoint}/{bucket}/cors/page.html"
+
+    def options(**headers):
+        return http.request("OPTIONS", url, headers=headers)
+
+    r = options(Origin="https://app.example", **{"Access-Control-Request-Method": "PUT",
+                                                 "Access-Control-Request-Headers": "Content-Type,X-Amz-Date"})
+    assert r.status == 200, r.data
+    assert r.headers["Access-Control-Allow-Origin"] == "https://app.example"
+    assert r.headers["Access-Control-Allow-Methods"] == "GET, PUT"
+    assert r.headers["Access-Control-Allow-Headers"] == "content-type, x-amz-date"
+    assert r.headers["Access-Control-Allow-Credentials"] == "true"
+    assert r.headers["Access-Control-Max-Age"] == "3000"
+    assert "Origin" in r.headers["Vary"]
+
+    r = options(Origin="https://a.wild.example", **{"Access-Control-Request-Method": "GET"})
+    assert (r.status, r.headers.get("Access-Control-Allow-Origin")) == (200, "https://a.wild.example")
+    for denied in ({"Origin": "https://app.example", "Access-Control-Request-Method": "DELETE"},
+                   {"Origin": "https://app.example", "Access-Control-Request-Method": "PUT",
+                    "Access-Control-Request-Headers": "authorization"},
+                   {"Origin": "https://evil.example", "Access-Control-Request-Method": "GET"}):
+        r = options(**denied)
+        assert r.status == 403 and b"<Code>AccessForbidden</Code>" in r.data, (denied, r.data)
+        assert "Access-Control-Allow-Origin" not in r.headers
+    r = options(**{"Access-Control-Request-Method": "GET"})
+    assert r.status == 400 and b"<Code>BadRequest</Code>" in r.data
+
+    # the signed GET a page then sends, and one from an origin no rule allows
+    signed = gw.s3.generate_presigned_url("get_object", Params={"Bucket": bucket, "Key": "cors/page.html"},
+                                          ExpiresIn=300)
+    r = http.request("GET", signed, headers={"Origin": "https://app.example"})
+    assert r.status == 200 and r.data == b"<p>hi</p>"
+    assert r.headers["Access-Control-Allow-Origin"] == "https://app.example"
+    r = http.request("GET", signed, headers={"Origin": "https://evil.example"})
+    assert r.status == 200 and "Access-Control-Allow-Origin" not in r.headers
+
+    # rules removed through the gateway apply at once
+    gw.aws("s3api", "delete-bucket-cors", "--bucket", bucket)
+    r = options(Origin="https://app.example", **{"Access-Control-Request-Method": "GET"})
+    assert r.status == 403 and b"CORS is not enabled" in r.data

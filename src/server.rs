@@ -14,7 +14,7 @@ use s3s::service::S3ServiceBuilder;
 use tokio::net::TcpListener;
 
 use crate::config::ServeConfig;
-use crate::front::FrontHost;
+use crate::front::{Front, FrontHost};
 use crate::gateway::Gateway;
 use crate::profiles::{ProfileEnv, ProfileSet, ResolveOptions, StaticCredentials};
 use crate::registry::Registry;
@@ -93,15 +93,14 @@ pub async fn start(config: ServeConfig, env: ProfileEnv) -> Result<Running, BoxE
     }));
     let gateway = Gateway::new(registry, resolver.clone(), pool.clone());
 
-    let s3 = crate::front::service(&config, gateway.clone());
-    let front_host = Arc::new(FrontHost::new(&config.domains));
+    let (s3, front) = crate::front::service(&config, gateway.clone());
     let s3_listener = TcpListener::bind(config.listen).await?;
     let s3_addr = s3_listener.local_addr()?;
     tasks.push(tokio::spawn(serve_http(
         s3_listener,
         s3,
         shutdown_rx.clone(),
-        Some(front_host),
+        Some(front),
     )));
 
     let admin_listener = TcpListener::bind(config.admin_listen).await?;
@@ -158,7 +157,7 @@ async fn serve_http<S>(
     listener: TcpListener,
     service: S,
     mut shutdown: tokio::sync::watch::Receiver<bool>,
-    s3_front: Option<Arc<FrontHost>>,
+    s3_front: Option<Arc<Front>>,
 ) where
     S: Service<http::Request<hyper::body::Incoming>, Response = http::Response<s3s::Body>>
         + Clone
@@ -202,9 +201,10 @@ async fn serve_http<S>(
 #[derive(Clone)]
 struct Logged<S> {
     inner: S,
-    /// Set on the S3 listener (not the admin one): its requests get the mends below and a
-    /// log line naming the bucket, which a virtual-hosted request carries in its Host.
-    s3_front: Option<Arc<FrontHost>>,
+    /// Set on the S3 listener (not the admin one): its requests get the mends and the CORS
+    /// headers below and a log line naming the bucket, which a virtual-hosted request carries
+    /// in its Host.
+    s3_front: Option<Arc<Front>>,
 }
 
 impl<S> Service<http::Request<hyper::body::Incoming>> for Logged<S>
@@ -222,21 +222,25 @@ where
     fn call(&self, mut req: http::Request<hyper::body::Incoming>) -> Self::Future {
         let s3 = self.s3_front.as_ref().map(|front| {
             let mends = crate::front::Mends::before(&mut req);
-            let line = RequestLine::new(&req, front);
+            let line = RequestLine::new(&req, &front.host);
             let origin =
                 crate::front::FrontOrigin::of(req.headers(), req.uri(), line.virtual_hosted);
             if let Some(origin) = origin {
                 req.extensions_mut().insert(origin);
             }
-            (mends, line)
+            let cors = crate::front::FollowUp::of(&front.cors, &req, &line.bucket);
+            (mends, line, cors)
         });
         let fut = self.inner.call(req);
         Box::pin(async move {
             let mut res = fut.await.map_err(Into::into);
-            if let (Some((mends, _)), Ok(resp)) = (&s3, res.as_mut()) {
+            if let (Some((mends, _, cors)), Ok(resp)) = (&s3, res.as_mut()) {
                 mends.after(resp);
+                if let Some(cors) = cors {
+                    cors.apply(resp).await;
+                }
             }
-            if let Some((_, line)) = s3 {
+            if let Some((_, line, _)) = s3 {
                 line.finish(&res);
             }
             res
@@ -271,14 +275,7 @@ impl RequestLine {
             .get(http::header::HOST)
             .and_then(|h| h.to_str().ok())
             .unwrap_or("");
-        let path = req.uri().path().trim_start_matches('/');
-        let (bucket, key, virtual_hosted) = match front.split(host) {
-            Some((_, Some(bucket))) => (bucket, path, true),
-            _ => {
-                let (bucket, key) = path.split_once('/').unwrap_or((path, ""));
-                (bucket.to_owned(), key, false)
-            }
-        };
+        let (bucket, key, virtual_hosted) = front.bucket_and_key(host, req.uri().path());
         let decoded_len = req
             .headers()
             .get("x-amz-decoded-content-length")

@@ -121,6 +121,7 @@ class Norm:
         self.subs: list[tuple[str, str]] = []
         self.target = target
         self.opaque_keys: set[str] = set()    # per case, on top of OPAQUE_KEYS (`Ctx.opaque`)
+        self.extra_headers: tuple[str, ...] = ()    # per case (`Ctx.compare_headers`)
         self.add(f"127.0.0.1:{target.port}", "<host>")
         if target.domain:
             self.add(target.domain, "<domain>")
@@ -186,7 +187,7 @@ class Norm:
     def headers(self, h: dict, object_data: bool, status: int = 200) -> dict:
         h = {k.lower(): v for k, v in h.items()}
         out = {}
-        names = COMPARED_HEADERS + (OBJECT_HEADERS if object_data else ())
+        names = COMPARED_HEADERS + self.extra_headers + (OBJECT_HEADERS if object_data else ())
         if status >= 300:       # error documents: their length/type is not what a client reads
             names = tuple(n for n in names if n not in ("content-length", "content-type", "accept-ranges"))
         if not object_data:     # Last-Modified only matters on object GET/HEAD
@@ -307,6 +308,10 @@ class Ctx:
         """Compare these response fields by presence only in this case (values the server
         makes up, different on every upload: SSE-C ETags)."""
         self.norm.opaque_keys.update(keys)
+
+    def compare_headers(self, *names: str):
+        """Compare these response headers too in this case (lower case names)."""
+        self.norm.extra_headers += names
 
     def tmpfile(self, data: bytes, name: str = "f.bin") -> str:
         if self._tmp is None:

@@ -37,6 +37,21 @@ impl FrontHost {
     }
 }
 
+impl FrontHost {
+    /// The bucket and key a request addresses (empty when it names none), and whether its
+    /// Host named the bucket. The key stays as the path spells it (percent-encoded).
+    pub fn bucket_and_key<'p>(&self, host: &str, path: &'p str) -> (String, &'p str, bool) {
+        let path = path.trim_start_matches('/');
+        match self.split(host) {
+            Some((_, Some(bucket))) => (bucket, path, true),
+            _ => {
+                let (bucket, key) = path.split_once('/').unwrap_or((path, ""));
+                (bucket.to_owned(), key, false)
+            }
+        }
+    }
+}
+
 impl s3s::host::S3Host for FrontHost {
     fn parse_host_header<'a>(&'a self, host: &'a str) -> s3s::S3Result<s3s::host::VirtualHost<'a>> {
         Ok(match self.split(host) {

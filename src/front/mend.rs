@@ -13,6 +13,7 @@ impl Mends {
     /// Mends `req` before s3s sees it and notes what its answer will need.
     pub fn before<B>(req: &mut http::Request<B>) -> Self {
         bodiless_copy_has_length(req);
+        preflight_is_anonymous(req);
         Self {
             post_object: is_post_object(req),
             attributes: is_get_object_attributes(req),
@@ -52,6 +53,24 @@ fn bodiless_copy_has_length<B>(req: &mut http::Request<B>) {
             http::header::CONTENT_LENGTH,
             http::HeaderValue::from_static("0"),
         );
+    }
+}
+
+/// A preflight (`OPTIONS`) is never authenticated: S3 answers it before, and without, any
+/// signature check, also on a presigned URL (a browser preflights the URL it is about to use).
+/// Its `Authorization` header and query string go, so that s3s takes it as anonymous and hands
+/// it to the front's CORS route, which needs neither.
+fn preflight_is_anonymous<B>(req: &mut http::Request<B>) {
+    if req.method() != http::Method::OPTIONS {
+        return;
+    }
+    req.headers_mut().remove(http::header::AUTHORIZATION);
+    if req.uri().query().is_some() {
+        let mut parts = req.uri().clone().into_parts();
+        parts.path_and_query = req.uri().path().parse::<http::uri::PathAndQuery>().ok();
+        if let Ok(uri) = http::Uri::from_parts(parts) {
+            *req.uri_mut() = uri;
+        }
     }
 }
 
@@ -160,6 +179,26 @@ fn unquote_etag(resp: &mut http::Response<s3s::Body>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_preflight_loses_its_credentials() {
+        let mut req = http::Request::options("/b/k?X-Amz-Signature=abc&X-Amz-Expires=60")
+            .header("authorization", "AWS4-HMAC-SHA256 Credential=x")
+            .header("origin", "https://app.example")
+            .body(())
+            .unwrap();
+        preflight_is_anonymous(&mut req);
+        assert_eq!(req.uri(), "/b/k");
+        assert!(!req.headers().contains_key("authorization"));
+        assert!(req.headers().contains_key("origin"));
+        let mut get = http::Request::get("/b/k?X-Amz-Signature=abc")
+            .header("authorization", "AWS4-HMAC-SHA256 Credential=x")
+            .body(())
+            .unwrap();
+        preflight_is_anonymous(&mut get);
+        assert_eq!(get.uri(), "/b/k?X-Amz-Signature=abc");
+        assert!(get.headers().contains_key("authorization"));
+    }
 
     #[test]
     fn a_post_object_is_a_form_upload() {

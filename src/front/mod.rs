@@ -3,15 +3,19 @@
 //! - requests S3 answers differently, taken as s3s custom routes after the signature check
 //!   (unknown methods, [`IgnoredRange`]);
 //! - mends of requests and answers on the HTTP layer around s3s ([`Mends`]);
-//! - how a request reached the front ([`FrontOrigin`]), for answers that hand out a URL.
+//! - how a request reached the front ([`FrontOrigin`]), for answers that hand out a URL;
+//! - browsers' cross-origin requests ([`Cors`]): preflights as a custom route, the
+//!   `Access-Control-*` headers of other requests on the HTTP layer ([`FollowUp`]).
 
 mod auth;
+mod cors;
 mod host;
 mod mend;
 mod origin;
 mod range;
 
 pub use auth::{AllowAnonymous, FrontAuth};
+pub use cors::{Cors, FollowUp};
 pub use host::FrontHost;
 pub use mend::Mends;
 pub use origin::{FrontOrigin, object_url};
@@ -25,8 +29,19 @@ use s3s::{Body, S3Request, S3Response, S3Result};
 use crate::config::ServeConfig;
 use crate::gateway::Gateway;
 
-/// The S3 front's s3s service over `gateway`, as `config` sets it up.
-pub fn service(config: &ServeConfig, gateway: Gateway) -> S3Service {
+/// What the HTTP layer around the S3 service uses of the front.
+pub struct Front {
+    pub host: FrontHost,
+    pub cors: Arc<Cors>,
+}
+
+/// The S3 front's s3s service over `gateway`, as `config` sets it up, and what the HTTP layer
+/// around it needs.
+pub fn service(config: &ServeConfig, gateway: Gateway) -> (S3Service, Arc<Front>) {
+    let front = Arc::new(Front {
+        host: FrontHost::new(&config.domains),
+        cors: Arc::new(Cors::new(gateway.clone())),
+    });
     // The front's settings, shared by its service and the unauthenticated one behind its
     // routes (see [`IgnoredRange`]).
     let builder = || {
@@ -46,11 +61,12 @@ pub fn service(config: &ServeConfig, gateway: Gateway) -> S3Service {
     b.set_route(Routes {
         ignored_range: IgnoredRange::new(builder().build()),
         allow_anonymous: config.allow_anonymous,
+        front: front.clone(),
     });
     if config.allow_anonymous {
         b.set_access(AllowAnonymous);
     }
-    b.build()
+    (b.build(), front)
 }
 
 /// The front's custom routes (s3s takes one route; this one dispatches).
@@ -59,6 +75,8 @@ struct Routes {
     ignored_range: IgnoredRange,
     /// Whether unsigned requests are let through (the front's `allow_anonymous`).
     allow_anonymous: bool,
+    /// Preflights (`OPTIONS`), which browsers send unsigned.
+    front: Arc<Front>,
 }
 
 /// A method S3 has no operation for (`PATCH`, `TRACE`, ...): S3 answers `405
@@ -86,12 +104,16 @@ impl s3s::route::S3Route for Routes {
         extensions: &mut http::Extensions,
     ) -> bool {
         unknown_method(method)
+            || method == http::Method::OPTIONS
             || self
                 .ignored_range
                 .is_match(method, uri, headers, extensions)
     }
 
     async fn check_access(&self, req: &mut S3Request<Body>) -> S3Result<()> {
+        if req.method == http::Method::OPTIONS {
+            return Ok(());
+        }
         match req.credentials {
             Some(_) => Ok(()),
             None if self.allow_anonymous => Ok(()),
@@ -106,6 +128,15 @@ impl s3s::route::S3Route for Routes {
                 "The specified method ({}) is not allowed against this resource.",
                 req.method
             ));
+        }
+        if req.method == http::Method::OPTIONS {
+            let host = req
+                .headers
+                .get(http::header::HOST)
+                .and_then(|h| h.to_str().ok())
+                .unwrap_or("");
+            let (bucket, _, _) = self.front.host.bucket_and_key(host, req.uri.path());
+            return self.front.cors.preflight(&bucket, &req.headers).await;
         }
         self.ignored_range.call(req).await
     }

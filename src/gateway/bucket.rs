@@ -1,14 +1,39 @@
 //! Bucket lifecycle and the bucket list: CreateBucket and DeleteBucket act on the bucket's own
-//! upstream; ListBuckets shows the default upstream's buckets plus every registered bucket.
+//! upstream; ListBuckets shows the default upstream's buckets plus every registered bucket. Also
+//! the bucket's CORS rules, which the front applies to browsers' requests.
 
 use std::collections::BTreeSet;
 
 use s3s::dto::*;
-use s3s::{S3, S3Request, S3Response, S3Result};
+use s3s::{S3, S3ErrorCode, S3Request, S3Response, S3Result};
 
 use super::{Gateway, forward, upstream_request};
 use crate::registry::BucketProps;
 use crate::upstream::error;
+
+impl Gateway {
+    /// The bucket's CORS rules as its upstream keeps them (`None`: it has no configuration).
+    pub async fn bucket_cors(&self, bucket: &str) -> S3Result<Option<Vec<CORSRule>>> {
+        let input = GetBucketCorsInput {
+            bucket: bucket.to_owned(),
+            expected_bucket_owner: None,
+        };
+        let res = self
+            .call(
+                "get_bucket_cors",
+                bucket,
+                input,
+                |i, b| i.bucket = b,
+                |proxy, req| async move { proxy.get_bucket_cors(req).await },
+            )
+            .await;
+        match res {
+            Ok(resp) => Ok(resp.output.cors_rules),
+            Err(e) if *e.code() == S3ErrorCode::NoSuchCORSConfiguration => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+}
 
 pub async fn create_bucket(
     gw: &Gateway,
