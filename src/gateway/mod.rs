@@ -211,6 +211,9 @@ impl Gateway {
             {
                 return;
             }
+            // Names that failed (no such bucket) are kept only as long as they block a retry:
+            // anonymous requests (preflights) must not grow this without bound.
+            attempts.retain(|_, t| t.elapsed() < RETRY_AFTER);
             attempts.insert(route.bucket.clone(), std::time::Instant::now());
         }
         let this = self.clone();
