@@ -1035,3 +1035,55 @@ async fn registry_persists_across_restart() {
     let c = w.gw.client();
     assert_eq!(get_text(&c, "keep", "who").await.as_deref(), Ok("B"));
 }
+
+/// ListBuckets merges the default upstream's buckets with the ones routed elsewhere, and the
+/// client's prefix and pages apply to the merged list: a bucket routed to B is listed once,
+/// only under a prefix it matches, on the page its name falls in.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn list_buckets_pages_the_merged_list() {
+    let _g = light().await;
+    let w = world().await;
+    for name in ["lb-a1", "lb-a3", "other-a"] {
+        w.a.create_bucket(name).await;
+    }
+    w.b.create_bucket("lb-b2").await;
+    w.gw.set_props("lb-b2", w.to_b()).await;
+    let c = w.gw.client();
+    let names = |out: &aws_sdk_s3::operation::list_buckets::ListBucketsOutput| -> Vec<String> {
+        out.buckets()
+            .iter()
+            .filter_map(|b| b.name().map(str::to_owned))
+            .collect()
+    };
+
+    let all = c.list_buckets().prefix("lb-").send().await.expect("list");
+    assert_eq!(names(&all), ["lb-a1", "lb-a3", "lb-b2"]);
+    assert_eq!(all.prefix(), Some("lb-"));
+    assert_eq!(all.continuation_token(), None);
+
+    let first = c
+        .list_buckets()
+        .prefix("lb-")
+        .max_buckets(2)
+        .send()
+        .await
+        .expect("page 1");
+    assert_eq!(names(&first), ["lb-a1", "lb-a3"]);
+    let token = first
+        .continuation_token()
+        .expect("a second page")
+        .to_owned();
+    let second = c
+        .list_buckets()
+        .prefix("lb-")
+        .max_buckets(2)
+        .continuation_token(token)
+        .send()
+        .await
+        .expect("page 2");
+    assert_eq!(names(&second), ["lb-b2"]);
+    assert_eq!(second.continuation_token(), None);
+
+    let none = c.list_buckets().prefix("zz").send().await.expect("list");
+    assert!(names(&none).is_empty(), "{:?}", names(&none));
+}

@@ -1,5 +1,6 @@
 //! Bucket lifecycle and the bucket list: CreateBucket and DeleteBucket act on the bucket's own
-//! upstream; ListBuckets shows the default upstream's buckets plus every registered bucket. Also
+//! upstream; ListBuckets shows the default upstream's buckets plus every registered bucket, with
+//! the client's prefix and pages applied to that merged list. Also
 //! the bucket's CORS rules, which the front applies to browsers' requests.
 
 use std::collections::BTreeSet;
@@ -87,13 +88,49 @@ pub async fn list_buckets(
         .resolver()
         .route_props("", &BucketProps::default())
         .map_err(error::from_route)?;
+    let ListBucketsInput {
+        bucket_region,
+        continuation_token,
+        max_buckets,
+        prefix,
+    } = req.input;
+    if max_buckets.is_some_and(|m| !(1..=10_000).contains(&m)) {
+        return Err(s3s::s3_error!(
+            InvalidArgument,
+            "Argument max-buckets must be an integer between 1 and 10000."
+        ));
+    }
+    // The whole list, page by page as the upstream gives it: the registered buckets merge into
+    // it, so the client's pages are cut here, after the merge.
+    let mut page = ListBucketsInput {
+        bucket_region,
+        continuation_token: None,
+        max_buckets: None,
+        prefix: prefix.clone(),
+    };
     let mut resp = forward(
         &default_route,
         "list_buckets",
         gw.proxy(&default_route)
-            .list_buckets(upstream_request(req.input)),
+            .list_buckets(upstream_request(page.clone())),
     )
     .await?;
+    while let Some(token) = resp.output.continuation_token.take() {
+        page.continuation_token = Some(token);
+        let more = forward(
+            &default_route,
+            "list_buckets",
+            gw.proxy(&default_route)
+                .list_buckets(upstream_request(page.clone())),
+        )
+        .await?;
+        resp.output.continuation_token = more.output.continuation_token;
+        resp.output
+            .buckets
+            .get_or_insert_with(Vec::new)
+            .extend(more.output.buckets.unwrap_or_default());
+    }
+    let wanted = |name: &str| prefix.as_deref().is_none_or(|p| name.starts_with(p));
     let buckets = resp.output.buckets.get_or_insert_with(Vec::new);
     let listed: BTreeSet<String> = buckets.iter().filter_map(|b| b.name.clone()).collect();
     // Buckets with routing properties live elsewhere (or under another name); buckets that were
@@ -107,7 +144,21 @@ pub async fn list_buckets(
             });
         }
     }
+    // An upstream that ignores the prefix lists every bucket.
+    buckets.retain(|b| b.name.as_deref().is_some_and(wanted));
     buckets.sort_by(|a, b| a.name.cmp(&b.name));
+    // The client's page: after the last name of its previous page (the token), at most
+    // `max_buckets` long.
+    if let Some(after) = continuation_token {
+        buckets.retain(|b| b.name.as_deref().is_some_and(|n| n > after.as_str()));
+    }
+    if let Some(max) = max_buckets.and_then(|m| usize::try_from(m).ok())
+        && buckets.len() > max
+    {
+        buckets.truncate(max);
+        resp.output.continuation_token = buckets.last().and_then(|b| b.name.clone());
+    }
+    resp.output.prefix = prefix;
     Ok(resp)
 }
 

@@ -173,3 +173,19 @@ def _(t):
     t.call("delete_bucket", Bucket=b)
     t.call("create_bucket", Bucket=b)
     t.call("list_objects_v2", Bucket=b)
+
+
+@case("bucket.list-buckets-prefix-pages")
+def _(t):
+    for logical in ("p1", "p2", "p3"):
+        t.bucket(logical)
+    prefix = t.name("p")      # the case's own names: cf<run>-<index>-p...
+    t.call("list_buckets", Prefix=prefix)
+    r = t.call("list_buckets", Prefix=prefix, MaxBuckets=2)
+    if r and r.get("ContinuationToken"):
+        t.call("list_buckets", Prefix=prefix, MaxBuckets=2, ContinuationToken=r["ContinuationToken"])
+
+
+@case("bucket.list-buckets-max-buckets-invalid")
+def _(t):
+    t.raw("GET", query=[("max-buckets", "0")], _expect_error=True)     # boto3 checks it itself
