@@ -71,11 +71,17 @@ pub const ROOTS: &[(&str, &str)] = &[
         "AccelerateConfiguration",
     ),
     ("GetBucketReplication", "ReplicationConfiguration"),
+    (
+        "ListBucketMetricsConfigurations",
+        "ListMetricsConfigurationsResult",
+    ),
 ];
 
 /// The mending an upstream request's answer gets: the root element S3 sends for it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct Mend {
+    /// The SDK operation.
+    op: &'static str,
     root: &'static str,
 }
 
@@ -84,7 +90,7 @@ fn mend_for(op: &str) -> Option<Mend> {
     ROOTS
         .iter()
         .find(|(name, _)| *name == op)
-        .map(|(_, root)| Mend { root })
+        .map(|(op, root)| Mend { op, root })
 }
 
 /// Marks the requests whose answers are mended (the connector sees only the HTTP request).
@@ -111,10 +117,14 @@ impl Intercept for TagMend {
 }
 
 /// Whether `actual` is a misnamed `expected` root: the operation's name with `Response` (moto's
-/// generic serializer), or the S3 name without its `Result` suffix (rclone).
-fn is_alias(actual: &str, expected: &str) -> bool {
+/// generic serializer), the S3 name without its `Result` suffix (rclone), or the operation's
+/// name with `Result` where S3 shortens it (SeaweedFS: `ListBucketMetricsConfigurationsResult`
+/// for `ListMetricsConfigurationsResult`).
+fn is_alias(actual: &str, expected: &str, op: &str) -> bool {
     actual != expected
-        && (actual.ends_with("Response") || expected.strip_suffix("Result") == Some(actual))
+        && (actual.ends_with("Response")
+            || expected.strip_suffix("Result") == Some(actual)
+            || actual.strip_suffix("Result") == Some(op))
 }
 
 /// Wraps an HTTP client with the mending connector.
@@ -154,11 +164,11 @@ fn split_root(xml: &str) -> Option<(&str, &str, &str)> {
     Some((prefix, &after_lt[..name_len], &after_lt[name_len..]))
 }
 
-/// Renames a misnamed root element to `s3` (opening and closing tag); `None` when the root is
-/// already right or is not a known misnaming.
-pub fn rename_root(xml: &str, s3: &str) -> Option<String> {
+/// Renames a misnamed root element of an answer to SDK operation `op` to `s3` (opening and
+/// closing tag); `None` when the root is already right or is not a known misnaming.
+fn rename_root(xml: &str, s3: &str, op: &str) -> Option<String> {
     let (prefix, alias, after) = split_root(xml)?;
-    if !is_alias(alias, s3) {
+    if !is_alias(alias, s3, op) {
         return None;
     }
     let mut out = String::with_capacity(xml.len() + 16);
@@ -282,7 +292,7 @@ fn spell_booleans(xml: &str) -> Option<String> {
 
 /// The mended document, or `None` when it needs no mending.
 fn mend_xml(xml: &str, mend: Mend) -> Option<String> {
-    let rooted = rename_root(xml, mend.root).or_else(|| unwrap_root(xml, mend.root));
+    let rooted = rename_root(xml, mend.root, mend.op).or_else(|| unwrap_root(xml, mend.root));
     let quoted = quote_empty_etags(rooted.as_deref().unwrap_or(xml)).or(rooted);
     spell_booleans(quoted.as_deref().unwrap_or(xml)).or(quoted)
 }
@@ -336,23 +346,49 @@ mod tests {
     fn renames_only_a_misnamed_root_element() {
         let xml = "<?xml version=\"1.0\"?>\n<InitiateMultipartUpload xmlns=\"x\"><Bucket>b</Bucket></InitiateMultipartUpload>";
         assert_eq!(
-            rename_root(xml, "InitiateMultipartUploadResult").as_deref(),
+            rename_root(
+                xml,
+                "InitiateMultipartUploadResult",
+                "CreateMultipartUpload"
+            )
+            .as_deref(),
             Some(
                 "<?xml version=\"1.0\"?>\n<InitiateMultipartUploadResult xmlns=\"x\"><Bucket>b</Bucket></InitiateMultipartUploadResult>"
             )
         );
         let s3 =
             "<InitiateMultipartUploadResult><Bucket>b</Bucket></InitiateMultipartUploadResult>";
-        assert_eq!(rename_root(s3, "InitiateMultipartUploadResult"), None);
+        assert_eq!(
+            rename_root(s3, "InitiateMultipartUploadResult", "CreateMultipartUpload"),
+            None
+        );
         let empty = "<GetBucketVersioningResponse xmlns=\"x\"/>";
         assert_eq!(
-            rename_root(empty, "VersioningConfiguration").as_deref(),
+            rename_root(empty, "VersioningConfiguration", "GetBucketVersioning").as_deref(),
             Some("<VersioningConfiguration xmlns=\"x\"/>")
         );
         // A listing where a configuration was expected is not a misnaming: left alone.
         assert_eq!(
-            rename_root("<ListBucketResult></ListBucketResult>", "CORSConfiguration"),
+            rename_root(
+                "<ListBucketResult></ListBucketResult>",
+                "CORSConfiguration",
+                "GetBucketCors"
+            ),
             None
+        );
+        // SeaweedFS names the root after the operation.
+        let mend = mend_for("ListBucketMetricsConfigurations").unwrap();
+        assert_eq!(
+            mend_xml(
+                "<ListBucketMetricsConfigurationsResult><IsTruncated>false</IsTruncated>\
+                 </ListBucketMetricsConfigurationsResult>",
+                mend
+            )
+            .as_deref(),
+            Some(
+                "<ListMetricsConfigurationsResult><IsTruncated>false</IsTruncated>\
+                 </ListMetricsConfigurationsResult>"
+            )
         );
     }
 
@@ -399,6 +435,7 @@ mod tests {
         );
         // Both mendings at once; and nothing to mend gives `None` (the bytes pass untouched).
         let mend = Mend {
+            op: "ListParts",
             root: "ListPartsResult",
         };
         assert_eq!(
