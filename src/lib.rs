@@ -18,5 +18,6 @@ pub mod front;
 pub mod gateway;
 pub mod profiles;
 pub mod registry;
+pub mod s3s_errors;
 pub mod server;
 pub mod upstream;

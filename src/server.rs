@@ -1,10 +1,11 @@
 //! Start-up and listeners: builds the gateway from a [`ServeConfig`], starts the embedded store,
-//! the S3 front (s3s on hyper, TCP_NODELAY on every accepted socket, one log line per request),
-//! the admin listener and the background tasks (credential-file watch, idle-client eviction).
+//! the S3 listener (serving the front's service, see `front`), the admin listener and the
+//! background tasks (credential-file watch, idle-client eviction). It wires; what a request
+//! goes through lives in the modules it wires together.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, SystemTime};
 
 use hyper::service::Service;
 use hyper_util::rt::{TokioExecutor, TokioIo};
@@ -14,7 +15,6 @@ use s3s::service::S3ServiceBuilder;
 use tokio::net::TcpListener;
 
 use crate::config::ServeConfig;
-use crate::front::{Front, FrontHost};
 use crate::gateway::Gateway;
 use crate::profiles::{ProfileEnv, ProfileSet, ResolveOptions, StaticCredentials};
 use crate::registry::Registry;
@@ -93,14 +93,13 @@ pub async fn start(config: ServeConfig, env: ProfileEnv) -> Result<Running, BoxE
     }));
     let gateway = Gateway::new(registry, resolver.clone(), pool.clone());
 
-    let (s3, front) = crate::front::service(&config, gateway.clone());
+    let s3 = crate::front::service(&config, gateway.clone());
     let s3_listener = TcpListener::bind(config.listen).await?;
     let s3_addr = s3_listener.local_addr()?;
     tasks.push(tokio::spawn(serve_http(
         s3_listener,
         s3,
         shutdown_rx.clone(),
-        Some(front),
     )));
 
     let admin_listener = TcpListener::bind(config.admin_listen).await?;
@@ -114,7 +113,6 @@ pub async fn start(config: ServeConfig, env: ProfileEnv) -> Result<Running, BoxE
         admin_listener,
         admin,
         shutdown_rx.clone(),
-        None,
     )));
 
     tasks.push(tokio::spawn(watch_credentials(
@@ -148,16 +146,14 @@ pub fn serve_store(
         keys.access_key.clone(),
         keys.secret_key.clone(),
     ));
-    Ok(serve_http(listener, b.build(), shutdown, None))
+    Ok(serve_http(listener, b.build(), shutdown))
 }
 
-/// Serves `service` on `listener` until shutdown; with `s3_front` (the S3 listener), one info
-/// line per request.
+/// Serves `service` on `listener` until shutdown (TCP_NODELAY on every accepted socket).
 async fn serve_http<S>(
     listener: TcpListener,
     service: S,
     mut shutdown: tokio::sync::watch::Receiver<bool>,
-    s3_front: Option<Arc<Front>>,
 ) where
     S: Service<http::Request<hyper::body::Incoming>, Response = http::Response<s3s::Body>>
         + Clone
@@ -182,12 +178,8 @@ async fn serve_http<S>(
             _ = shutdown.changed() => break,
         };
         let _ = socket.set_nodelay(true);
-        let svc = Logged {
-            inner: service.clone(),
-            s3_front: s3_front.clone(),
-        };
         let conn = http
-            .serve_connection(TokioIo::new(socket), svc)
+            .serve_connection(TokioIo::new(socket), service.clone())
             .into_owned();
         let conn = graceful.watch(conn);
         tokio::spawn(async move {
@@ -195,126 +187,6 @@ async fn serve_http<S>(
         });
     }
     let _ = tokio::time::timeout(Duration::from_secs(10), graceful.shutdown()).await;
-}
-
-/// Wraps a service with the per-request log line.
-#[derive(Clone)]
-struct Logged<S> {
-    inner: S,
-    /// Set on the S3 listener (not the admin one): its requests get the mends and the CORS
-    /// headers below and a log line naming the bucket, which a virtual-hosted request carries
-    /// in its Host.
-    s3_front: Option<Arc<Front>>,
-}
-
-impl<S> Service<http::Request<hyper::body::Incoming>> for Logged<S>
-where
-    S: Service<http::Request<hyper::body::Incoming>, Response = http::Response<s3s::Body>>,
-    S::Future: Send + 'static,
-    S::Error: Into<BoxError>,
-{
-    type Response = http::Response<s3s::Body>;
-    type Error = BoxError;
-    type Future = std::pin::Pin<
-        Box<dyn std::future::Future<Output = Result<Self::Response, BoxError>> + Send>,
-    >;
-
-    fn call(&self, mut req: http::Request<hyper::body::Incoming>) -> Self::Future {
-        let s3 = self.s3_front.as_ref().map(|front| {
-            let mends = crate::front::Mends::before(&mut req);
-            let line = RequestLine::new(&req, &front.host);
-            let origin =
-                crate::front::FrontOrigin::of(req.headers(), req.uri(), line.virtual_hosted);
-            if let Some(origin) = origin {
-                req.extensions_mut().insert(origin);
-            }
-            let cors = crate::front::FollowUp::of(&front.cors, &req, &line.bucket);
-            (mends, line, cors)
-        });
-        let fut = self.inner.call(req);
-        Box::pin(async move {
-            let mut res = fut.await.map_err(Into::into);
-            if let (Some((mends, _, cors)), Ok(resp)) = (&s3, res.as_mut()) {
-                mends.after(resp);
-                if let Some(cors) = cors {
-                    cors.apply(resp).await;
-                }
-            }
-            if let Some((_, line, _)) = s3 {
-                line.finish(&res);
-            }
-            res
-        })
-    }
-}
-
-/// What the per-request log line says about the request.
-struct RequestLine {
-    started: Instant,
-    method: http::Method,
-    host: String,
-    bucket: String,
-    key: String,
-    /// Whether the Host named the bucket.
-    virtual_hosted: bool,
-    bytes_in: u64,
-}
-
-fn content_length(headers: &http::HeaderMap) -> u64 {
-    headers
-        .get(http::header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0)
-}
-
-impl RequestLine {
-    fn new<B>(req: &http::Request<B>, front: &FrontHost) -> Self {
-        let host = req
-            .headers()
-            .get(http::header::HOST)
-            .and_then(|h| h.to_str().ok())
-            .unwrap_or("");
-        let (bucket, key, virtual_hosted) = front.bucket_and_key(host, req.uri().path());
-        let decoded_len = req
-            .headers()
-            .get("x-amz-decoded-content-length")
-            .and_then(|v| v.to_str().ok()?.parse().ok());
-        Self {
-            started: Instant::now(),
-            method: req.method().clone(),
-            host: host.to_owned(),
-            bucket,
-            key: key.to_owned(),
-            virtual_hosted,
-            bytes_in: decoded_len.unwrap_or_else(|| content_length(req.headers())),
-        }
-    }
-
-    fn finish(self, res: &Result<http::Response<s3s::Body>, BoxError>) {
-        let ms = self.started.elapsed().as_secs_f64() * 1000.0;
-        match res {
-            Ok(resp) => tracing::info!(
-                method = %self.method,
-                host = %self.host,
-                bucket = %self.bucket,
-                key = %self.key,
-                status = resp.status().as_u16(),
-                bytes_in = self.bytes_in,
-                bytes_out = content_length(resp.headers()),
-                ms = format_args!("{ms:.1}"),
-                "request"
-            ),
-            Err(e) => tracing::warn!(
-                method = %self.method,
-                bucket = %self.bucket,
-                key = %self.key,
-                error = %e,
-                ms = format_args!("{ms:.1}"),
-                "request failed"
-            ),
-        }
-    }
 }
 
 /// Re-reads the AWS files when they change on disk (checked every 2 s), so rotated keys work
@@ -364,28 +236,5 @@ async fn evict_idle_clients(
         }
         let left = pool.evict_idle();
         tracing::debug!(clients = left, "evicted idle upstream clients");
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::{FrontHost, RequestLine};
-
-    #[test]
-    fn log_line_names_the_bucket_of_path_and_virtual_hosted_requests() {
-        let front = FrontHost::new(&["s3.example.test".to_owned()]);
-        let line = |host: &str, path: &str| {
-            let req = http::Request::get(path)
-                .header(http::header::HOST, host)
-                .body(())
-                .unwrap();
-            let l = RequestLine::new(&req, &front);
-            (l.bucket, l.key)
-        };
-        let want = ("abc".to_owned(), "dir/k.txt".to_owned());
-        assert_eq!(line("abc.s3.example.test:8014", "/dir/k.txt"), want);
-        assert_eq!(line("s3.example.test:8014", "/abc/dir/k.txt"), want);
-        assert_eq!(line("127.0.0.1:8014", "/abc/dir/k.txt"), want);
-        assert_eq!(line("127.0.0.1:8014", "/"), (String::new(), String::new()));
     }
 }

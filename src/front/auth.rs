@@ -2,6 +2,8 @@
 
 use s3s::auth::SimpleAuth;
 
+use super::error::FrontError;
+
 /// The S3 front's client identities. Unlike s3s's `SimpleAuth` (which answers `NotSignedUp`),
 /// an unknown key answers `403 InvalidAccessKeyId`, as S3 does.
 pub struct FrontAuth(SimpleAuth);
@@ -19,12 +21,10 @@ impl FrontAuth {
 #[async_trait::async_trait]
 impl s3s::auth::S3Auth for FrontAuth {
     async fn get_secret_key(&self, access_key: &str) -> s3s::S3Result<s3s::auth::SecretKey> {
-        self.0.lookup(access_key).cloned().ok_or_else(|| {
-            s3s::s3_error!(
-                InvalidAccessKeyId,
-                "The AWS Access Key Id you provided does not exist in our records."
-            )
-        })
+        self.0
+            .lookup(access_key)
+            .cloned()
+            .ok_or_else(|| FrontError::UnknownAccessKey.into())
     }
 }
 

@@ -13,11 +13,19 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use http::{HeaderMap, HeaderValue, Method, StatusCode};
+use http::{HeaderMap, HeaderValue, Method};
 use s3s::dto::CORSRule;
-use s3s::{Body, S3Error, S3ErrorCode, S3Response, S3Result};
+use s3s::{Body, S3ErrorCode, S3Response, S3Result};
 
-use crate::gateway::Gateway;
+use super::error::FrontError;
+
+/// Where the front reads a bucket's CORS rules: the bucket's upstream, as the gateway reaches
+/// it. Narrow on purpose: CORS needs nothing else of the gateway.
+#[async_trait::async_trait]
+pub trait CorsRules: Send + Sync {
+    /// The bucket's CORS rules as its upstream keeps them (`None`: it has no configuration).
+    async fn cors_rules(&self, bucket: &str) -> S3Result<Option<Vec<CORSRule>>>;
+}
 
 /// How long a bucket's rules are reused before they are read again (changes made through
 /// rebucket apply at once; changes made straight on the upstream within this time).
@@ -26,16 +34,16 @@ const TTL: Duration = Duration::from_secs(5);
 /// A bucket's CORS rules, `None` when it has no configuration.
 type Rules = Option<Arc<Vec<CORSRule>>>;
 
-/// The CORS rules of the front's buckets, read through the gateway.
+/// The CORS rules of the front's buckets, read from their upstreams and kept [`TTL`].
 pub struct Cors {
-    gateway: Gateway,
+    source: Arc<dyn CorsRules>,
     cache: Mutex<HashMap<String, (Instant, Rules)>>,
 }
 
 impl Cors {
-    pub fn new(gateway: Gateway) -> Self {
+    pub fn new(source: Arc<dyn CorsRules>) -> Self {
         Self {
-            gateway,
+            source,
             cache: Mutex::new(HashMap::new()),
         }
     }
@@ -47,7 +55,7 @@ impl Cors {
         {
             return Ok(rules.clone());
         }
-        let rules = self.gateway.bucket_cors(bucket).await?.map(Arc::new);
+        let rules = self.source.cors_rules(bucket).await?.map(Arc::new);
         let mut cache = self.cache.lock().expect("cors cache");
         cache.retain(|_, (at, _)| at.elapsed() < TTL);
         cache.insert(bucket.to_owned(), (Instant::now(), rules.clone()));
@@ -64,36 +72,18 @@ impl Cors {
     pub async fn preflight(&self, bucket: &str, headers: &HeaderMap) -> S3Result<S3Response<Body>> {
         let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
         let Some(origin) = header("origin").filter(|_| !bucket.is_empty()) else {
-            return Err(error(
-                "BadRequest",
-                StatusCode::BAD_REQUEST,
-                "Insufficient information. Origin request header needed.",
-            ));
+            return Err(FrontError::PreflightWithoutOrigin.into());
         };
         let rules = match self.rules(bucket).await {
             Ok(Some(rules)) => rules,
-            Ok(None) => {
-                return Err(error(
-                    "AccessForbidden",
-                    StatusCode::FORBIDDEN,
-                    "CORSResponse: CORS is not enabled for this bucket.",
-                ));
-            }
+            Ok(None) => return Err(FrontError::CorsNotEnabled.into()),
             Err(e) if *e.code() == S3ErrorCode::NoSuchBucket => {
-                return Err(error(
-                    "AccessForbidden",
-                    StatusCode::FORBIDDEN,
-                    "CORSResponse: Bucket not found",
-                ));
+                return Err(FrontError::CorsBucketNotFound.into());
             }
             Err(e) => return Err(e),
         };
         let Some(method) = header("access-control-request-method") else {
-            return Err(error(
-                "BadRequest",
-                StatusCode::BAD_REQUEST,
-                "Insufficient information. Access-Control-Request-Method request header needed.",
-            ));
+            return Err(FrontError::PreflightWithoutMethod.into());
         };
         // Names match without regard to case and are answered lowercase, in the order asked.
         let requested: Vec<String> = header("access-control-request-headers")
@@ -103,13 +93,7 @@ impl Cors {
             .filter(|h| !h.is_empty())
             .collect();
         let Some(rule) = matching(&rules, origin, method, &requested) else {
-            return Err(error(
-                "AccessForbidden",
-                StatusCode::FORBIDDEN,
-                "CORSResponse: This CORS request is not allowed. This is usually because the \
-                 evalution of Origin, request method / Access-Control-Request-Method or \
-                 Access-Control-Request-Headers are not whitelisted by the resource's CORS spec.",
-            ));
+            return Err(FrontError::CorsNotAllowed.into());
         };
         let mut resp = S3Response::new(Body::empty());
         resp.headers = answer_headers(rule, origin);
@@ -196,12 +180,6 @@ impl FollowUp {
             resp.headers_mut().extend(headers);
         }
     }
-}
-
-fn error(code: &str, status: StatusCode, message: &'static str) -> S3Error {
-    let mut e = S3Error::with_message(S3ErrorCode::Custom(code.into()), message);
-    e.set_status_code(status);
-    e
 }
 
 /// The first rule that allows `origin`, `method` and every requested header (lowercase).

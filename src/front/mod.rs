@@ -1,25 +1,31 @@
-//! rebucket's S3 front: the s3s service ([`service`]) with the front's identities
-//! ([`FrontAuth`]) and host names ([`FrontHost`]), and what it does that s3s alone does not:
+//! rebucket's S3 front, the first step of the request path (front → gateway → upstream): the
+//! s3s service ([`service`]) with the front's identities ([`FrontAuth`]) and host names
+//! ([`FrontHost`]), wrapped in the front's HTTP layer ([`FrontLayer`]), and what it does that
+//! s3s alone does not:
 //! - requests S3 answers differently, taken as s3s custom routes after the signature check
 //!   (unknown methods, [`IgnoredRange`]);
-//! - mends of requests and answers on the HTTP layer around s3s ([`Mends`]);
+//! - s3s's differences from S3 fixed on the HTTP layer around s3s ([`Parity`]);
 //! - how a request reached the front ([`FrontOrigin`]), for answers that hand out a URL;
 //! - browsers' cross-origin requests ([`Cors`]): preflights as a custom route, the
 //!   `Access-Control-*` headers of other requests on the HTTP layer ([`FollowUp`]).
 
 mod auth;
 mod cors;
+mod error;
 mod host;
-mod mend;
-mod origin;
+mod layer;
+mod parity;
 mod range;
 
 pub use auth::{AllowAnonymous, FrontAuth};
-pub use cors::{Cors, FollowUp};
+pub use cors::{Cors, CorsRules, FollowUp};
+pub use error::FrontError;
 pub use host::FrontHost;
-pub use mend::Mends;
-pub use origin::{FrontOrigin, object_url};
+pub use layer::FrontLayer;
+pub use parity::Parity;
 pub use range::IgnoredRange;
+
+use crate::gateway::FrontOrigin;
 
 use std::sync::Arc;
 
@@ -29,18 +35,18 @@ use s3s::{Body, S3Request, S3Response, S3Result};
 use crate::config::ServeConfig;
 use crate::gateway::Gateway;
 
-/// What the HTTP layer around the S3 service uses of the front.
-pub struct Front {
-    pub host: FrontHost,
-    pub cors: Arc<Cors>,
+/// What the front's HTTP layer and routes share.
+struct Front {
+    host: FrontHost,
+    cors: Arc<Cors>,
 }
 
-/// The S3 front's s3s service over `gateway`, as `config` sets it up, and what the HTTP layer
-/// around it needs.
-pub fn service(config: &ServeConfig, gateway: Gateway) -> (S3Service, Arc<Front>) {
+/// The S3 front's service over `gateway`, as `config` sets it up: s3s inside the front's
+/// HTTP layer.
+pub fn service(config: &ServeConfig, gateway: Gateway) -> FrontLayer<S3Service> {
     let front = Arc::new(Front {
         host: FrontHost::new(&config.domains),
-        cors: Arc::new(Cors::new(gateway.clone())),
+        cors: Arc::new(Cors::new(Arc::new(gateway.clone()))),
     });
     // The front's settings, shared by its service and the unauthenticated one behind its
     // routes (see [`IgnoredRange`]).
@@ -66,7 +72,14 @@ pub fn service(config: &ServeConfig, gateway: Gateway) -> (S3Service, Arc<Front>
     if config.allow_anonymous {
         b.set_access(AllowAnonymous);
     }
-    (b.build(), front)
+    FrontLayer::new(b.build(), front)
+}
+
+#[async_trait::async_trait]
+impl CorsRules for Gateway {
+    async fn cors_rules(&self, bucket: &str) -> S3Result<Option<Vec<s3s::dto::CORSRule>>> {
+        self.bucket_cors(bucket).await
+    }
 }
 
 /// The front's custom routes (s3s takes one route; this one dispatches).
@@ -117,17 +130,13 @@ impl s3s::route::S3Route for Routes {
         match req.credentials {
             Some(_) => Ok(()),
             None if self.allow_anonymous => Ok(()),
-            None => Err(s3s::s3_error!(AccessDenied, "Signature is required")),
+            None => Err(FrontError::SignatureRequired.into()),
         }
     }
 
     async fn call(&self, req: S3Request<Body>) -> S3Result<S3Response<Body>> {
         if unknown_method(&req.method) {
-            return Err(s3s::s3_error!(
-                MethodNotAllowed,
-                "The specified method ({}) is not allowed against this resource.",
-                req.method
-            ));
+            return Err(FrontError::MethodNotAllowed(req.method).into());
         }
         if req.method == http::Method::OPTIONS {
             let host = req

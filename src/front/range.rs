@@ -11,6 +11,8 @@
 use s3s::service::S3Service;
 use s3s::{Body, S3Request, S3Response, S3Result};
 
+use super::error::FrontError;
+
 /// The route, with the unauthenticated service it hands requests to.
 pub struct IgnoredRange {
     inner: S3Service,
@@ -93,7 +95,7 @@ impl s3s::route::S3Route for IgnoredRange {
             .inner
             .call(forwarded)
             .await
-            .map_err(|e| s3s::s3_error!(InternalError, "{e:?}"))?;
+            .map_err(|e| FrontError::Internal(format!("{e:?}")))?;
         let (parts, body) = resp.into_parts();
         let mut out = S3Response::new(body);
         out.status = Some(parts.status);

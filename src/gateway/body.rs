@@ -16,7 +16,10 @@ use futures::Stream;
 use s3s::checksum::ChecksumHasher;
 use s3s::dto::StreamingBlob;
 use s3s::stream::{ByteStream, RemainingLength};
-use s3s::{S3Error, S3ErrorCode, TrailingHeaders};
+use s3s::{S3Error, TrailingHeaders};
+
+use super::error::GatewayError;
+use crate::s3s_errors::BodyFailure;
 
 type StdError = Box<dyn std::error::Error + Send + Sync + 'static>;
 
@@ -114,37 +117,20 @@ struct Checked {
 }
 
 /// The answer for a client body that s3s refused while it streamed.
-fn client_body_error(e: &StdError) -> S3Error {
-    let text = e.to_string();
-    let (code, status, msg) = if text.contains("SignatureMismatch") {
-        (
-            S3ErrorCode::SignatureDoesNotMatch,
-            http::StatusCode::FORBIDDEN,
-            "The chunk signature of the request body does not match.".to_owned(),
-        )
-    } else if text.to_ascii_lowercase().contains("sha256") {
-        (
-            S3ErrorCode::Custom("XAmzContentSHA256Mismatch".into()),
-            http::StatusCode::BAD_REQUEST,
-            "The provided 'x-amz-content-sha256' header does not match what was computed."
-                .to_owned(),
-        )
-    } else {
-        (
-            S3ErrorCode::IncompleteBody,
-            http::StatusCode::BAD_REQUEST,
-            format!("The request body could not be read: {text}"),
-        )
-    };
-    let mut err = S3Error::with_message(code, msg);
-    err.set_status_code(status);
-    err
+fn client_body_error(e: &StdError) -> GatewayError {
+    match BodyFailure::of(e.as_ref()) {
+        BodyFailure::ChunkSignature => GatewayError::ChunkSignature,
+        BodyFailure::PayloadHash => GatewayError::PayloadHash,
+        BodyFailure::Other(text) => {
+            GatewayError::IncompleteBody(format!("The request body could not be read: {text}"))
+        }
+    }
 }
 
 impl Checked {
-    fn fail(&self, err: S3Error) {
+    fn fail(&self, err: GatewayError) {
         let mut slot = self.verdict.0.lock().unwrap_or_else(|e| e.into_inner());
-        slot.get_or_insert(err);
+        slot.get_or_insert(err.into());
     }
 
     /// At the end of the body: check its length, then compare with the trailer.
@@ -156,9 +142,7 @@ impl Checked {
                 "The request body ended after {} of {expected} bytes.",
                 self.seen
             );
-            let mut err = S3Error::with_message(S3ErrorCode::IncompleteBody, msg.clone());
-            err.set_status_code(http::StatusCode::BAD_REQUEST);
-            self.fail(err);
+            self.fail(GatewayError::IncompleteBody(msg.clone()));
             return Some(msg.into());
         }
         let t = self.trailer.as_mut()?;
@@ -186,12 +170,10 @@ impl Checked {
             // No trailer after all: nothing to check against.
             None => None,
             Some(_) => {
-                let msg = format!(
-                    "The {} you specified did not match the calculated checksum.",
-                    t.algorithm
-                );
-                let mut err = S3Error::with_message(S3ErrorCode::BadDigest, msg.clone());
-                err.set_status_code(http::StatusCode::BAD_REQUEST);
+                let err = GatewayError::BadDigest {
+                    algorithm: t.algorithm,
+                };
+                let msg = err.to_string();
                 self.fail(err);
                 Some(msg.into())
             }

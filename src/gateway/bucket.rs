@@ -8,7 +8,9 @@ use std::collections::BTreeSet;
 use s3s::dto::*;
 use s3s::{S3, S3ErrorCode, S3Request, S3Response, S3Result};
 
-use super::{Gateway, forward, upstream_request};
+use super::Gateway;
+use super::error::GatewayError;
+use super::forward::send;
 use crate::registry::BucketProps;
 use crate::upstream::error;
 
@@ -19,15 +21,7 @@ impl Gateway {
             bucket: bucket.to_owned(),
             expected_bucket_owner: None,
         };
-        let res = self
-            .call(
-                "get_bucket_cors",
-                bucket,
-                input,
-                |i, b| i.bucket = b,
-                |proxy, req| async move { proxy.get_bucket_cors(req).await },
-            )
-            .await;
+        let res = self.forward(input).await;
         match res {
             Ok(resp) => Ok(resp.output.cors_rules),
             Err(e) if *e.code() == S3ErrorCode::NoSuchCORSConfiguration => Ok(None),
@@ -40,15 +34,15 @@ pub async fn create_bucket(
     gw: &Gateway,
     req: S3Request<CreateBucketInput>,
 ) -> S3Result<S3Response<CreateBucketOutput>> {
-    let bucket = req.input.bucket.clone();
-    gw.call(
-        "create_bucket",
-        &bucket,
-        req.input,
-        |i, b| i.bucket = b,
-        |proxy, req| async move { proxy.create_bucket(req).await },
-    )
-    .await
+    gw.forward(req.input).await
+}
+
+/// CreateBucket's `Location` is `/<bucket>`, as S3 says for a path-style CreateBucket; some
+/// S3s give a URL of the bucket on themselves instead, which is not the client's to use.
+pub(super) fn created_location(output: &mut CreateBucketOutput, bucket: &str) {
+    if output.location.is_some() {
+        output.location = Some(format!("/{bucket}"));
+    }
 }
 
 pub async fn delete_bucket(
@@ -56,15 +50,7 @@ pub async fn delete_bucket(
     req: S3Request<DeleteBucketInput>,
 ) -> S3Result<S3Response<DeleteBucketOutput>> {
     let bucket = req.input.bucket.clone();
-    let out = gw
-        .call(
-            "delete_bucket",
-            &bucket,
-            req.input,
-            |i, b| i.bucket = b,
-            |proxy, req| async move { proxy.delete_bucket(req).await },
-        )
-        .await?;
+    let out = gw.forward(req.input).await?;
     // A registration that only recorded the region was discovery's: it goes with the bucket.
     // Properties an operator set stay, and apply again if the bucket comes back.
     let res = gw.registry().update(|state| {
@@ -95,10 +81,7 @@ pub async fn list_buckets(
         prefix,
     } = req.input;
     if max_buckets.is_some_and(|m| !(1..=10_000).contains(&m)) {
-        return Err(s3s::s3_error!(
-            InvalidArgument,
-            "Argument max-buckets must be an integer between 1 and 10000."
-        ));
+        return Err(GatewayError::InvalidMaxBuckets.into());
     }
     // The whole list, page by page as the upstream gives it: the registered buckets merge into
     // it, so the client's pages are cut here, after the merge.
@@ -108,22 +91,18 @@ pub async fn list_buckets(
         max_buckets: None,
         prefix: prefix.clone(),
     };
-    let mut resp = forward(
-        &default_route,
-        "list_buckets",
-        gw.proxy(&default_route)
-            .list_buckets(upstream_request(page.clone())),
-    )
-    .await?;
-    while let Some(token) = resp.output.continuation_token.take() {
-        page.continuation_token = Some(token);
-        let more = forward(
+    let proxy = gw.proxy(&default_route);
+    let list = |page: ListBucketsInput| {
+        send(
             &default_route,
             "list_buckets",
-            gw.proxy(&default_route)
-                .list_buckets(upstream_request(page.clone())),
+            proxy.list_buckets(super::forward::upstream_request(page)),
         )
-        .await?;
+    };
+    let mut resp = list(page.clone()).await?;
+    while let Some(token) = resp.output.continuation_token.take() {
+        page.continuation_token = Some(token);
+        let more = list(page.clone()).await?;
         resp.output.continuation_token = more.output.continuation_token;
         resp.output
             .buckets

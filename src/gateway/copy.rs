@@ -1,19 +1,86 @@
-//! Copies: CopyObject and UploadPartCopy. The source bucket is routed like the destination.
-//! When both live on the same upstream (same client key) the copy is forwarded and happens
-//! upstream; otherwise it streams through rebucket: GET from the source's upstream, PUT (or
-//! UploadPart) to the destination's, never holding more than a few chunks in memory.
+//! Copies: CopyObject and UploadPartCopy, one skeleton ([`copy`]) for both. The source bucket
+//! is routed like the destination. When both live on the same upstream (same client key) the
+//! copy is forwarded and happens upstream; otherwise it streams through rebucket: GET from the
+//! source's upstream, PUT (or UploadPart) to the destination's, never holding more than a few
+//! chunks in memory.
 
 use s3s::dto::*;
-use s3s::{S3, S3Error, S3ErrorCode, S3Request, S3Response, S3Result};
+use s3s::{S3ErrorCode, S3Request, S3Response, S3Result};
 
-use super::{Gateway, forward, upstream_request};
+use super::Gateway;
+use super::error::GatewayError;
+use super::forward::Operation;
 use crate::upstream::route::Route;
+
+/// What a copy operation adds to [`Operation`]: where its source is, how its source is read,
+/// and the write and answer it becomes when the copy streams through rebucket.
+trait Copy: Operation + Clone {
+    /// The write the copy becomes on the destination's upstream.
+    type Write: Operation;
+    fn copy_source_mut(&mut self) -> &mut CopySource;
+    /// The source read's conditions, SSE-C key and range, taken from the input.
+    fn source_read(&mut self) -> Result<SourceRead, GatewayError>;
+    /// The write of `got` (the source's body and metadata) as `backend` on the destination.
+    fn write(self, backend: String, got: GetObjectOutput) -> Self::Write;
+    /// The copy's answer, from the source's version and the write's output.
+    fn answer(
+        source_version: Option<String>,
+        written: <Self::Write as Operation>::Output,
+    ) -> Self::Output;
+}
 
 /// The source of a copy, routed.
 struct Source {
     route: Route,
     key: String,
     version_id: Option<String>,
+}
+
+/// The GET of a copy that streams through: the copy's source conditions become the GET's.
+struct SourceRead {
+    if_match: Option<ETagCondition>,
+    if_none_match: Option<ETagCondition>,
+    if_modified_since: Option<Timestamp>,
+    if_unmodified_since: Option<Timestamp>,
+    sse_customer_algorithm: Option<String>,
+    sse_customer_key: Option<String>,
+    sse_customer_key_md5: Option<String>,
+    range: Option<Range>,
+}
+
+pub async fn copy_object(
+    gw: &Gateway,
+    req: S3Request<CopyObjectInput>,
+) -> S3Result<S3Response<CopyObjectOutput>> {
+    copy(gw, req.input).await
+}
+
+pub async fn upload_part_copy(
+    gw: &Gateway,
+    req: S3Request<UploadPartCopyInput>,
+) -> S3Result<S3Response<UploadPartCopyOutput>> {
+    copy(gw, req.input).await
+}
+
+/// A copy: upstream when source and destination share a client, else streamed through.
+async fn copy<C: Copy>(gw: &Gateway, mut input: C) -> S3Result<S3Response<C::Output>> {
+    let src = route_source(gw, input.copy_source_mut())?;
+    let dst = gw.route(input.bucket_mut())?;
+    if src.route.key == dst.key {
+        *input.copy_source_mut() = CopySource::Bucket {
+            bucket: src.route.backend.clone().into(),
+            key: src.key.clone().into(),
+            version_id: src.version_id.clone().map(Into::into),
+        };
+        *input.bucket_mut() = dst.backend.clone();
+        return gw.send(&dst, C::NAME, input).await;
+    }
+    let read = input.source_read()?;
+    let got = read_source(gw, &src, read, C::NAME).await?;
+    let source_version = got.version_id.clone();
+    let write = input.write(dst.backend.clone(), got);
+    let written = gw.send(&dst, C::NAME, write).await?.output;
+    Ok(S3Response::new(C::answer(source_version, written)))
 }
 
 fn route_source(gw: &Gateway, copy_source: &CopySource) -> S3Result<Source> {
@@ -27,32 +94,8 @@ fn route_source(gw: &Gateway, copy_source: &CopySource) -> S3Result<Source> {
             key: key.to_string(),
             version_id: version_id.as_deref().map(str::to_owned),
         }),
-        _ => Err(S3Error::with_message(
-            S3ErrorCode::NotImplemented,
-            "copy sources given as access point or outpost ARNs are not supported",
-        )),
+        _ => Err(GatewayError::CopySourceArn.into()),
     }
-}
-
-/// The copy source as the source's upstream names it.
-fn upstream_copy_source(src: &Source) -> CopySource {
-    CopySource::Bucket {
-        bucket: src.route.backend.clone().into(),
-        key: src.key.clone().into(),
-        version_id: src.version_id.clone().map(Into::into),
-    }
-}
-
-/// The GET of a copy that streams through: the copy's source conditions become the GET's.
-struct SourceRead {
-    if_match: Option<ETagCondition>,
-    if_none_match: Option<ETagCondition>,
-    if_modified_since: Option<Timestamp>,
-    if_unmodified_since: Option<Timestamp>,
-    sse_customer_algorithm: Option<String>,
-    sse_customer_key: Option<String>,
-    sse_customer_key_md5: Option<String>,
-    range: Option<Range>,
 }
 
 async fn read_source(
@@ -75,218 +118,183 @@ async fn read_source(
         range: read.range,
         ..Default::default()
     };
-    match forward(
-        &src.route,
-        op,
-        gw.proxy(&src.route).get_object(upstream_request(input)),
-    )
-    .await
-    {
+    match gw.send(&src.route, op, input).await {
         Ok(resp) => Ok(resp.output),
-        // A copy whose source conditions fail answers 412, whichever condition it was.
         Err(e)
             if *e.code() == S3ErrorCode::NotModified
                 || e.status_code() == Some(http::StatusCode::NOT_MODIFIED) =>
         {
-            let mut err = S3Error::with_message(
-                S3ErrorCode::PreconditionFailed,
-                "At least one of the pre-conditions you specified did not hold",
-            );
-            err.set_status_code(http::StatusCode::PRECONDITION_FAILED);
-            Err(err)
+            Err(GatewayError::CopySourcePrecondition.into())
         }
         Err(e) => Err(e),
     }
 }
 
-pub async fn copy_object(
-    gw: &Gateway,
-    req: S3Request<CopyObjectInput>,
-) -> S3Result<S3Response<CopyObjectOutput>> {
-    let mut input = req.input;
-    let src = route_source(gw, &input.copy_source)?;
-    let dst = gw.route(&input.bucket)?;
-    if src.route.key == dst.key {
-        input.copy_source = upstream_copy_source(&src);
-        input.bucket = dst.backend.clone();
-        return forward(
-            &dst,
-            "copy_object",
-            gw.proxy(&dst).copy_object(upstream_request(input)),
-        )
-        .await;
-    }
-    let read = SourceRead {
-        if_match: input.copy_source_if_match.take(),
-        if_none_match: input.copy_source_if_none_match.take(),
-        if_modified_since: input.copy_source_if_modified_since.take(),
-        if_unmodified_since: input.copy_source_if_unmodified_since.take(),
-        sse_customer_algorithm: input.copy_source_sse_customer_algorithm.take(),
-        sse_customer_key: input.copy_source_sse_customer_key.take(),
-        sse_customer_key_md5: input.copy_source_sse_customer_key_md5.take(),
-        range: None,
-    };
-    let got = read_source(gw, &src, read, "copy_object").await?;
-    let replace = input
-        .metadata_directive
-        .as_ref()
-        .is_some_and(|d| d.as_str() == MetadataDirective::REPLACE);
-    let (
-        metadata,
-        content_type,
-        content_encoding,
-        content_disposition,
-        content_language,
-        cache_control,
-        expires,
-    ) = if replace {
-        (
-            input.metadata,
-            input.content_type,
-            input.content_encoding,
-            input.content_disposition,
-            input.content_language,
-            input.cache_control,
-            input.expires,
-        )
-    } else {
-        (
-            got.metadata,
-            got.content_type,
-            got.content_encoding,
-            got.content_disposition,
-            got.content_language,
-            got.cache_control,
-            got.expires,
-        )
-    };
-    let put = PutObjectInput {
-        bucket: dst.backend.clone(),
-        key: input.key,
-        body: got.body,
-        content_length: got.content_length,
-        metadata,
-        content_type,
-        content_encoding,
-        content_disposition,
-        content_language,
-        cache_control,
-        expires,
-        acl: input.acl,
-        storage_class: input.storage_class,
-        tagging: input.tagging,
-        checksum_algorithm: input.checksum_algorithm,
-        server_side_encryption: input.server_side_encryption,
-        ssekms_key_id: input.ssekms_key_id,
-        sse_customer_algorithm: input.sse_customer_algorithm,
-        sse_customer_key: input.sse_customer_key,
-        sse_customer_key_md5: input.sse_customer_key_md5,
-        website_redirect_location: input
-            .website_redirect_location
-            .or(got.website_redirect_location),
-        ..Default::default()
-    };
-    let put = forward(
-        &dst,
-        "copy_object",
-        gw.proxy(&dst).put_object(upstream_request(put)),
-    )
-    .await?
-    .output;
-    let output = CopyObjectOutput {
-        copy_object_result: Some(CopyObjectResult {
-            e_tag: put.e_tag,
+/// The checksums and ETag of a write, as a copy's result names them.
+macro_rules! copied {
+    ($result:ident, $written:expr $(, $field:ident)*) => {{
+        let w = $written;
+        $result {
+            e_tag: w.e_tag,
             last_modified: Some(Timestamp::from(std::time::SystemTime::now())),
-            checksum_crc32: put.checksum_crc32,
-            checksum_crc32c: put.checksum_crc32c,
-            checksum_crc64nvme: put.checksum_crc64nvme,
-            checksum_sha1: put.checksum_sha1,
-            checksum_sha256: put.checksum_sha256,
-            checksum_type: put.checksum_type,
-        }),
-        copy_source_version_id: got.version_id,
-        version_id: put.version_id,
-        server_side_encryption: put.server_side_encryption,
-        ssekms_key_id: put.ssekms_key_id,
-        sse_customer_algorithm: put.sse_customer_algorithm,
-        sse_customer_key_md5: put.sse_customer_key_md5,
-        ..Default::default()
-    };
-    Ok(S3Response::new(output))
+            checksum_crc32: w.checksum_crc32,
+            checksum_crc32c: w.checksum_crc32c,
+            checksum_crc64nvme: w.checksum_crc64nvme,
+            checksum_sha1: w.checksum_sha1,
+            checksum_sha256: w.checksum_sha256,
+            $($field: w.$field,)*
+        }
+    }};
 }
 
-pub async fn upload_part_copy(
-    gw: &Gateway,
-    req: S3Request<UploadPartCopyInput>,
-) -> S3Result<S3Response<UploadPartCopyOutput>> {
-    let mut input = req.input;
-    let src = route_source(gw, &input.copy_source)?;
-    let dst = gw.route(&input.bucket)?;
-    if src.route.key == dst.key {
-        input.copy_source = upstream_copy_source(&src);
-        input.bucket = dst.backend.clone();
-        return forward(
-            &dst,
-            "upload_part_copy",
-            gw.proxy(&dst).upload_part_copy(upstream_request(input)),
-        )
-        .await;
+impl Copy for CopyObjectInput {
+    type Write = PutObjectInput;
+
+    fn copy_source_mut(&mut self) -> &mut CopySource {
+        &mut self.copy_source
     }
-    let range = match input.copy_source_range.as_deref() {
-        Some(r) => Some(Range::parse(r).map_err(|_| {
-            S3Error::with_message(
-                S3ErrorCode::InvalidArgument,
-                format!("invalid x-amz-copy-source-range {r:?}"),
+
+    fn source_read(&mut self) -> Result<SourceRead, GatewayError> {
+        Ok(SourceRead {
+            if_match: self.copy_source_if_match.take(),
+            if_none_match: self.copy_source_if_none_match.take(),
+            if_modified_since: self.copy_source_if_modified_since.take(),
+            if_unmodified_since: self.copy_source_if_unmodified_since.take(),
+            sse_customer_algorithm: self.copy_source_sse_customer_algorithm.take(),
+            sse_customer_key: self.copy_source_sse_customer_key.take(),
+            sse_customer_key_md5: self.copy_source_sse_customer_key_md5.take(),
+            range: None,
+        })
+    }
+
+    fn write(self, backend: String, got: GetObjectOutput) -> PutObjectInput {
+        let input = self;
+        // `REPLACE` takes the copy's own metadata; otherwise the source's is kept.
+        let replace = input
+            .metadata_directive
+            .as_ref()
+            .is_some_and(|d| d.as_str() == MetadataDirective::REPLACE);
+        let (
+            metadata,
+            content_type,
+            content_encoding,
+            content_disposition,
+            content_language,
+            cache_control,
+            expires,
+        ) = if replace {
+            (
+                input.metadata,
+                input.content_type,
+                input.content_encoding,
+                input.content_disposition,
+                input.content_language,
+                input.cache_control,
+                input.expires,
             )
-        })?),
-        None => None,
-    };
-    let read = SourceRead {
-        if_match: input.copy_source_if_match,
-        if_none_match: input.copy_source_if_none_match,
-        if_modified_since: input.copy_source_if_modified_since,
-        if_unmodified_since: input.copy_source_if_unmodified_since,
-        sse_customer_algorithm: input.copy_source_sse_customer_algorithm,
-        sse_customer_key: input.copy_source_sse_customer_key,
-        sse_customer_key_md5: input.copy_source_sse_customer_key_md5,
-        range,
-    };
-    let got = read_source(gw, &src, read, "upload_part_copy").await?;
-    let part = UploadPartInput {
-        bucket: dst.backend.clone(),
-        key: input.key,
-        upload_id: input.upload_id,
-        part_number: input.part_number,
-        body: got.body,
-        content_length: got.content_length,
-        sse_customer_algorithm: input.sse_customer_algorithm,
-        sse_customer_key: input.sse_customer_key,
-        sse_customer_key_md5: input.sse_customer_key_md5,
-        ..Default::default()
-    };
-    let put = forward(
-        &dst,
-        "upload_part_copy",
-        gw.proxy(&dst).upload_part(upstream_request(part)),
-    )
-    .await?
-    .output;
-    let output = UploadPartCopyOutput {
-        copy_part_result: Some(CopyPartResult {
-            e_tag: put.e_tag,
-            last_modified: Some(Timestamp::from(std::time::SystemTime::now())),
-            checksum_crc32: put.checksum_crc32,
-            checksum_crc32c: put.checksum_crc32c,
-            checksum_crc64nvme: put.checksum_crc64nvme,
-            checksum_sha1: put.checksum_sha1,
-            checksum_sha256: put.checksum_sha256,
-        }),
-        copy_source_version_id: got.version_id,
-        server_side_encryption: put.server_side_encryption,
-        ssekms_key_id: put.ssekms_key_id,
-        sse_customer_algorithm: put.sse_customer_algorithm,
-        sse_customer_key_md5: put.sse_customer_key_md5,
-        ..Default::default()
-    };
-    Ok(S3Response::new(output))
+        } else {
+            (
+                got.metadata,
+                got.content_type,
+                got.content_encoding,
+                got.content_disposition,
+                got.content_language,
+                got.cache_control,
+                got.expires,
+            )
+        };
+        PutObjectInput {
+            bucket: backend,
+            key: input.key,
+            body: got.body,
+            content_length: got.content_length,
+            metadata,
+            content_type,
+            content_encoding,
+            content_disposition,
+            content_language,
+            cache_control,
+            expires,
+            acl: input.acl,
+            storage_class: input.storage_class,
+            tagging: input.tagging,
+            checksum_algorithm: input.checksum_algorithm,
+            server_side_encryption: input.server_side_encryption,
+            ssekms_key_id: input.ssekms_key_id,
+            sse_customer_algorithm: input.sse_customer_algorithm,
+            sse_customer_key: input.sse_customer_key,
+            sse_customer_key_md5: input.sse_customer_key_md5,
+            website_redirect_location: input
+                .website_redirect_location
+                .or(got.website_redirect_location),
+            ..Default::default()
+        }
+    }
+
+    fn answer(source_version: Option<String>, put: PutObjectOutput) -> CopyObjectOutput {
+        CopyObjectOutput {
+            version_id: put.version_id.clone(),
+            server_side_encryption: put.server_side_encryption.clone(),
+            ssekms_key_id: put.ssekms_key_id.clone(),
+            sse_customer_algorithm: put.sse_customer_algorithm.clone(),
+            sse_customer_key_md5: put.sse_customer_key_md5.clone(),
+            copy_object_result: Some(copied!(CopyObjectResult, put, checksum_type)),
+            copy_source_version_id: source_version,
+            ..Default::default()
+        }
+    }
+}
+
+impl Copy for UploadPartCopyInput {
+    type Write = UploadPartInput;
+
+    fn copy_source_mut(&mut self) -> &mut CopySource {
+        &mut self.copy_source
+    }
+
+    fn source_read(&mut self) -> Result<SourceRead, GatewayError> {
+        let range = match self.copy_source_range.as_deref() {
+            Some(r) => Some(
+                Range::parse(r).map_err(|_| GatewayError::InvalidCopySourceRange(r.to_owned()))?,
+            ),
+            None => None,
+        };
+        Ok(SourceRead {
+            if_match: self.copy_source_if_match.take(),
+            if_none_match: self.copy_source_if_none_match.take(),
+            if_modified_since: self.copy_source_if_modified_since.take(),
+            if_unmodified_since: self.copy_source_if_unmodified_since.take(),
+            sse_customer_algorithm: self.copy_source_sse_customer_algorithm.take(),
+            sse_customer_key: self.copy_source_sse_customer_key.take(),
+            sse_customer_key_md5: self.copy_source_sse_customer_key_md5.take(),
+            range,
+        })
+    }
+
+    fn write(self, backend: String, got: GetObjectOutput) -> UploadPartInput {
+        UploadPartInput {
+            bucket: backend,
+            key: self.key,
+            upload_id: self.upload_id,
+            part_number: self.part_number,
+            body: got.body,
+            content_length: got.content_length,
+            sse_customer_algorithm: self.sse_customer_algorithm,
+            sse_customer_key: self.sse_customer_key,
+            sse_customer_key_md5: self.sse_customer_key_md5,
+            ..Default::default()
+        }
+    }
+
+    fn answer(source_version: Option<String>, put: UploadPartOutput) -> UploadPartCopyOutput {
+        UploadPartCopyOutput {
+            server_side_encryption: put.server_side_encryption.clone(),
+            ssekms_key_id: put.ssekms_key_id.clone(),
+            sse_customer_algorithm: put.sse_customer_algorithm.clone(),
+            sse_customer_key_md5: put.sse_customer_key_md5.clone(),
+            copy_part_result: Some(copied!(CopyPartResult, put)),
+            copy_source_version_id: source_version,
+            ..Default::default()
+        }
+    }
 }

@@ -1,193 +1,205 @@
-//! The `S3` trait, operation by operation. Plain operations are generated: route the bucket,
-//! forward through `s3s_aws::Proxy`, retry once in the right region on a redirect (`names`: the
-//! output field that names the bucket; `shaped`: a fix of the input s3s parsed; `answered`: a
-//! fix of the output before the client gets it). The few that
-//! need more are delegated to their family's module.
+//! Every S3 operation the gateway forwards, in one table: its input and output, whether its
+//! input can be sent twice (`replayable`; `once` for inputs whose body streams), where its
+//! output names the bucket (`names FIELD`, or `renamed_by FN`) — the one place that rule
+//! lives —, a fix of the input s3s parsed (`shaped`), a fix of the output before the client
+//! gets it (`answered`), and, for operations with more to do, the function of their family's
+//! module that does it (`own`). The others are forwarded as they are by [`Gateway::forward`].
 
 use s3s::dto::*;
 use s3s::{S3, S3Request, S3Response, S3Result};
+use s3s_aws::Proxy;
 
-use super::{ClientBucketName, Gateway, bucket, copy, put};
+use super::forward::{Call, Operation};
+use super::{Gateway, bucket, copy, get, put};
 
-macro_rules! s3_impl {
+macro_rules! operations {
     (
-        forward { $($op:ident: $input:ident => $output:ident $(names $field:ident)? $(shaped $shape:path)? $(; answered $answer:path)?,)* }
-        own { $($own:ident: $oinput:ident => $ooutput:ident = $path:path,)* }
+        not_forwarded {
+            $($nop:ident: $ninput:ident => $noutput:ident = $npath:path;)*
+        }
+        $(
+            $op:ident: $input:ident => $output:ident, $replay:ident
+            $(, names $field:ident)?
+            $(, renamed_by $renamer:path)?
+            $(, shaped $shape:path)?
+            $(, answered $answer:path)?
+            $(, own $own:path)?;
+        )*
     ) => {
         $(
-            impl ClientBucketName for $output {
+            impl Operation for $input {
+                type Output = $output;
+                const NAME: &'static str = stringify!($op);
+
+                fn bucket_mut(&mut self) -> &mut String {
+                    &mut self.bucket
+                }
+
+                replay!($replay);
+
+                fn send(proxy: &Proxy, req: S3Request<Self>) -> Call<'_, Self::Output> {
+                    proxy.$op(req)
+                }
+
                 $(
-                    fn use_client_bucket_name(&mut self, name: &str) {
-                        super::rename(&mut self.$field, name);
+                    fn name_client_bucket(output: &mut Self::Output, bucket: &str) {
+                        if output.$field.is_some() {
+                            output.$field = Some(bucket.to_owned());
+                        }
+                    }
+                )?
+                $(
+                    fn name_client_bucket(output: &mut Self::Output, bucket: &str) {
+                        $renamer(output, bucket);
                     }
                 )?
             }
         )*
+
         #[async_trait::async_trait]
         impl S3 for Gateway {
             $(
                 async fn $op(&self, req: S3Request<$input>) -> S3Result<S3Response<$output>> {
-                    #[allow(unused_mut)]
-                    let mut input = req.input;
-                    $($shape(&mut input);)?
-                    let bucket = input.bucket.clone();
-                    #[allow(unused_mut)]
-                    let mut resp = self.call(
-                        stringify!($op),
-                        &bucket,
-                        input,
-                        |input, name| input.bucket = name,
-                        |proxy, req| async move { proxy.$op(req).await },
-                    )
-                    .await?;
-                    $($answer(&mut resp.output);)?
-                    Ok(resp)
+                    operation_body!(self, req $(, own $own)? ; $(shaped $shape)? ; $(answered $answer)?)
                 }
             )*
             $(
-                async fn $own(&self, req: S3Request<$oinput>) -> S3Result<S3Response<$ooutput>> {
-                    $path(self, req).await
+                async fn $nop(&self, req: S3Request<$ninput>) -> S3Result<S3Response<$noutput>> {
+                    $npath(self, req).await
                 }
             )*
         }
     };
 }
 
-s3_impl! {
-    forward {
-        abort_multipart_upload: AbortMultipartUploadInput => AbortMultipartUploadOutput,
-        create_bucket_metadata_table_configuration: CreateBucketMetadataTableConfigurationInput => CreateBucketMetadataTableConfigurationOutput,
-        create_session: CreateSessionInput => CreateSessionOutput,
-        delete_bucket_analytics_configuration: DeleteBucketAnalyticsConfigurationInput => DeleteBucketAnalyticsConfigurationOutput,
-        delete_bucket_cors: DeleteBucketCorsInput => DeleteBucketCorsOutput,
-        delete_bucket_encryption: DeleteBucketEncryptionInput => DeleteBucketEncryptionOutput,
-        delete_bucket_intelligent_tiering_configuration: DeleteBucketIntelligentTieringConfigurationInput => DeleteBucketIntelligentTieringConfigurationOutput,
-        delete_bucket_inventory_configuration: DeleteBucketInventoryConfigurationInput => DeleteBucketInventoryConfigurationOutput,
-        delete_bucket_lifecycle: DeleteBucketLifecycleInput => DeleteBucketLifecycleOutput,
-        delete_bucket_metadata_table_configuration: DeleteBucketMetadataTableConfigurationInput => DeleteBucketMetadataTableConfigurationOutput,
-        delete_bucket_metrics_configuration: DeleteBucketMetricsConfigurationInput => DeleteBucketMetricsConfigurationOutput,
-        delete_bucket_ownership_controls: DeleteBucketOwnershipControlsInput => DeleteBucketOwnershipControlsOutput,
-        delete_bucket_policy: DeleteBucketPolicyInput => DeleteBucketPolicyOutput,
-        delete_bucket_replication: DeleteBucketReplicationInput => DeleteBucketReplicationOutput,
-        delete_bucket_tagging: DeleteBucketTaggingInput => DeleteBucketTaggingOutput,
-        delete_bucket_website: DeleteBucketWebsiteInput => DeleteBucketWebsiteOutput,
-        delete_object: DeleteObjectInput => DeleteObjectOutput,
-        delete_object_tagging: DeleteObjectTaggingInput => DeleteObjectTaggingOutput,
-        delete_objects: DeleteObjectsInput => DeleteObjectsOutput,
-        delete_public_access_block: DeletePublicAccessBlockInput => DeletePublicAccessBlockOutput,
-        get_bucket_accelerate_configuration: GetBucketAccelerateConfigurationInput => GetBucketAccelerateConfigurationOutput,
-        get_bucket_acl: GetBucketAclInput => GetBucketAclOutput,
-        get_bucket_analytics_configuration: GetBucketAnalyticsConfigurationInput => GetBucketAnalyticsConfigurationOutput,
-        get_bucket_cors: GetBucketCorsInput => GetBucketCorsOutput,
-        get_bucket_encryption: GetBucketEncryptionInput => GetBucketEncryptionOutput,
-        get_bucket_intelligent_tiering_configuration: GetBucketIntelligentTieringConfigurationInput => GetBucketIntelligentTieringConfigurationOutput,
-        get_bucket_inventory_configuration: GetBucketInventoryConfigurationInput => GetBucketInventoryConfigurationOutput,
-        get_bucket_lifecycle_configuration: GetBucketLifecycleConfigurationInput => GetBucketLifecycleConfigurationOutput,
-        get_bucket_location: GetBucketLocationInput => GetBucketLocationOutput,
-        get_bucket_logging: GetBucketLoggingInput => GetBucketLoggingOutput,
-        get_bucket_metadata_table_configuration: GetBucketMetadataTableConfigurationInput => GetBucketMetadataTableConfigurationOutput,
-        get_bucket_metrics_configuration: GetBucketMetricsConfigurationInput => GetBucketMetricsConfigurationOutput,
-        get_bucket_notification_configuration: GetBucketNotificationConfigurationInput => GetBucketNotificationConfigurationOutput,
-        get_bucket_ownership_controls: GetBucketOwnershipControlsInput => GetBucketOwnershipControlsOutput,
-        get_bucket_policy: GetBucketPolicyInput => GetBucketPolicyOutput,
-        get_bucket_policy_status: GetBucketPolicyStatusInput => GetBucketPolicyStatusOutput,
-        get_bucket_replication: GetBucketReplicationInput => GetBucketReplicationOutput,
-        get_bucket_request_payment: GetBucketRequestPaymentInput => GetBucketRequestPaymentOutput,
-        get_bucket_tagging: GetBucketTaggingInput => GetBucketTaggingOutput,
-        get_bucket_versioning: GetBucketVersioningInput => GetBucketVersioningOutput,
-        get_bucket_website: GetBucketWebsiteInput => GetBucketWebsiteOutput,
-        get_object: GetObjectInput => GetObjectOutput; answered put::stored_encoding_get,
-        get_object_acl: GetObjectAclInput => GetObjectAclOutput,
-        get_object_attributes: GetObjectAttributesInput => GetObjectAttributesOutput shaped split_object_attributes,
-        get_object_legal_hold: GetObjectLegalHoldInput => GetObjectLegalHoldOutput,
-        get_object_lock_configuration: GetObjectLockConfigurationInput => GetObjectLockConfigurationOutput,
-        get_object_retention: GetObjectRetentionInput => GetObjectRetentionOutput,
-        get_object_tagging: GetObjectTaggingInput => GetObjectTaggingOutput,
-        get_object_torrent: GetObjectTorrentInput => GetObjectTorrentOutput,
-        get_public_access_block: GetPublicAccessBlockInput => GetPublicAccessBlockOutput,
-        head_bucket: HeadBucketInput => HeadBucketOutput,
-        head_object: HeadObjectInput => HeadObjectOutput; answered put::stored_encoding_head,
-        list_bucket_analytics_configurations: ListBucketAnalyticsConfigurationsInput => ListBucketAnalyticsConfigurationsOutput,
-        list_bucket_intelligent_tiering_configurations: ListBucketIntelligentTieringConfigurationsInput => ListBucketIntelligentTieringConfigurationsOutput,
-        list_bucket_inventory_configurations: ListBucketInventoryConfigurationsInput => ListBucketInventoryConfigurationsOutput,
-        list_bucket_metrics_configurations: ListBucketMetricsConfigurationsInput => ListBucketMetricsConfigurationsOutput,
-        list_multipart_uploads: ListMultipartUploadsInput => ListMultipartUploadsOutput names bucket,
-        list_object_versions: ListObjectVersionsInput => ListObjectVersionsOutput names name,
-        list_objects: ListObjectsInput => ListObjectsOutput names name,
-        list_objects_v2: ListObjectsV2Input => ListObjectsV2Output names name,
-        list_parts: ListPartsInput => ListPartsOutput names bucket,
-        put_bucket_accelerate_configuration: PutBucketAccelerateConfigurationInput => PutBucketAccelerateConfigurationOutput,
-        put_bucket_acl: PutBucketAclInput => PutBucketAclOutput,
-        put_bucket_analytics_configuration: PutBucketAnalyticsConfigurationInput => PutBucketAnalyticsConfigurationOutput,
-        put_bucket_cors: PutBucketCorsInput => PutBucketCorsOutput,
-        put_bucket_encryption: PutBucketEncryptionInput => PutBucketEncryptionOutput,
-        put_bucket_intelligent_tiering_configuration: PutBucketIntelligentTieringConfigurationInput => PutBucketIntelligentTieringConfigurationOutput,
-        put_bucket_inventory_configuration: PutBucketInventoryConfigurationInput => PutBucketInventoryConfigurationOutput,
-        put_bucket_lifecycle_configuration: PutBucketLifecycleConfigurationInput => PutBucketLifecycleConfigurationOutput,
-        put_bucket_logging: PutBucketLoggingInput => PutBucketLoggingOutput,
-        put_bucket_metrics_configuration: PutBucketMetricsConfigurationInput => PutBucketMetricsConfigurationOutput,
-        put_bucket_notification_configuration: PutBucketNotificationConfigurationInput => PutBucketNotificationConfigurationOutput,
-        put_bucket_ownership_controls: PutBucketOwnershipControlsInput => PutBucketOwnershipControlsOutput,
-        put_bucket_policy: PutBucketPolicyInput => PutBucketPolicyOutput,
-        put_bucket_replication: PutBucketReplicationInput => PutBucketReplicationOutput,
-        put_bucket_request_payment: PutBucketRequestPaymentInput => PutBucketRequestPaymentOutput,
-        put_bucket_tagging: PutBucketTaggingInput => PutBucketTaggingOutput,
-        put_bucket_versioning: PutBucketVersioningInput => PutBucketVersioningOutput,
-        put_bucket_website: PutBucketWebsiteInput => PutBucketWebsiteOutput,
-        put_object_acl: PutObjectAclInput => PutObjectAclOutput,
-        put_object_legal_hold: PutObjectLegalHoldInput => PutObjectLegalHoldOutput,
-        put_object_lock_configuration: PutObjectLockConfigurationInput => PutObjectLockConfigurationOutput,
-        put_object_retention: PutObjectRetentionInput => PutObjectRetentionOutput,
-        put_object_tagging: PutObjectTaggingInput => PutObjectTaggingOutput,
-        put_public_access_block: PutPublicAccessBlockInput => PutPublicAccessBlockOutput,
-        restore_object: RestoreObjectInput => RestoreObjectOutput,
-        select_object_content: SelectObjectContentInput => SelectObjectContentOutput,
-    }
-    own {
-        put_object: PutObjectInput => PutObjectOutput = put::put_object,
-        post_object: PostObjectInput => PostObjectOutput = put::post_object,
-        upload_part: UploadPartInput => UploadPartOutput = put::upload_part,
-        create_multipart_upload: CreateMultipartUploadInput => CreateMultipartUploadOutput = put::create_multipart_upload,
-        complete_multipart_upload: CompleteMultipartUploadInput => CompleteMultipartUploadOutput = put::complete_multipart_upload,
-        copy_object: CopyObjectInput => CopyObjectOutput = copy::copy_object,
-        upload_part_copy: UploadPartCopyInput => UploadPartCopyOutput = copy::upload_part_copy,
-        list_buckets: ListBucketsInput => ListBucketsOutput = bucket::list_buckets,
-        create_bucket: CreateBucketInput => CreateBucketOutput = bucket::create_bucket,
-        delete_bucket: DeleteBucketInput => DeleteBucketOutput = bucket::delete_bucket,
-    }
+/// Whether an input can be sent again after a wrong-region redirect.
+macro_rules! replay {
+    (replayable) => {
+        fn replay(&self) -> Option<Self> {
+            Some(self.clone())
+        }
+    };
+    (once) => {
+        fn replay(&self) -> Option<Self> {
+            None
+        }
+    };
 }
 
-/// S3 clients send the attributes as one comma-separated header (`x-amz-object-attributes:
-/// ETag,ObjectSize`), which s3s keeps as one value (it splits only repeated header lines); the
-/// SDK would send that value upstream quoted (`"ETag,ObjectSize"`), and servers refuse it as an
-/// invalid attribute name. Splits it into the attributes the client named.
-fn split_object_attributes(input: &mut GetObjectAttributesInput) {
-    input.object_attributes = std::mem::take(&mut input.object_attributes)
-        .iter()
-        .flat_map(|a| a.as_str().split(','))
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .map(|s| ObjectAttributes::from(s.to_owned()))
-        .collect();
+/// What an `S3` method does: its family's function, or forward (with its fixes).
+macro_rules! operation_body {
+    ($gw:ident, $req:ident, own $own:path ; ; ) => {
+        $own($gw, $req).await
+    };
+    ($gw:ident, $req:ident ; $(shaped $shape:path)? ; $(answered $answer:path)?) => {{
+        #[allow(unused_mut)]
+        let mut input = $req.input;
+        $($shape(&mut input);)?
+        #[allow(unused_mut)]
+        let mut resp = $gw.forward(input).await?;
+        $($answer(&mut resp.output);)?
+        Ok(resp)
+    }};
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn object_attributes_in_one_header_line_are_split() {
-        let mut input = GetObjectAttributesInput {
-            bucket: "b".into(),
-            key: "k".into(),
-            object_attributes: vec![
-                ObjectAttributes::from("ETag, ObjectSize".to_owned()),
-                ObjectAttributes::from("StorageClass".to_owned()),
-            ],
-            ..Default::default()
-        };
-        split_object_attributes(&mut input);
-        let names: Vec<&str> = input.object_attributes.iter().map(|a| a.as_str()).collect();
-        assert_eq!(names, ["ETag", "ObjectSize", "StorageClass"]);
+operations! {
+    not_forwarded {
+        list_buckets: ListBucketsInput => ListBucketsOutput = bucket::list_buckets;
+        post_object: PostObjectInput => PostObjectOutput = put::post_object;
     }
+    abort_multipart_upload: AbortMultipartUploadInput => AbortMultipartUploadOutput, replayable;
+    complete_multipart_upload: CompleteMultipartUploadInput => CompleteMultipartUploadOutput, replayable, names bucket, own put::complete_multipart_upload;
+    copy_object: CopyObjectInput => CopyObjectOutput, replayable, own copy::copy_object;
+    create_bucket: CreateBucketInput => CreateBucketOutput, replayable, renamed_by bucket::created_location, own bucket::create_bucket;
+    create_bucket_metadata_table_configuration: CreateBucketMetadataTableConfigurationInput => CreateBucketMetadataTableConfigurationOutput, replayable;
+    create_multipart_upload: CreateMultipartUploadInput => CreateMultipartUploadOutput, replayable, names bucket, own put::create_multipart_upload;
+    create_session: CreateSessionInput => CreateSessionOutput, replayable;
+    delete_bucket: DeleteBucketInput => DeleteBucketOutput, replayable, own bucket::delete_bucket;
+    delete_bucket_analytics_configuration: DeleteBucketAnalyticsConfigurationInput => DeleteBucketAnalyticsConfigurationOutput, replayable;
+    delete_bucket_cors: DeleteBucketCorsInput => DeleteBucketCorsOutput, replayable;
+    delete_bucket_encryption: DeleteBucketEncryptionInput => DeleteBucketEncryptionOutput, replayable;
+    delete_bucket_intelligent_tiering_configuration: DeleteBucketIntelligentTieringConfigurationInput => DeleteBucketIntelligentTieringConfigurationOutput, replayable;
+    delete_bucket_inventory_configuration: DeleteBucketInventoryConfigurationInput => DeleteBucketInventoryConfigurationOutput, replayable;
+    delete_bucket_lifecycle: DeleteBucketLifecycleInput => DeleteBucketLifecycleOutput, replayable;
+    delete_bucket_metadata_table_configuration: DeleteBucketMetadataTableConfigurationInput => DeleteBucketMetadataTableConfigurationOutput, replayable;
+    delete_bucket_metrics_configuration: DeleteBucketMetricsConfigurationInput => DeleteBucketMetricsConfigurationOutput, replayable;
+    delete_bucket_ownership_controls: DeleteBucketOwnershipControlsInput => DeleteBucketOwnershipControlsOutput, replayable;
+    delete_bucket_policy: DeleteBucketPolicyInput => DeleteBucketPolicyOutput, replayable;
+    delete_bucket_replication: DeleteBucketReplicationInput => DeleteBucketReplicationOutput, replayable;
+    delete_bucket_tagging: DeleteBucketTaggingInput => DeleteBucketTaggingOutput, replayable;
+    delete_bucket_website: DeleteBucketWebsiteInput => DeleteBucketWebsiteOutput, replayable;
+    delete_object: DeleteObjectInput => DeleteObjectOutput, replayable;
+    delete_object_tagging: DeleteObjectTaggingInput => DeleteObjectTaggingOutput, replayable;
+    delete_objects: DeleteObjectsInput => DeleteObjectsOutput, replayable;
+    delete_public_access_block: DeletePublicAccessBlockInput => DeletePublicAccessBlockOutput, replayable;
+    get_bucket_accelerate_configuration: GetBucketAccelerateConfigurationInput => GetBucketAccelerateConfigurationOutput, replayable;
+    get_bucket_acl: GetBucketAclInput => GetBucketAclOutput, replayable;
+    get_bucket_analytics_configuration: GetBucketAnalyticsConfigurationInput => GetBucketAnalyticsConfigurationOutput, replayable;
+    get_bucket_cors: GetBucketCorsInput => GetBucketCorsOutput, replayable;
+    get_bucket_encryption: GetBucketEncryptionInput => GetBucketEncryptionOutput, replayable;
+    get_bucket_intelligent_tiering_configuration: GetBucketIntelligentTieringConfigurationInput => GetBucketIntelligentTieringConfigurationOutput, replayable;
+    get_bucket_inventory_configuration: GetBucketInventoryConfigurationInput => GetBucketInventoryConfigurationOutput, replayable;
+    get_bucket_lifecycle_configuration: GetBucketLifecycleConfigurationInput => GetBucketLifecycleConfigurationOutput, replayable;
+    get_bucket_location: GetBucketLocationInput => GetBucketLocationOutput, replayable;
+    get_bucket_logging: GetBucketLoggingInput => GetBucketLoggingOutput, replayable;
+    get_bucket_metadata_table_configuration: GetBucketMetadataTableConfigurationInput => GetBucketMetadataTableConfigurationOutput, replayable;
+    get_bucket_metrics_configuration: GetBucketMetricsConfigurationInput => GetBucketMetricsConfigurationOutput, replayable;
+    get_bucket_notification_configuration: GetBucketNotificationConfigurationInput => GetBucketNotificationConfigurationOutput, replayable;
+    get_bucket_ownership_controls: GetBucketOwnershipControlsInput => GetBucketOwnershipControlsOutput, replayable;
+    get_bucket_policy: GetBucketPolicyInput => GetBucketPolicyOutput, replayable;
+    get_bucket_policy_status: GetBucketPolicyStatusInput => GetBucketPolicyStatusOutput, replayable;
+    get_bucket_replication: GetBucketReplicationInput => GetBucketReplicationOutput, replayable;
+    get_bucket_request_payment: GetBucketRequestPaymentInput => GetBucketRequestPaymentOutput, replayable;
+    get_bucket_tagging: GetBucketTaggingInput => GetBucketTaggingOutput, replayable;
+    get_bucket_versioning: GetBucketVersioningInput => GetBucketVersioningOutput, replayable;
+    get_bucket_website: GetBucketWebsiteInput => GetBucketWebsiteOutput, replayable;
+    get_object: GetObjectInput => GetObjectOutput, replayable, answered get::stored_encoding_get;
+    get_object_acl: GetObjectAclInput => GetObjectAclOutput, replayable;
+    get_object_attributes: GetObjectAttributesInput => GetObjectAttributesOutput, replayable, shaped get::split_object_attributes;
+    get_object_legal_hold: GetObjectLegalHoldInput => GetObjectLegalHoldOutput, replayable;
+    get_object_lock_configuration: GetObjectLockConfigurationInput => GetObjectLockConfigurationOutput, replayable;
+    get_object_retention: GetObjectRetentionInput => GetObjectRetentionOutput, replayable;
+    get_object_tagging: GetObjectTaggingInput => GetObjectTaggingOutput, replayable;
+    get_object_torrent: GetObjectTorrentInput => GetObjectTorrentOutput, replayable;
+    get_public_access_block: GetPublicAccessBlockInput => GetPublicAccessBlockOutput, replayable;
+    head_bucket: HeadBucketInput => HeadBucketOutput, replayable;
+    head_object: HeadObjectInput => HeadObjectOutput, replayable, answered get::stored_encoding_head;
+    list_bucket_analytics_configurations: ListBucketAnalyticsConfigurationsInput => ListBucketAnalyticsConfigurationsOutput, replayable;
+    list_bucket_intelligent_tiering_configurations: ListBucketIntelligentTieringConfigurationsInput => ListBucketIntelligentTieringConfigurationsOutput, replayable;
+    list_bucket_inventory_configurations: ListBucketInventoryConfigurationsInput => ListBucketInventoryConfigurationsOutput, replayable;
+    list_bucket_metrics_configurations: ListBucketMetricsConfigurationsInput => ListBucketMetricsConfigurationsOutput, replayable;
+    list_multipart_uploads: ListMultipartUploadsInput => ListMultipartUploadsOutput, replayable, names bucket;
+    list_object_versions: ListObjectVersionsInput => ListObjectVersionsOutput, replayable, names name;
+    list_objects: ListObjectsInput => ListObjectsOutput, replayable, names name;
+    list_objects_v2: ListObjectsV2Input => ListObjectsV2Output, replayable, names name;
+    list_parts: ListPartsInput => ListPartsOutput, replayable, names bucket;
+    put_bucket_accelerate_configuration: PutBucketAccelerateConfigurationInput => PutBucketAccelerateConfigurationOutput, replayable;
+    put_bucket_acl: PutBucketAclInput => PutBucketAclOutput, replayable;
+    put_bucket_analytics_configuration: PutBucketAnalyticsConfigurationInput => PutBucketAnalyticsConfigurationOutput, replayable;
+    put_bucket_cors: PutBucketCorsInput => PutBucketCorsOutput, replayable;
+    put_bucket_encryption: PutBucketEncryptionInput => PutBucketEncryptionOutput, replayable;
+    put_bucket_intelligent_tiering_configuration: PutBucketIntelligentTieringConfigurationInput => PutBucketIntelligentTieringConfigurationOutput, replayable;
+    put_bucket_inventory_configuration: PutBucketInventoryConfigurationInput => PutBucketInventoryConfigurationOutput, replayable;
+    put_bucket_lifecycle_configuration: PutBucketLifecycleConfigurationInput => PutBucketLifecycleConfigurationOutput, replayable;
+    put_bucket_logging: PutBucketLoggingInput => PutBucketLoggingOutput, replayable;
+    put_bucket_metrics_configuration: PutBucketMetricsConfigurationInput => PutBucketMetricsConfigurationOutput, replayable;
+    put_bucket_notification_configuration: PutBucketNotificationConfigurationInput => PutBucketNotificationConfigurationOutput, replayable;
+    put_bucket_ownership_controls: PutBucketOwnershipControlsInput => PutBucketOwnershipControlsOutput, replayable;
+    put_bucket_policy: PutBucketPolicyInput => PutBucketPolicyOutput, replayable;
+    put_bucket_replication: PutBucketReplicationInput => PutBucketReplicationOutput, replayable;
+    put_bucket_request_payment: PutBucketRequestPaymentInput => PutBucketRequestPaymentOutput, replayable;
+    put_bucket_tagging: PutBucketTaggingInput => PutBucketTaggingOutput, replayable;
+    put_bucket_versioning: PutBucketVersioningInput => PutBucketVersioningOutput, replayable;
+    put_bucket_website: PutBucketWebsiteInput => PutBucketWebsiteOutput, replayable;
+    put_object: PutObjectInput => PutObjectOutput, once, own put::put_object;
+    put_object_acl: PutObjectAclInput => PutObjectAclOutput, replayable;
+    put_object_legal_hold: PutObjectLegalHoldInput => PutObjectLegalHoldOutput, replayable;
+    put_object_lock_configuration: PutObjectLockConfigurationInput => PutObjectLockConfigurationOutput, replayable;
+    put_object_retention: PutObjectRetentionInput => PutObjectRetentionOutput, replayable;
+    put_object_tagging: PutObjectTaggingInput => PutObjectTaggingOutput, replayable;
+    put_public_access_block: PutPublicAccessBlockInput => PutPublicAccessBlockOutput, replayable;
+    restore_object: RestoreObjectInput => RestoreObjectOutput, replayable;
+    select_object_content: SelectObjectContentInput => SelectObjectContentOutput, replayable;
+    upload_part: UploadPartInput => UploadPartOutput, once, own put::upload_part;
+    upload_part_copy: UploadPartCopyInput => UploadPartCopyOutput, replayable, own copy::upload_part_copy;
 }

@@ -3,16 +3,17 @@
 //! limit is refused before a byte of it is read.
 //!
 //! s3s has already decoded any `aws-chunked` body (and checked its chunk signatures) but leaves
-//! `aws-chunked` in `Content-Encoding`; forwarded as is, the upstream client would add its own
-//! and the upstream would refuse the duplicate, so the token is stripped here.
+//! `aws-chunked` in `Content-Encoding`, which is stripped before forwarding
+//! ([`strip_aws_chunked`]).
 
 use s3s::dto::*;
 use s3s::stream::ByteStream;
-use s3s::{S3, S3Error, S3ErrorCode, S3Request, S3Response, S3Result};
+use s3s::{S3, S3Request, S3Response, S3Result};
 
-use super::Gateway;
 use super::body::watch_body;
-use crate::front::{FrontOrigin, object_url};
+use super::error::{GatewayError, MAX_UPLOAD_SIZE};
+use super::get::strip_aws_chunked;
+use super::{FrontOrigin, Gateway, object_url};
 
 /// The checksum algorithm the client named. s3s reads only `x-amz-checksum-algorithm` (and the
 /// trailer), while SDKs name it in `x-amz-sdk-checksum-algorithm`; without it the upstream
@@ -27,53 +28,19 @@ fn checksum_algorithm(
     })
 }
 
-/// `Content-Encoding` without the `aws-chunked` token (`None` if nothing else is left).
-fn strip_aws_chunked(encoding: Option<String>) -> Option<String> {
-    let encoding = encoding?;
-    let kept: Vec<&str> = encoding
-        .split(',')
-        .map(str::trim)
-        .filter(|t| !t.is_empty() && !t.eq_ignore_ascii_case("aws-chunked"))
-        .collect();
-    (!kept.is_empty()).then(|| kept.join(","))
-}
-
-/// An object's `Content-Encoding` as S3 keeps it: never `aws-chunked`, which only describes
-/// how an upload was framed. Some upstreams (rclone) store it with an object uploaded that way,
-/// as rebucket uploads one whose checksum the client sent as a trailer (see
-/// `upstream::trailer`), and a client reading it back would take it for the body's encoding.
-pub(super) fn stored_encoding_get(out: &mut GetObjectOutput) {
-    out.content_encoding = strip_aws_chunked(out.content_encoding.take());
-}
-
-/// [`stored_encoding_get`] for HeadObject.
-pub(super) fn stored_encoding_head(out: &mut HeadObjectOutput) {
-    out.content_encoding = strip_aws_chunked(out.content_encoding.take());
-}
-
-/// S3's limit on a single PutObject and on one part of a multipart upload.
-pub const MAX_UPLOAD_SIZE: u64 = 5 * 1024 * 1024 * 1024;
-
 /// Refuses a body declaring more than [`MAX_UPLOAD_SIZE`], as S3 does, before it is read or
 /// the upstream is called: otherwise the client would stream gigabytes only to be refused at
 /// the end. The decoded length of an aws-chunked body counts, not its encoded one.
-fn check_size(body: Option<&StreamingBlob>, content_length: Option<i64>) -> S3Result<()> {
+fn check_size(
+    body: Option<&StreamingBlob>,
+    content_length: Option<i64>,
+) -> Result<(), GatewayError> {
     let declared = body
         .and_then(|b| b.remaining_length().exact())
         .map(|n| n as u64)
         .or_else(|| content_length.and_then(|n| u64::try_from(n).ok()));
     match declared {
-        Some(n) if n > MAX_UPLOAD_SIZE => {
-            let mut err = S3Error::with_message(
-                S3ErrorCode::EntityTooLarge,
-                format!(
-                    "Your proposed upload ({n} bytes) exceeds the maximum allowed size of \
-                     {MAX_UPLOAD_SIZE} bytes."
-                ),
-            );
-            err.set_status_code(http::StatusCode::BAD_REQUEST);
-            Err(err)
-        }
+        Some(size) if size > MAX_UPLOAD_SIZE => Err(GatewayError::EntityTooLarge { size }),
         _ => Ok(()),
     }
 }
@@ -88,16 +55,9 @@ pub async fn put_object(
     input.checksum_algorithm = checksum_algorithm(input.checksum_algorithm, &req.headers);
     let verdict;
     (input.body, verdict) = watch_body(input.body, &req.headers, req.trailing_headers);
-    let bucket = input.bucket.clone();
-    gw.call_once(
-        "put_object",
-        &bucket,
-        input,
-        |i, b| i.bucket = b,
-        |proxy, req| async move { proxy.put_object(req).await },
-    )
-    .await
-    .map_err(|e| verdict.take().unwrap_or(e))
+    gw.forward(input)
+        .await
+        .map_err(|e| verdict.take().unwrap_or(e))
 }
 
 /// The upload of a POST object, as s3s's default does it (a PutObject of the form's file),
@@ -145,15 +105,7 @@ pub async fn create_multipart_upload(
 ) -> S3Result<S3Response<CreateMultipartUploadOutput>> {
     let mut input = req.input;
     input.content_encoding = strip_aws_chunked(input.content_encoding);
-    let bucket = input.bucket.clone();
-    gw.call(
-        "create_multipart_upload",
-        &bucket,
-        input,
-        |i, b| i.bucket = b,
-        |proxy, req| async move { proxy.create_multipart_upload(req).await },
-    )
-    .await
+    gw.forward(input).await
 }
 
 pub async fn upload_part(
@@ -165,16 +117,9 @@ pub async fn upload_part(
     input.checksum_algorithm = checksum_algorithm(input.checksum_algorithm, &req.headers);
     let verdict;
     (input.body, verdict) = watch_body(input.body, &req.headers, req.trailing_headers);
-    let bucket = input.bucket.clone();
-    gw.call_once(
-        "upload_part",
-        &bucket,
-        input,
-        |i, b| i.bucket = b,
-        |proxy, req| async move { proxy.upload_part(req).await },
-    )
-    .await
-    .map_err(|e| verdict.take().unwrap_or(e))
+    gw.forward(input)
+        .await
+        .map_err(|e| verdict.take().unwrap_or(e))
 }
 
 pub async fn complete_multipart_upload(
@@ -183,15 +128,7 @@ pub async fn complete_multipart_upload(
 ) -> S3Result<S3Response<CompleteMultipartUploadOutput>> {
     let origin = req.extensions.get::<FrontOrigin>().cloned();
     let (bucket, key) = (req.input.bucket.clone(), req.input.key.clone());
-    let mut resp = gw
-        .call(
-            "complete_multipart_upload",
-            &bucket,
-            req.input,
-            |i, b| i.bucket = b,
-            |proxy, req| async move { proxy.complete_multipart_upload(req).await },
-        )
-        .await?;
+    let mut resp = gw.forward(req.input).await?;
     // The upstream's Location addresses the object on the upstream (its host, the backend
     // bucket name): the client gets the object's URL through rebucket. An upstream that gives
     // none (or an empty one) still gives none.
@@ -205,7 +142,7 @@ pub async fn complete_multipart_upload(
 
 #[cfg(test)]
 mod tests {
-    use super::{MAX_UPLOAD_SIZE, check_size, strip_aws_chunked};
+    use super::{GatewayError, MAX_UPLOAD_SIZE, check_size};
 
     #[test]
     fn refuses_only_bodies_above_5_gib() {
@@ -213,22 +150,11 @@ mod tests {
         assert!(check_size(None, Some(max)).is_ok());
         assert!(check_size(None, None).is_ok());
         let err = check_size(None, Some(max + 1)).unwrap_err();
-        assert_eq!(*err.code(), s3s::S3ErrorCode::EntityTooLarge);
-        assert_eq!(err.status_code(), Some(http::StatusCode::BAD_REQUEST));
-    }
-
-    #[test]
-    fn strips_only_the_aws_chunked_token() {
-        assert_eq!(strip_aws_chunked(Some("aws-chunked".into())), None);
         assert_eq!(
-            strip_aws_chunked(Some("aws-chunked,gzip".into())),
-            Some("gzip".into())
+            err,
+            GatewayError::EntityTooLarge {
+                size: MAX_UPLOAD_SIZE + 1
+            }
         );
-        assert_eq!(
-            strip_aws_chunked(Some("gzip, AWS-CHUNKED".into())),
-            Some("gzip".into())
-        );
-        assert_eq!(strip_aws_chunked(Some("gzip".into())), Some("gzip".into()));
-        assert_eq!(strip_aws_chunked(None), None);
     }
 }

@@ -1,5 +1,5 @@
 //! Answers of S3-compatible servers that the AWS SDK (or s3s-aws's conversion of what it read)
-//! would refuse, mended before it reads them.
+//! would refuse, normalized before it reads them.
 //!
 //! - The AWS SDK checks the root element of every XML answer; some servers name it differently
 //!   (moto: `<OperationResponse>`; rclone: `<InitiateMultipartUpload>`) or wrap the S3 document
@@ -16,8 +16,8 @@
 //!   kept once: the SDK refuses a list for a single-valued member (any answer; a header).
 //!
 //! A client talking to such a server directly (boto3 reads XML leniently) works, so through
-//! rebucket it must too. The mending happens in the HTTP layer of the upstream clients, only for
-//! the XML answers of the operations listed in [`ROOTS`] (an interceptor, [`TagMend`], marks
+//! rebucket it must too. The normalizing happens in the HTTP layer of the upstream clients, only for
+//! the XML answers of the operations listed in [`ROOTS`] (an interceptor, [`MarkNormalized`], marks
 //! their requests), which the SDK reads whole anyway (sized or chunked); object bodies are never
 //! touched or buffered.
 
@@ -34,7 +34,7 @@ use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 use aws_smithy_types::body::SdkBody;
 use http_body_util::BodyExt;
 
-/// (SDK operation, the root element S3 sends) of the XML answers that are mended.
+/// (SDK operation, the root element S3 sends) of the XML answers that are normalized.
 pub const ROOTS: &[(&str, &str)] = &[
     ("CreateMultipartUpload", "InitiateMultipartUploadResult"),
     ("CompleteMultipartUpload", "CompleteMultipartUploadResult"),
@@ -77,29 +77,29 @@ pub const ROOTS: &[(&str, &str)] = &[
     ),
 ];
 
-/// The mending an upstream request's answer gets: the root element S3 sends for it.
+/// The normalizing an upstream request's answer gets: the root element S3 sends for it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct Mend {
+struct Normalize {
     /// The SDK operation.
     op: &'static str,
     root: &'static str,
 }
 
-/// The mending of the answers of SDK operation `op`, if they get any.
-fn mend_for(op: &str) -> Option<Mend> {
+/// The normalizing of the answers of SDK operation `op`, if they get any.
+fn normalize_for(op: &str) -> Option<Normalize> {
     ROOTS
         .iter()
         .find(|(name, _)| *name == op)
-        .map(|(op, root)| Mend { op, root })
+        .map(|(op, root)| Normalize { op, root })
 }
 
-/// Marks the requests whose answers are mended (the connector sees only the HTTP request).
+/// Marks the requests whose answers are normalized (the connector sees only the HTTP request).
 #[derive(Debug)]
-pub struct TagMend;
+pub struct MarkNormalized;
 
-impl Intercept for TagMend {
+impl Intercept for MarkNormalized {
     fn name(&self) -> &'static str {
-        "TagMend"
+        "MarkNormalized"
     }
 
     // Per attempt: a retried request is a fresh copy, without the extensions of the last one.
@@ -109,8 +109,8 @@ impl Intercept for TagMend {
         _rc: &RuntimeComponents,
         cfg: &mut ConfigBag,
     ) -> Result<(), BoxError> {
-        if let Some(mend) = cfg.load::<Metadata>().and_then(|m| mend_for(m.name())) {
-            context.request_mut().add_extension(mend);
+        if let Some(normalize) = cfg.load::<Metadata>().and_then(|m| normalize_for(m.name())) {
+            context.request_mut().add_extension(normalize);
         }
         Ok(())
     }
@@ -127,28 +127,28 @@ fn is_alias(actual: &str, expected: &str, op: &str) -> bool {
             || actual.strip_suffix("Result") == Some(op))
 }
 
-/// Wraps an HTTP client with the mending connector.
-pub fn mending(inner: SharedHttpClient) -> SharedHttpClient {
-    SharedHttpClient::new(MendingClient(inner))
+/// Wraps an HTTP client with the normalizing connector.
+pub fn normalizing(inner: SharedHttpClient) -> SharedHttpClient {
+    SharedHttpClient::new(NormalizingClient(inner))
 }
 
 #[derive(Debug)]
-struct MendingClient(SharedHttpClient);
+struct NormalizingClient(SharedHttpClient);
 
-impl HttpClient for MendingClient {
+impl HttpClient for NormalizingClient {
     fn http_connector(
         &self,
         settings: &HttpConnectorSettings,
         components: &RuntimeComponents,
     ) -> SharedHttpConnector {
-        SharedHttpConnector::new(MendingConnector(
+        SharedHttpConnector::new(NormalizingConnector(
             self.0.http_connector(settings, components),
         ))
     }
 }
 
 #[derive(Debug)]
-struct MendingConnector(SharedHttpConnector);
+struct NormalizingConnector(SharedHttpConnector);
 
 /// The document's root element: the prolog before it, its name, and what follows the name.
 fn split_root(xml: &str) -> Option<(&str, &str, &str)> {
@@ -227,7 +227,7 @@ fn http_date(last_modified: &str) -> Option<String> {
 }
 
 /// Rewrites an ISO 8601 `Last-Modified` header as S3's HTTP date.
-fn mend_last_modified(headers: &mut aws_smithy_runtime_api::http::Headers) {
+fn normalize_last_modified(headers: &mut aws_smithy_runtime_api::http::Headers) {
     if let Some(date) = headers.get("last-modified").and_then(http_date) {
         headers.insert("last-modified", date);
     }
@@ -237,7 +237,7 @@ fn mend_last_modified(headers: &mut aws_smithy_runtime_api::http::Headers) {
 /// `x-amz-server-side-encryption-customer-key-MD5` twice on SSE-C reads) are kept once: the SDK
 /// reads a repeated header as a list and fails the call for a single-valued member, and equal
 /// copies say nothing more than one (any answer).
-fn mend_repeated_headers(headers: &mut aws_smithy_runtime_api::http::Headers) {
+fn normalize_repeated_headers(headers: &mut aws_smithy_runtime_api::http::Headers) {
     let mut repeated: Vec<(String, String)> = Vec::new();
     for (name, value) in headers.iter() {
         if repeated.iter().any(|(n, _)| n == name) {
@@ -256,7 +256,7 @@ fn mend_repeated_headers(headers: &mut aws_smithy_runtime_api::http::Headers) {
     }
 }
 
-/// The S3 elements of type boolean that appear in mended answers.
+/// The S3 elements of type boolean that appear in normalized answers.
 const BOOLEANS: &[&str] = &[
     "IsPublic",
     "IsTruncated",
@@ -290,22 +290,23 @@ fn spell_booleans(xml: &str) -> Option<String> {
     out
 }
 
-/// The mended document, or `None` when it needs no mending.
-fn mend_xml(xml: &str, mend: Mend) -> Option<String> {
-    let rooted = rename_root(xml, mend.root, mend.op).or_else(|| unwrap_root(xml, mend.root));
+/// The normalized document, or `None` when it needs no normalizing.
+fn normalize_xml(xml: &str, normalize: Normalize) -> Option<String> {
+    let rooted =
+        rename_root(xml, normalize.root, normalize.op).or_else(|| unwrap_root(xml, normalize.root));
     let quoted = quote_empty_etags(rooted.as_deref().unwrap_or(xml)).or(rooted);
     spell_booleans(quoted.as_deref().unwrap_or(xml)).or(quoted)
 }
 
-impl HttpConnector for MendingConnector {
+impl HttpConnector for NormalizingConnector {
     fn call(&self, request: HttpRequest) -> HttpConnectorFuture {
-        let mend = request.extension::<Mend>().copied();
+        let normalize = request.extension::<Normalize>().copied();
         let fut = self.0.call(request);
         HttpConnectorFuture::new(async move {
             let mut resp = fut.await?;
-            mend_last_modified(resp.headers_mut());
-            mend_repeated_headers(resp.headers_mut());
-            let Some(mend) = mend else {
+            normalize_last_modified(resp.headers_mut());
+            normalize_repeated_headers(resp.headers_mut());
+            let Some(normalize) = normalize else {
                 return Ok(resp);
             };
             if !resp.status().is_success() {
@@ -317,10 +318,10 @@ impl HttpConnector for MendingConnector {
                 .await
                 .map_err(ConnectorError::io)?
                 .to_bytes();
-            let mended = std::str::from_utf8(&bytes)
+            let normalized = std::str::from_utf8(&bytes)
                 .ok()
-                .and_then(|xml| mend_xml(xml, mend));
-            let body = match mended {
+                .and_then(|xml| normalize_xml(xml, normalize));
+            let body = match normalized {
                 Some(xml) => {
                     // Sized now, also where the upstream chunked (rclone, for larger listings).
                     resp.headers_mut().remove("transfer-encoding");
@@ -339,7 +340,8 @@ impl HttpConnector for MendingConnector {
 #[cfg(test)]
 mod tests {
     use super::{
-        Mend, http_date, mend_for, mend_repeated_headers, mend_xml, rename_root, unwrap_root,
+        Normalize, http_date, normalize_for, normalize_repeated_headers, normalize_xml,
+        rename_root, unwrap_root,
     };
 
     #[test]
@@ -377,12 +379,12 @@ mod tests {
             None
         );
         // SeaweedFS names the root after the operation.
-        let mend = mend_for("ListBucketMetricsConfigurations").unwrap();
+        let normalize = normalize_for("ListBucketMetricsConfigurations").unwrap();
         assert_eq!(
-            mend_xml(
+            normalize_xml(
                 "<ListBucketMetricsConfigurationsResult><IsTruncated>false</IsTruncated>\
                  </ListBucketMetricsConfigurationsResult>",
-                mend
+                normalize
             )
             .as_deref(),
             Some(
@@ -424,28 +426,32 @@ mod tests {
     }
 
     #[test]
-    fn quotes_empty_etags_in_mended_answers() {
-        let mend = mend_for("ListObjectsV2").expect("listings are mended");
+    fn quotes_empty_etags_in_normalized_answers() {
+        let normalize = normalize_for("ListObjectsV2").expect("listings are normalized");
         let xml = "<ListBucketResult><Contents><Key>k</Key><ETag></ETag></Contents><Contents><Key>j</Key><ETag>\"abc\"</ETag></Contents></ListBucketResult>";
         assert_eq!(
-            mend_xml(xml, mend).as_deref(),
+            normalize_xml(xml, normalize).as_deref(),
             Some(
                 "<ListBucketResult><Contents><Key>k</Key><ETag>\"\"</ETag></Contents><Contents><Key>j</Key><ETag>\"abc\"</ETag></Contents></ListBucketResult>"
             )
         );
-        // Both mendings at once; and nothing to mend gives `None` (the bytes pass untouched).
-        let mend = Mend {
+        // Both fixes at once; and nothing to normalize gives `None` (the bytes pass untouched).
+        let normalize = Normalize {
             op: "ListParts",
             root: "ListPartsResult",
         };
         assert_eq!(
-            mend_xml("<ListParts><Part><ETag></ETag></Part></ListParts>", mend).as_deref(),
+            normalize_xml(
+                "<ListParts><Part><ETag></ETag></Part></ListParts>",
+                normalize
+            )
+            .as_deref(),
             Some("<ListPartsResult><Part><ETag>\"\"</ETag></Part></ListPartsResult>")
         );
         assert_eq!(
-            mend_xml(
+            normalize_xml(
                 "<ListPartsResult><Part><ETag>\"e\"</ETag></Part></ListPartsResult>",
-                mend
+                normalize
             ),
             None
         );
@@ -470,7 +476,7 @@ mod tests {
         h.append("vary", "Origin");
         h.append("vary", "Accept-Encoding");
         h.append("etag", "\"e\"");
-        mend_repeated_headers(&mut h);
+        normalize_repeated_headers(&mut h);
         assert_eq!(
             h.get_all(md5).collect::<Vec<_>>(),
             ["hRasmdxgYDKV3nvbahU1MA=="]
@@ -485,26 +491,26 @@ mod tests {
 
     #[test]
     fn spells_booleans_as_s3_only_in_boolean_elements() {
-        let mend = mend_for("GetBucketPolicyStatus").unwrap();
+        let normalize = normalize_for("GetBucketPolicyStatus").unwrap();
         let minio = "<PolicyStatus><IsPublic>FALSE</IsPublic></PolicyStatus>";
         assert_eq!(
-            mend_xml(minio, mend).as_deref(),
+            normalize_xml(minio, normalize).as_deref(),
             Some("<PolicyStatus><IsPublic>false</IsPublic></PolicyStatus>")
         );
         assert_eq!(
-            mend_xml(
+            normalize_xml(
                 "<PolicyStatus><IsPublic>true</IsPublic></PolicyStatus>",
-                mend
+                normalize
             ),
             None
         );
-        let tags = mend_for("GetObjectTagging").unwrap();
+        let tags = normalize_for("GetObjectTagging").unwrap();
         let doc = "<Tagging><TagSet><Tag><Key>k</Key><Value>TRUE</Value></Tag></TagSet></Tagging>";
-        assert_eq!(mend_xml(doc, tags), None, "a tag value is data");
+        assert_eq!(normalize_xml(doc, tags), None, "a tag value is data");
         let listing = "<ListBucketResult><IsTruncated>True</IsTruncated><Contents><Key>TRUE</Key>\
                        </Contents></ListBucketResult>";
         assert_eq!(
-            mend_xml(listing, mend_for("ListObjectsV2").unwrap()).as_deref(),
+            normalize_xml(listing, normalize_for("ListObjectsV2").unwrap()).as_deref(),
             Some(
                 "<ListBucketResult><IsTruncated>true</IsTruncated><Contents><Key>TRUE</Key>\
                  </Contents></ListBucketResult>"
@@ -515,15 +521,15 @@ mod tests {
     #[test]
     fn applies_by_operation() {
         assert_eq!(
-            mend_for("CreateMultipartUpload").map(|m| m.root),
+            normalize_for("CreateMultipartUpload").map(|m| m.root),
             Some("InitiateMultipartUploadResult")
         );
         assert_eq!(
-            mend_for("GetBucketLocation").map(|m| m.root),
+            normalize_for("GetBucketLocation").map(|m| m.root),
             Some("LocationConstraint")
         );
-        assert_eq!(mend_for("GetObject"), None);
-        assert_eq!(mend_for("UploadPart"), None);
+        assert_eq!(normalize_for("GetObject"), None);
+        assert_eq!(normalize_for("UploadPart"), None);
     }
 
     /// A server that answers every request line containing a key of `answers` with its XML
@@ -571,9 +577,9 @@ mod tests {
     }
 
     /// End to end through an upstream client: the interceptor names the operations by their
-    /// real SDK names, and the SDK then reads answers it would refuse unmended.
+    /// real SDK names, and the SDK then reads answers it would refuse as they came.
     #[tokio::test]
-    async fn upstream_clients_read_mended_answers() {
+    async fn upstream_clients_read_normalized_answers() {
         use crate::profiles::CredentialSource;
         use crate::upstream::{PoolSettings, UpstreamKey, UpstreamPool};
         let endpoint = canned(&[

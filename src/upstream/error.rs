@@ -1,4 +1,5 @@
-//! Upstream failures as S3 errors: the one place that decides code, status and message.
+//! Upstream failures as S3 errors: one enum ([`UpstreamError`]), one doc comment per variant,
+//! and one place ([`From`] into [`S3Error`]) that decides code, status and message.
 //!
 //! Service errors from the upstream keep their code, message and status (s3s-aws already copies
 //! them). Failures to reach the upstream at all — refused, DNS, TLS, timeouts — become
@@ -7,127 +8,176 @@
 //! that status (`InternalError`, `ServiceUnavailable`, ...), naming the same; a 4xx answer
 //! without one (garage's body-less 412) is the S3 error of that status (`PreconditionFailed`);
 //! any other garbled answer becomes `502 BadGateway`.
+//!
+//! How a call failed is read from the SDK's typed errors: the orchestrator's
+//! (`OrchestratorError::is_timeout_error` and friends), recorded by the interceptor of
+//! [`super::raw`], and the connector's (`ConnectorError`) in the error's source chain.
 
 use std::error::Error as StdError;
 
+use aws_smithy_runtime_api::client::result::ConnectorError;
 use s3s::{S3Error, S3ErrorCode};
 
+use super::raw::Recorded;
 use super::route::{Route, RouteError};
-use aws_smithy_runtime_api::client::result::ConnectorError;
 
-/// How an upstream call failed, when it did not fail with an S3 answer.
+/// How an upstream call failed before any S3 answer could be read, as the SDK's typed errors
+/// say.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Unreachable {
+pub enum Transport {
     /// Connection refused or reset, DNS failure, TLS failure.
     Connect,
     /// Connect or read timed out.
     Timeout,
-    /// The upstream answered something that is not S3 (or not S3 as the AWS SDK reads it).
+    /// The upstream answered something the SDK cannot read as S3.
     BadResponse,
-    /// The upstream answered this 5xx status without an S3 error.
-    ServerError(http::StatusCode),
-    /// The upstream answered this 4xx status without an S3 error: a failed precondition or a
-    /// range out of bounds answered with an empty body (garage), as S3 answers only HEADs.
-    ClientError(http::StatusCode),
 }
 
-/// Classifies a failed upstream call, given the status of the upstream's HTTP answer when one
-/// came; `None` when the upstream answered with an S3 error.
-pub fn classify(err: &S3Error, answered: Option<http::StatusCode>) -> Option<Unreachable> {
-    // s3s-aws answers InternalError (with its status, 500) for every failure that is not an
-    // upstream S3 error, and copies the message of one that is.
-    if *err.code() != S3ErrorCode::InternalError {
-        return None;
+/// Why an upstream call failed, as the client is told.
+#[derive(Debug, thiserror::Error)]
+pub enum UpstreamError {
+    /// The upstream answered with an S3 error: the client gets it as the upstream sent it.
+    #[error("{0}")]
+    Answered(S3Error),
+    /// The upstream could not be reached (refused, reset, DNS, TLS): `503
+    /// ServiceUnavailable`, naming bucket, profile and endpoint.
+    #[error("upstream unreachable for {route} during {op}: {cause}")]
+    Unreachable {
+        route: String,
+        op: &'static str,
+        cause: String,
+    },
+    /// Connecting to or reading from the upstream timed out: `503 ServiceUnavailable`.
+    #[error("upstream timed out for {route} during {op}: {cause}")]
+    TimedOut {
+        route: String,
+        op: &'static str,
+        cause: String,
+    },
+    /// The upstream answered something that is not S3 as the AWS SDK reads it: `502
+    /// BadGateway`.
+    #[error("upstream sent an invalid response for {route} during {op}: {cause}")]
+    BadResponse {
+        route: String,
+        op: &'static str,
+        cause: String,
+    },
+    /// The upstream answered a 5xx without an S3 error: that status, with its S3 code.
+    #[error("upstream answered {status} without an S3 error for {route} during {op}: {cause}")]
+    ServerError {
+        status: http::StatusCode,
+        route: String,
+        op: &'static str,
+        cause: String,
+    },
+    /// The upstream answered a 4xx without an S3 error (garage's body-less 412): the client's
+    /// own request failed, and gets the S3 error of that status, as S3 would send it.
+    #[error("{}", client_error(*.0).1)]
+    ClientError(http::StatusCode),
+    /// The bucket's settings cannot make a route (missing profile, bad credentials source):
+    /// `503 ServiceUnavailable`, naming bucket, profile and endpoint.
+    #[error(transparent)]
+    Unroutable(#[from] RouteError),
+}
+
+impl UpstreamError {
+    /// Classifies an error of an upstream call made for `route`, given what the call's HTTP
+    /// exchange recorded.
+    pub fn of_call(err: S3Error, recorded: &Recorded, route: &Route, op: &'static str) -> Self {
+        let answered = recorded.answer.as_ref().map(|a| a.status);
+        // s3s-aws answers InternalError for every failure that is not an upstream S3 error,
+        // and copies the code (and message) of one that is.
+        if *err.code() != S3ErrorCode::InternalError {
+            return Self::Answered(err);
+        }
+        let source = err.source().map(|e| e as &(dyn StdError + 'static));
+        let connector = source.and_then(find_connector_error);
+        let transport = recorded.failure.or(connector.map(|c| {
+            if c.is_timeout() {
+                Transport::Timeout
+            } else {
+                Transport::Connect
+            }
+        }));
+        let cause = source.map(root_cause).unwrap_or_default();
+        let route = route.describe();
+        let classified = match (transport, answered) {
+            (Some(Transport::Connect), _) => Self::Unreachable { route, op, cause },
+            (Some(Transport::Timeout), _) => Self::TimedOut { route, op, cause },
+            // A 2xx answer that still ended in an error is one the SDK could not read.
+            (Some(Transport::BadResponse), _) => Self::BadResponse { route, op, cause },
+            (None, Some(s)) if s.is_success() => Self::BadResponse { route, op, cause },
+            (None, Some(s)) if s.is_server_error() && err.message().is_none() => {
+                Self::ServerError {
+                    status: s,
+                    route,
+                    op,
+                    cause,
+                }
+            }
+            (None, Some(s)) if s.is_client_error() && err.message().is_none() => {
+                return Self::ClientError(s);
+            }
+            _ => return Self::Answered(err),
+        };
+        tracing::warn!(error = %classified, "upstream call failed");
+        classified
     }
-    let source = err.source().map(|e| e as &(dyn StdError + 'static));
-    let mut cur = source;
+}
+
+impl From<UpstreamError> for S3Error {
+    fn from(e: UpstreamError) -> Self {
+        use http::StatusCode as S;
+        let (code, status) = match &e {
+            UpstreamError::Answered(_) => {
+                let UpstreamError::Answered(err) = e else {
+                    unreachable!()
+                };
+                return err;
+            }
+            UpstreamError::Unreachable { .. }
+            | UpstreamError::TimedOut { .. }
+            | UpstreamError::Unroutable(_) => {
+                (S3ErrorCode::ServiceUnavailable, S::SERVICE_UNAVAILABLE)
+            }
+            UpstreamError::BadResponse { .. } => {
+                (S3ErrorCode::Custom("BadGateway".into()), S::BAD_GATEWAY)
+            }
+            UpstreamError::ServerError { status, .. } => (server_error_code(*status), *status),
+            UpstreamError::ClientError(status) => (client_error(*status).0, *status),
+        };
+        let mut out = S3Error::with_message(code, e.to_string());
+        out.set_status_code(status);
+        out
+    }
+}
+
+/// A bucket whose settings cannot make a route answers 503, naming bucket, profile, endpoint.
+pub fn from_route(err: RouteError) -> S3Error {
+    tracing::warn!(error = %err, "bucket cannot be routed");
+    UpstreamError::Unroutable(err).into()
+}
+
+/// The connector's own error in an error's source chain, if the failure was one.
+fn find_connector_error<'a>(err: &'a (dyn StdError + 'static)) -> Option<&'a ConnectorError> {
+    let mut cur = Some(err);
     while let Some(e) = cur {
         if let Some(c) = e.downcast_ref::<ConnectorError>() {
-            return Some(if c.is_timeout() {
-                Unreachable::Timeout
-            } else {
-                Unreachable::Connect
-            });
+            return Some(c);
         }
         cur = e.source();
     }
-    match answered {
-        // A 2xx answer that still ended in an error is one the SDK could not read.
-        Some(s) if s.is_success() => return Some(Unreachable::BadResponse),
-        Some(s) if s.is_server_error() && err.message().is_none() => {
-            return Some(Unreachable::ServerError(s));
-        }
-        Some(s) if s.is_client_error() && err.message().is_none() => {
-            return Some(Unreachable::ClientError(s));
-        }
-        _ => {}
-    }
-    match source?.to_string().as_str() {
-        "timeout error" => Some(Unreachable::Timeout),
-        "dispatch failure" => Some(Unreachable::Connect),
-        "response error" => Some(Unreachable::BadResponse),
-        _ => None,
-    }
+    None
 }
 
-/// The innermost message of an error chain (e.g. "Connection refused (os error 111)").
-fn root_cause(err: &(dyn StdError + 'static)) -> String {
+/// The innermost message of an error chain (e.g. "Connection refused (os error 111)"), safe to
+/// show: upstream errors name hosts and OS errors, never keys.
+pub fn root_cause(err: &(dyn StdError + 'static)) -> String {
     let mut cur = err;
     while let Some(next) = cur.source() {
         cur = next;
     }
     cur.to_string()
-}
-
-/// Maps an error of an upstream call made for `route` into what the client sees; `answered` is
-/// the status of the upstream's HTTP answer, when one came.
-pub fn from_upstream(
-    err: S3Error,
-    answered: Option<http::StatusCode>,
-    route: &Route,
-    op: &str,
-) -> S3Error {
-    let Some(kind) = classify(&err, answered) else {
-        return err;
-    };
-    let cause = err.source().map(|e| root_cause(e)).unwrap_or_default();
-    let server_error;
-    let (code, status, what) = match kind {
-        Unreachable::Connect => (
-            S3ErrorCode::ServiceUnavailable,
-            http::StatusCode::SERVICE_UNAVAILABLE,
-            "upstream unreachable",
-        ),
-        Unreachable::Timeout => (
-            S3ErrorCode::ServiceUnavailable,
-            http::StatusCode::SERVICE_UNAVAILABLE,
-            "upstream timed out",
-        ),
-        Unreachable::BadResponse => (
-            S3ErrorCode::Custom("BadGateway".into()),
-            http::StatusCode::BAD_GATEWAY,
-            "upstream sent an invalid response",
-        ),
-        Unreachable::ServerError(status) => {
-            server_error = format!("upstream answered {status} without an S3 error");
-            (server_error_code(status), status, server_error.as_str())
-        }
-        // The client's own request failed upstream: the S3 error of that status, as S3 would
-        // send it; nothing about the upstream is wrong.
-        Unreachable::ClientError(status) => {
-            let (code, message) = client_error(status);
-            let mut out = S3Error::with_message(code, message);
-            out.set_status_code(status);
-            return out;
-        }
-    };
-    tracing::warn!(op, route = %route.describe(), cause = %cause, "{what}");
-    let mut out = S3Error::with_message(
-        code,
-        format!("{what} for {} during {op}: {cause}", route.describe()),
-    );
-    out.set_status_code(status);
-    out
 }
 
 /// The S3 code of a 5xx status.
@@ -140,9 +190,9 @@ fn server_error_code(status: http::StatusCode) -> S3ErrorCode {
 }
 
 /// The S3 code and message of a 4xx status that came without an S3 error.
-fn client_error(status: http::StatusCode) -> (S3ErrorCode, String) {
+fn client_error(status: http::StatusCode) -> (S3ErrorCode, &'static str) {
     use http::StatusCode as S;
-    let (code, message) = match status {
+    match status {
         S::BAD_REQUEST => (S3ErrorCode::InvalidRequest, "Bad Request"),
         S::FORBIDDEN => (S3ErrorCode::AccessDenied, "Access Denied"),
         S::NOT_FOUND => (S3ErrorCode::Custom("NotFound".into()), "Not Found"),
@@ -166,45 +216,95 @@ fn client_error(status: http::StatusCode) -> (S3ErrorCode, String) {
             let reason = status.canonical_reason().unwrap_or("Client Error");
             (S3ErrorCode::Custom(reason.replace(' ', "").into()), reason)
         }
-    };
-    (code, message.to_owned())
-}
-
-/// A bucket whose settings cannot make a route answers 503, naming bucket, profile, endpoint.
-pub fn from_route(err: RouteError) -> S3Error {
-    tracing::warn!(error = %err, "bucket cannot be routed");
-    let mut out = S3Error::with_message(S3ErrorCode::ServiceUnavailable, err.to_string());
-    out.set_status_code(http::StatusCode::SERVICE_UNAVAILABLE);
-    out
+    }
 }
 
 #[cfg(test)]
 mod tests {
-    use super::{Unreachable, classify, client_error};
+    use super::*;
+    use crate::upstream::raw::RawAnswer;
     use http::StatusCode;
-    use s3s::{S3Error, S3ErrorCode};
+
+    fn route() -> Route {
+        Route {
+            bucket: "b".into(),
+            backend: "b".into(),
+            profile: "default".into(),
+            key: crate::upstream::UpstreamKey {
+                endpoint: Some("http://127.0.0.1:9".into()),
+                region: "us-east-1".into(),
+                path_style: true,
+                credentials: crate::profiles::CredentialSource::Anonymous,
+            },
+        }
+    }
+
+    fn answered(status: StatusCode) -> Recorded {
+        Recorded {
+            answer: Some(RawAnswer {
+                status,
+                headers: http::HeaderMap::new(),
+            }),
+            failure: None,
+        }
+    }
+
+    fn client_sees(e: UpstreamError) -> (String, u16) {
+        let e = S3Error::from(e);
+        (
+            e.code().as_str().to_owned(),
+            e.status_code().unwrap().as_u16(),
+        )
+    }
 
     #[test]
     fn a_bare_4xx_is_the_s3_error_of_its_status() {
-        let bare = S3Error::new(S3ErrorCode::InternalError);
+        let bare = || S3Error::new(S3ErrorCode::InternalError);
         let s412 = StatusCode::PRECONDITION_FAILED;
-        assert_eq!(
-            classify(&bare, Some(s412)),
-            Some(Unreachable::ClientError(s412))
+        let e = UpstreamError::of_call(bare(), &answered(s412), &route(), "get_object");
+        assert_eq!(client_sees(e), ("PreconditionFailed".into(), 412));
+        let e = UpstreamError::of_call(
+            bare(),
+            &answered(StatusCode::RANGE_NOT_SATISFIABLE),
+            &route(),
+            "get_object",
         );
-        assert_eq!(client_error(s412).0, S3ErrorCode::PreconditionFailed);
-        assert_eq!(
-            client_error(StatusCode::RANGE_NOT_SATISFIABLE).0,
-            S3ErrorCode::InvalidRange
-        );
-        assert_eq!(
-            client_error(StatusCode::CONFLICT).0,
-            S3ErrorCode::Custom("Conflict".into())
-        );
+        assert_eq!(client_sees(e), ("InvalidRange".into(), 416));
+        let e = UpstreamError::of_call(bare(), &answered(StatusCode::CONFLICT), &route(), "x");
+        assert_eq!(client_sees(e), ("Conflict".into(), 409));
         // An S3 error the upstream sent (a code, or a message) is the upstream's to keep.
         let sent = S3Error::new(S3ErrorCode::PreconditionFailed);
-        assert_eq!(classify(&sent, Some(s412)), None);
+        let e = UpstreamError::of_call(sent, &answered(s412), &route(), "x");
+        assert!(matches!(e, UpstreamError::Answered(_)));
         let with_message = S3Error::with_message(S3ErrorCode::InternalError, "boom");
-        assert_eq!(classify(&with_message, Some(s412)), None);
+        let e = UpstreamError::of_call(with_message, &answered(s412), &route(), "x");
+        assert!(matches!(e, UpstreamError::Answered(_)));
+    }
+
+    #[test]
+    fn transport_failures_name_the_route_and_answer_503_or_502() {
+        let failed = |t| Recorded {
+            answer: None,
+            failure: Some(t),
+        };
+        let bare = || S3Error::new(S3ErrorCode::InternalError);
+        for (t, want) in [
+            (Transport::Connect, ("ServiceUnavailable", 503)),
+            (Transport::Timeout, ("ServiceUnavailable", 503)),
+            (Transport::BadResponse, ("BadGateway", 502)),
+        ] {
+            let e = UpstreamError::of_call(bare(), &failed(t), &route(), "head_object");
+            let message = e.to_string();
+            assert!(message.contains("bucket \"b\""), "{message}");
+            assert!(message.contains("during head_object"), "{message}");
+            assert_eq!(client_sees(e), (want.0.to_owned(), want.1));
+        }
+        let e = UpstreamError::of_call(
+            bare(),
+            &answered(StatusCode::BAD_GATEWAY),
+            &route(),
+            "get_object",
+        );
+        assert_eq!(client_sees(e), ("InternalError".into(), 502));
     }
 }

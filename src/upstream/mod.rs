@@ -1,13 +1,17 @@
 //! Upstream S3 clients: what shapes one ([`UpstreamKey`]), the cache of them ([`UpstreamPool`]),
-//! how a bucket is routed to one ([`route`]), region lookup ([`region`]), trailing checksums
-//! sent on ([`trailer`]), the mapping of upstream failures to S3 errors ([`error`]), mended
-//! answers ([`compat`]) and what an answer said beyond the SDK's output ([`raw`]).
+//! how a bucket is routed to one ([`route`]), region lookup ([`region`]), requests shaped as S3
+//! clients send them (`shape`), trailing checksums sent on ([`trailer`]), the mapping of
+//! upstream failures to S3 errors ([`error`]), answers of S3-compatible servers normalized for
+//! the SDK ([`compat`]) and what an answer said beyond the SDK's output ([`raw`]). The third
+//! step of the request path (front → gateway → upstream); below it only the registry and the
+//! profiles.
 
 pub mod compat;
 pub mod error;
 pub mod raw;
 pub mod region;
 pub mod route;
+mod shape;
 pub mod trailer;
 
 use std::collections::HashMap;
@@ -87,7 +91,7 @@ impl UpstreamPool {
                 tls::rustls_provider::CryptoMode::AwsLc,
             ))
             .build_https();
-        let http = compat::mending(http);
+        let http = compat::normalizing(http);
         Self {
             http,
             settings,
@@ -145,10 +149,10 @@ impl UpstreamPool {
                     .build(),
             );
         b = b
-            .interceptor(NoDefaultContentType)
+            .interceptor(shape::ClientShaped)
             .interceptor(trailer::TrailingChecksum)
             .interceptor(raw::Recorder)
-            .interceptor(compat::TagMend);
+            .interceptor(compat::MarkNormalized);
         if let Some(endpoint) = &key.endpoint {
             b = b.endpoint_url(endpoint);
         }
@@ -157,93 +161,5 @@ impl UpstreamPool {
             None => b.allow_no_auth(),
         };
         aws_sdk_s3::Client::from_conf(b.build())
-    }
-}
-
-/// Shapes upstream requests as S3 clients send them, where the SDK differs:
-/// - a PutObject without `Content-Type` stays without one (the SDK would add
-///   `application/octet-stream`, so the upstream would not apply its own default and the stored
-///   object would differ from one uploaded directly);
-/// - an XML document re-serialized by s3s carries the Content-MD5 of what is sent;
-/// - a body-less PUT carries `Content-Length: 0`;
-/// - a list header goes as one comma-separated line.
-#[derive(Debug)]
-struct NoDefaultContentType;
-
-/// Request headers whose value is a list (`ETag,ObjectSize`).
-const LIST_HEADERS: &[&str] = &[
-    "x-amz-object-attributes",
-    "x-amz-optional-object-attributes",
-];
-
-/// Marks an execution whose input named no content type.
-#[derive(Debug, Clone)]
-struct ContentTypeUnset;
-
-impl aws_smithy_types::config_bag::Storable for ContentTypeUnset {
-    type Storer = aws_smithy_types::config_bag::StoreReplace<Self>;
-}
-
-impl aws_sdk_s3::config::Intercept for NoDefaultContentType {
-    fn name(&self) -> &'static str {
-        "NoDefaultContentType"
-    }
-
-    fn read_before_execution(
-        &self,
-        context: &aws_sdk_s3::config::interceptors::BeforeSerializationInterceptorContextRef<'_>,
-        cfg: &mut aws_sdk_s3::config::ConfigBag,
-    ) -> Result<(), aws_smithy_runtime_api::box_error::BoxError> {
-        let unset = context
-            .input()
-            .downcast_ref::<aws_sdk_s3::operation::put_object::PutObjectInput>()
-            .is_some_and(|i| i.content_type().is_none());
-        if unset {
-            cfg.interceptor_state().store_put(ContentTypeUnset);
-        }
-        Ok(())
-    }
-
-    fn modify_before_signing(
-        &self,
-        context: &mut aws_sdk_s3::config::interceptors::BeforeTransmitInterceptorContextMut<'_>,
-        _rc: &aws_sdk_s3::config::RuntimeComponents,
-        cfg: &mut aws_sdk_s3::config::ConfigBag,
-    ) -> Result<(), aws_smithy_runtime_api::box_error::BoxError> {
-        if cfg.load::<ContentTypeUnset>().is_some() {
-            context.request_mut().headers_mut().remove("content-type");
-        }
-        // An XML document (tagging, CORS, ...) goes upstream as s3s re-serialized it, so the
-        // client's Content-MD5, taken over its own bytes, would not match: say the MD5 of what
-        // is sent. Object bodies stream (no in-memory bytes) and keep the client's.
-        let req = context.request_mut();
-        if req.headers().get("content-md5").is_some()
-            && let Some(bytes) = req.body().bytes()
-            && !bytes.is_empty()
-        {
-            use md5::Digest;
-            let md5 = aws_smithy_types::base64::encode(md5::Md5::digest(bytes));
-            req.headers_mut().insert("content-md5", md5);
-        }
-        // A body-less PUT (UploadPartCopy, CopyObject, ...) goes out without Content-Length;
-        // S3 accepts that, some servers answer 411. Say 0, as other S3 clients do.
-        let req = context.request_mut();
-        if req.method() == "PUT"
-            && req.headers().get("content-length").is_none()
-            && req.headers().get("transfer-encoding").is_none()
-            && req.body().bytes().is_some_and(<[u8]>::is_empty)
-        {
-            req.headers_mut().insert("content-length", "0");
-        }
-        // The SDK sends a list header as one line per item; S3 clients send one line, and
-        // servers that read only the first line (moto, SeaweedFS) would see one attribute.
-        for name in LIST_HEADERS {
-            let items: Vec<String> = req.headers().get_all(*name).map(str::to_owned).collect();
-            if items.len() > 1 {
-                req.headers_mut().remove(*name);
-                req.headers_mut().insert(*name, items.join(","));
-            }
-        }
-        Ok(())
     }
 }

@@ -1,13 +1,15 @@
-//! What an upstream's HTTP answer said beyond the SDK's output: its status, and the few headers
-//! that s3s's DTOs have no field for on some operations.
+//! What an upstream call's HTTP exchange said beyond the SDK's output: the answer's status, the
+//! few headers that s3s's DTOs have no field for on some operations, and — when no answer
+//! could be read — how the call failed, as the SDK's typed errors tell.
 //!
 //! Forwarding goes s3s DTO → SDK → upstream → SDK output → s3s DTO, and each conversion keeps
 //! only modelled fields: s3s answers every HeadObject 200 (S3 answers 206 to one with `Range` or
 //! `partNumber`), its HeadObject output has no `x-amz-tagging-count`, and an S3Error from the
 //! SDK keeps no header (a 416 loses `Content-Range: bytes */size`). [`capture`] runs one upstream
-//! call and returns, next to its result, the [`RawAnswer`] an interceptor on every upstream
-//! client ([`Recorder`]) took from the HTTP answer; the gateway carries it onto what the client
-//! gets ([`RawAnswer::carry`], [`RawAnswer::carry_to_error`], [`UpstreamStatus`]).
+//! call and returns, next to its result, what an interceptor on every upstream client
+//! ([`Recorder`]) took from the exchange ([`Recorded`]); the gateway carries the answer's part
+//! onto what the client gets ([`RawAnswer::carry`], [`RawAnswer::carry_to_error`]), and the
+//! failure's part classifies the error (`error.rs`).
 //!
 //! The recording lives in a task-local slot: the SDK runs its interceptors in the task that
 //! awaits the call, so the slot needs no request id and no lock.
@@ -15,14 +17,18 @@
 use std::cell::RefCell;
 use std::future::Future;
 
-use aws_sdk_s3::config::interceptors::BeforeDeserializationInterceptorContextRef;
+use aws_sdk_s3::config::interceptors::{
+    BeforeDeserializationInterceptorContextRef, FinalizerInterceptorContextRef,
+};
 use aws_sdk_s3::config::{ConfigBag, Intercept, RuntimeComponents};
 use aws_smithy_runtime_api::box_error::BoxError;
 use http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 use s3s::{S3Error, S3Response};
 
+use super::error::Transport;
+
 tokio::task_local! {
-    static SLOT: RefCell<Option<RawAnswer>>;
+    static SLOT: RefCell<Recorded>;
 }
 
 /// Headers of successful answers that an s3s output may lack (HeadObject has no `TagCount`);
@@ -43,27 +49,28 @@ pub struct RawAnswer {
     pub headers: HeaderMap,
 }
 
-/// The status of the upstream's successful answer, as a response extension: s3s's generated
-/// operations answer a fixed status, so the front sets this one ([`front_status`]).
-#[derive(Debug, Clone, Copy)]
-pub struct UpstreamStatus(pub StatusCode);
+/// What one upstream call's (last) HTTP exchange recorded.
+#[derive(Debug, Clone, Default)]
+pub struct Recorded {
+    /// The answer, if one came.
+    pub answer: Option<RawAnswer>,
+    /// How the call failed before an S3 answer could be read, if it did.
+    pub failure: Option<Transport>,
+}
 
-/// Runs one upstream call; returns its result and what its (last) HTTP answer said, if one came.
-pub async fn capture<F: Future>(call: F) -> (F::Output, Option<RawAnswer>) {
-    SLOT.scope(RefCell::new(None), async move {
+/// Runs one upstream call; returns its result and what its HTTP exchange recorded.
+pub async fn capture<F: Future>(call: F) -> (F::Output, Recorded) {
+    SLOT.scope(RefCell::new(Recorded::default()), async move {
         let out = call.await;
-        let raw = SLOT.with(|slot| slot.borrow_mut().take());
-        (out, raw)
+        let recorded = SLOT.with(|slot| slot.take());
+        (out, recorded)
     })
     .await
 }
 
 impl RawAnswer {
-    /// Carries the upstream's status and the headers its output may lack onto a success.
+    /// Carries the headers the output of a success may lack.
     pub fn carry<O>(&self, resp: &mut S3Response<O>) {
-        if self.status.is_success() {
-            resp.extensions.insert(UpstreamStatus(self.status));
-        }
         for name in SUCCESS_HEADERS {
             if let Some(v) = self.headers.get(*name)
                 && !resp.headers.contains_key(*name)
@@ -103,15 +110,6 @@ impl RawAnswer {
     }
 }
 
-/// The front's status for a response: the upstream's, when both it and s3s's are successes.
-pub fn front_status<B>(resp: &mut http::Response<B>) {
-    if let Some(UpstreamStatus(status)) = resp.extensions_mut().remove()
-        && resp.status().is_success()
-    {
-        *resp.status_mut() = status;
-    }
-}
-
 /// The interceptor on every upstream client that fills the slot of [`capture`].
 #[derive(Debug)]
 pub struct Recorder;
@@ -144,7 +142,34 @@ impl Intercept for Recorder {
             }
         }
         // Outside `capture` (region lookups, copies through rebucket) there is no slot.
-        let _ = SLOT.try_with(|slot| *slot.borrow_mut() = Some(RawAnswer { status, headers }));
+        let _ =
+            SLOT.try_with(|slot| slot.borrow_mut().answer = Some(RawAnswer { status, headers }));
+        Ok(())
+    }
+
+    fn read_after_execution(
+        &self,
+        context: &FinalizerInterceptorContextRef<'_>,
+        _rc: &RuntimeComponents,
+        _cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        let Some(Err(e)) = context.output_or_error() else {
+            return Ok(());
+        };
+        let failure = if e.is_timeout_error() {
+            Some(Transport::Timeout)
+        } else if let Some(c) = e.as_connector_error() {
+            Some(if c.is_timeout() {
+                Transport::Timeout
+            } else {
+                Transport::Connect
+            })
+        } else if e.is_response_error() {
+            Some(Transport::BadResponse)
+        } else {
+            None
+        };
+        let _ = SLOT.try_with(|slot| slot.borrow_mut().failure = failure);
         Ok(())
     }
 }
@@ -168,24 +193,10 @@ mod tests {
     }
 
     #[test]
-    fn a_success_keeps_the_upstream_status_and_missing_headers() {
+    fn a_success_keeps_the_headers_its_output_lacks() {
         let mut resp = S3Response::new(());
         answer(206, &[("x-amz-tagging-count", "2")]).carry(&mut resp);
         assert_eq!(resp.headers["x-amz-tagging-count"], "2");
-
-        let mut front = http::Response::new(());
-        front.extensions_mut().extend(resp.extensions);
-        front_status(&mut front);
-        assert_eq!(front.status(), StatusCode::PARTIAL_CONTENT);
-
-        // s3s's own error answers keep their status.
-        let mut front = http::Response::new(());
-        *front.status_mut() = StatusCode::NOT_MODIFIED;
-        front
-            .extensions_mut()
-            .insert(UpstreamStatus(StatusCode::OK));
-        front_status(&mut front);
-        assert_eq!(front.status(), StatusCode::NOT_MODIFIED);
     }
 
     #[test]

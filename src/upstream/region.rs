@@ -37,9 +37,8 @@ fn from_error(err: &SdkError<HeadBucketError, HttpResponse>) -> Lookup {
             raw.status().as_u16()
         ));
     }
-    let mut cause: &(dyn std::error::Error + 'static) = err;
-    while let Some(next) = cause.source() {
-        cause = next;
-    }
-    Lookup::Failed(format!("HeadBucket failed: {cause}"))
+    Lookup::Failed(format!(
+        "HeadBucket failed: {}",
+        super::error::root_cause(err)
+    ))
 }

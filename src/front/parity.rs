@@ -1,16 +1,19 @@
-//! Mends around s3s on the S3 listener: what s3s does differently from S3 before an operation
-//! runs or in how it writes an answer, fixed on the HTTP request or response. Decided from the
-//! request ([`Mends::before`]) and applied to the answer ([`Mends::after`]); each mend says
-//! which S3 behaviour it restores and why it cannot live in the gateway.
+//! Parity with S3 around s3s on the S3 listener: what s3s does differently from S3 before an
+//! operation runs or in how it writes an answer, fixed on the HTTP request or response.
+//! Decided from the request ([`Parity::before`]) and applied to the answer ([`Parity::after`]);
+//! each fix says which S3 behaviour it restores and why it cannot live in the gateway.
 
-/// The mends one request needs.
-pub struct Mends {
+use crate::gateway::UpstreamStatus;
+use crate::s3s_errors::FAILED_POLICY_CONDITION;
+
+/// The parity fixes one request needs.
+pub struct Parity {
     post_object: bool,
     attributes: bool,
 }
 
-impl Mends {
-    /// Mends `req` before s3s sees it and notes what its answer will need.
+impl Parity {
+    /// Fixes `req` before s3s sees it and notes what its answer will need.
     pub fn before<B>(req: &mut http::Request<B>) -> Self {
         bodiless_copy_has_length(req);
         preflight_is_anonymous(req);
@@ -20,7 +23,7 @@ impl Mends {
         }
     }
 
-    /// Mends the answer s3s gives.
+    /// Fixes the answer s3s gives.
     pub fn after(&self, resp: &mut http::Response<s3s::Body>) {
         if self.post_object {
             // A POST object answers its form's `success_action_status`; the PutObject it
@@ -31,11 +34,22 @@ impl Mends {
                 post_response_location(resp);
             }
         } else {
-            crate::upstream::raw::front_status(resp);
+            upstream_status(resp);
         }
         if self.attributes && resp.status().is_success() {
             unquote_etag(resp);
         }
+    }
+}
+
+/// s3s answers every successful operation with the status its DTO names (HeadObject: 200); S3
+/// answers what the upstream answered (206 to a HEAD with `Range` or `partNumber`), which the
+/// gateway attaches to the answer ([`UpstreamStatus`]). s3s's own error answers keep theirs.
+fn upstream_status<B>(resp: &mut http::Response<B>) {
+    if let Some(UpstreamStatus(status)) = resp.extensions_mut().remove()
+        && resp.status().is_success()
+    {
+        *resp.status_mut() = status;
     }
 }
 
@@ -78,17 +92,18 @@ fn preflight_is_anonymous<B>(req: &mut http::Request<B>) {
 /// `InvalidPolicyDocument`, the code it also gives a malformed policy; S3 answers 403
 /// `AccessDenied` ("Invalid according to Policy: Policy Condition failed"), and browser code
 /// tells the two apart. s3s checks the policy before any operation runs, so its answer is
-/// rewritten here: only that error, recognised by the message s3s gives failed conditions.
+/// rewritten here: only that error, recognised by the message s3s gives failed conditions
+/// (read through [`crate::s3s_errors`], as s3s has no typed error for it).
 fn policy_condition_denied(resp: &mut http::Response<s3s::Body>) {
-    const FAILED: &str = "<Code>InvalidPolicyDocument</Code><Message>Policy condition ";
     const DENIED: &str =
         "<Code>AccessDenied</Code><Message>Invalid according to Policy: Policy Condition failed: ";
     if resp.status() != http::StatusCode::BAD_REQUEST {
         return;
     }
+    let failed = format!("<Code>InvalidPolicyDocument</Code><Message>{FAILED_POLICY_CONDITION}");
     if rewrite_body(resp, |text| {
-        text.contains(FAILED)
-            .then(|| text.replacen(FAILED, DENIED, 1))
+        text.contains(&failed)
+            .then(|| text.replacen(&failed, DENIED, 1))
     }) {
         *resp.status_mut() = http::StatusCode::FORBIDDEN;
     }
@@ -179,6 +194,22 @@ fn unquote_etag(resp: &mut http::Response<s3s::Body>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_success_answers_the_upstream_status_and_an_error_its_own() {
+        let mut resp = http::Response::new(());
+        resp.extensions_mut()
+            .insert(UpstreamStatus(http::StatusCode::PARTIAL_CONTENT));
+        upstream_status(&mut resp);
+        assert_eq!(resp.status(), http::StatusCode::PARTIAL_CONTENT);
+
+        let mut resp = http::Response::new(());
+        *resp.status_mut() = http::StatusCode::NOT_MODIFIED;
+        resp.extensions_mut()
+            .insert(UpstreamStatus(http::StatusCode::OK));
+        upstream_status(&mut resp);
+        assert_eq!(resp.status(), http::StatusCode::NOT_MODIFIED);
+    }
 
     #[test]
     fn a_preflight_loses_its_credentials() {

@@ -1,0 +1,72 @@
+//! The errors the front answers itself, before any operation runs: one enum, one doc comment
+//! per variant, and one place ([`From`] into [`S3Error`]) that gives each its S3 code, HTTP
+//! status and message as S3 words them
+//! ([Error responses](https://docs.aws.amazon.com/AmazonS3/latest/API/ErrorResponses.html),
+//! [CORS](https://docs.aws.amazon.com/AmazonS3/latest/userguide/cors.html)).
+
+use s3s::{S3Error, S3ErrorCode};
+
+/// A request the front refuses.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum FrontError {
+    /// An access key the front does not know: `403 InvalidAccessKeyId` (s3s's `SimpleAuth`
+    /// would answer `NotSignedUp`).
+    #[error("The AWS Access Key Id you provided does not exist in our records.")]
+    UnknownAccessKey,
+    /// An unsigned request where anonymous access is off: `403 AccessDenied`.
+    #[error("Signature is required")]
+    SignatureRequired,
+    /// A method S3 has no operation for (`PATCH`, `TRACE`, ...): `405 MethodNotAllowed` (s3s
+    /// alone answers `501 NotImplemented`).
+    #[error("The specified method ({0}) is not allowed against this resource.")]
+    MethodNotAllowed(http::Method),
+    /// A preflight without `Origin` (or without a bucket): `400 BadRequest`.
+    #[error("Insufficient information. Origin request header needed.")]
+    PreflightWithoutOrigin,
+    /// A preflight without `Access-Control-Request-Method`: `400 BadRequest`.
+    #[error("Insufficient information. Access-Control-Request-Method request header needed.")]
+    PreflightWithoutMethod,
+    /// A preflight on a bucket without CORS rules: `403 AccessForbidden`.
+    #[error("CORSResponse: CORS is not enabled for this bucket.")]
+    CorsNotEnabled,
+    /// A preflight on a bucket that does not exist: `403 AccessForbidden`.
+    #[error("CORSResponse: Bucket not found")]
+    CorsBucketNotFound,
+    /// A preflight no rule of the bucket allows: `403 AccessForbidden` (S3's message, typo
+    /// included).
+    #[error(
+        "CORSResponse: This CORS request is not allowed. This is usually because the evalution \
+         of Origin, request method / Access-Control-Request-Method or \
+         Access-Control-Request-Headers are not whitelisted by the resource's CORS spec."
+    )]
+    CorsNotAllowed,
+    /// The front's unauthenticated inner service failed (a bug, never a client's fault): `500
+    /// InternalError`.
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl From<FrontError> for S3Error {
+    fn from(e: FrontError) -> Self {
+        use http::StatusCode as S;
+        let (code, status) = match &e {
+            FrontError::UnknownAccessKey => (S3ErrorCode::InvalidAccessKeyId, S::FORBIDDEN),
+            FrontError::SignatureRequired => (S3ErrorCode::AccessDenied, S::FORBIDDEN),
+            FrontError::MethodNotAllowed(_) => {
+                (S3ErrorCode::MethodNotAllowed, S::METHOD_NOT_ALLOWED)
+            }
+            FrontError::PreflightWithoutOrigin | FrontError::PreflightWithoutMethod => {
+                (S3ErrorCode::Custom("BadRequest".into()), S::BAD_REQUEST)
+            }
+            FrontError::CorsNotEnabled
+            | FrontError::CorsBucketNotFound
+            | FrontError::CorsNotAllowed => {
+                (S3ErrorCode::Custom("AccessForbidden".into()), S::FORBIDDEN)
+            }
+            FrontError::Internal(_) => (S3ErrorCode::InternalError, S::INTERNAL_SERVER_ERROR),
+        };
+        let mut err = S3Error::with_message(code, e.to_string());
+        err.set_status_code(status);
+        err
+    }
+}

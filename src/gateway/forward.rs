@@ -1,0 +1,136 @@
+//! Forwarding, once for every operation: an [`Operation`] names its bucket and how the
+//! upstream client sends it; [`Gateway::forward`] routes the bucket, renames it to the
+//! upstream's, sends, and retries once in the right region after a wrong-region redirect;
+//! [`send`] makes one upstream call and answers for the client — the client's bucket name in
+//! the output, the upstream's status and the headers the SDK output drops carried over (see
+//! `upstream::raw`), or the error mapped for the client (`upstream::error`).
+
+use std::future::Future;
+use std::pin::Pin;
+
+use s3s::{S3Error, S3ErrorCode, S3Request, S3Response, S3Result};
+use s3s_aws::Proxy;
+
+use super::{Gateway, UpstreamStatus};
+use crate::upstream::error::UpstreamError;
+use crate::upstream::raw;
+use crate::upstream::route::Route;
+
+/// The future an upstream call returns.
+pub type Call<'a, O> = Pin<Box<dyn Future<Output = S3Result<S3Response<O>>> + Send + 'a>>;
+
+/// One S3 operation as the gateway forwards it (implemented for every input in `ops.rs`).
+pub trait Operation: Sized + Send + 'static {
+    type Output: Send + 'static;
+    /// The operation's name in logs and errors (`get_object`).
+    const NAME: &'static str;
+    /// The bucket the input names.
+    fn bucket_mut(&mut self) -> &mut String;
+    /// A copy to send again after a wrong-region redirect; `None` for inputs whose body
+    /// streams and cannot be sent twice.
+    fn replay(&self) -> Option<Self>;
+    /// Sends the input through the upstream client.
+    fn send(proxy: &Proxy, req: S3Request<Self>) -> Call<'_, Self::Output>;
+    /// Puts the client's bucket name (not `backend_bck`) where the output names its bucket.
+    fn name_client_bucket(_output: &mut Self::Output, _bucket: &str) {}
+}
+
+impl Gateway {
+    /// Forwards `input` to its bucket's upstream; on a wrong-region redirect, looks the region
+    /// up, records it and sends a replayable input once more there.
+    pub(super) async fn forward<I: Operation>(
+        &self,
+        mut input: I,
+    ) -> S3Result<S3Response<I::Output>> {
+        let route = self.route(input.bucket_mut())?;
+        *input.bucket_mut() = route.backend.clone();
+        let replay = input.replay();
+        match self.send(&route, I::NAME, input).await {
+            Err(e) if is_wrong_region(&e) => match (replay, self.relocate(&route).await) {
+                (Some(replay), Some(moved)) => self.send(&moved, I::NAME, replay).await,
+                _ => Err(e),
+            },
+            res => res,
+        }
+    }
+
+    /// Sends `input`, already named for the upstream, to `route`'s upstream as part of
+    /// operation `op`.
+    pub(super) async fn send<I: Operation>(
+        &self,
+        route: &Route,
+        op: &'static str,
+        input: I,
+    ) -> S3Result<S3Response<I::Output>> {
+        let proxy = self.proxy(route);
+        let mut resp = send(route, op, I::send(&proxy, upstream_request(input))).await?;
+        I::name_client_bucket(&mut resp.output, &route.bucket);
+        Ok(resp)
+    }
+
+    /// The upstream client of `route`, as an S3 implementation.
+    pub(super) fn proxy(&self, route: &Route) -> Proxy {
+        Proxy::from(self.inner.pool.client(&route.key))
+    }
+
+    /// Looks the region of `route`'s bucket up, records it, and returns the corrected route.
+    async fn relocate(&self, route: &Route) -> Option<Route> {
+        let region = self.look_up_region(route).await.ok()?;
+        if region == route.key.region {
+            return None;
+        }
+        let mut moved = route.clone();
+        moved.key.region = region;
+        Some(moved)
+    }
+}
+
+/// Makes one upstream call for `route` and answers for the client: the answer with the
+/// upstream's status and the headers its output lost, or the error mapped for the client.
+pub(super) async fn send<O>(
+    route: &Route,
+    op: &'static str,
+    call: impl Future<Output = S3Result<S3Response<O>>>,
+) -> S3Result<S3Response<O>> {
+    let (res, recorded) = raw::capture(call).await;
+    match res {
+        Ok(mut resp) => {
+            if let Some(answer) = &recorded.answer {
+                if answer.status.is_success() {
+                    resp.extensions.insert(UpstreamStatus(answer.status));
+                }
+                answer.carry(&mut resp);
+            }
+            Ok(resp)
+        }
+        Err(e) => {
+            let mut e: S3Error = UpstreamError::of_call(e, &recorded, route, op).into();
+            if let Some(answer) = &recorded.answer {
+                answer.carry_to_error(&mut e);
+            }
+            Err(e)
+        }
+    }
+}
+
+/// A request for `s3s_aws::Proxy`, which reads only the input.
+pub(super) fn upstream_request<T>(input: T) -> S3Request<T> {
+    S3Request {
+        input,
+        method: http::Method::GET,
+        uri: http::Uri::from_static("/"),
+        headers: http::HeaderMap::new(),
+        extensions: http::Extensions::new(),
+        credentials: None,
+        region: None,
+        service: None,
+        trailing_headers: None,
+    }
+}
+
+/// Whether the upstream says the bucket lives in another region.
+fn is_wrong_region(e: &S3Error) -> bool {
+    *e.code() == S3ErrorCode::PermanentRedirect
+        || *e.code() == S3ErrorCode::AuthorizationHeaderMalformed
+        || e.status_code() == Some(http::StatusCode::MOVED_PERMANENTLY)
+}
