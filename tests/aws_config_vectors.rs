@@ -1,4 +1,4 @@
-//! Runs the cross-SDK AWS shared-config test vectors in `shared/aws-config-vectors` (read in
+//! Runs the cross-SDK AWS shared-config test vectors in `fixtures/aws-config-vectors` (read in
 //! place) against `rebucket::profiles`.
 //!
 //! Coverage (every file in the folder):
@@ -51,7 +51,7 @@ use rebucket::profiles::{
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-const VECTORS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/aws-config-vectors");
+const VECTORS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/aws-config-vectors");
 
 fn vectors(rel: &str) -> PathBuf {
     Path::new(VECTORS).join(rel)
