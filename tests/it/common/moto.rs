@@ -1,5 +1,9 @@
 //! A `moto_server` (installed by conformance/setup.sh) for tests that need what s3s-fs does not
 //! do: an STS endpoint, or an S3 server that hands out URLs in its answers.
+//!
+//! Tests that use it are `#[ignore = "needs moto_server ..."]`: a plain `cargo test` leaves them
+//! out, and `cargo test -- --include-ignored` (what CI runs) runs them. Started without a
+//! `moto_server` on PATH, they fail: they never pass without having run.
 
 use std::net::TcpStream;
 use std::process::{Child, Command, Stdio};
@@ -12,14 +16,17 @@ pub struct Moto {
 }
 
 impl Moto {
-    pub fn start() -> Option<Moto> {
+    /// Starts a `moto_server` on a free port and waits until it listens; panics if there is no
+    /// `moto_server` on PATH.
+    pub fn start() -> Moto {
         let on_path = std::env::var_os("PATH")
             .map(|p| std::env::split_paths(&p).any(|d| d.join("moto_server").is_file()))
             .unwrap_or(false);
-        if !on_path {
-            eprintln!("\n!!!!! SKIPPING A TEST: `moto_server` is not on PATH !!!!!\n");
-            return None;
-        }
+        assert!(
+            on_path,
+            "this test needs `moto_server` on PATH: run `bash conformance/setup.sh` (it installs \
+             it), or leave the test out (it is #[ignore]d, so a plain `cargo test` does)"
+        );
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .unwrap()
             .local_addr()
@@ -43,7 +50,7 @@ impl Moto {
             );
             std::thread::sleep(Duration::from_millis(200));
         }
-        Some(moto)
+        moto
     }
 }
 
