@@ -9,6 +9,7 @@
 mod aws_config_vectors;
 mod common;
 mod gateway;
+mod mended_answers;
 mod profiles;
 mod registry;
 mod routing;

@@ -1,11 +1,13 @@
 //! Upstreams on loopback: s3s-fs servers that check signatures, and canned HTTP servers that
 //! are no S3 servers.
 
+use std::convert::Infallible;
 use std::net::SocketAddr;
 
 use aws_sdk_s3::primitives::ByteStream;
 use bytes::Bytes;
-use http_body_util::{BodyExt, Full};
+use http_body_util::{BodyExt, Either, Full, StreamBody};
+use hyper::body::Frame;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use s3s::auth::SimpleAuth;
 use s3s::service::S3ServiceBuilder;
@@ -130,6 +132,8 @@ pub struct Canned {
     pub status: u16,
     pub headers: Vec<(&'static str, String)>,
     pub body: Vec<u8>,
+    /// Sent with `Transfer-Encoding: chunked` rather than a `Content-Length`.
+    pub chunked: bool,
 }
 
 impl Canned {
@@ -138,7 +142,14 @@ impl Canned {
             status,
             headers: Vec::new(),
             body: Vec::new(),
+            chunked: false,
         }
+    }
+
+    /// The body sent chunked (HTTP/1.1), as some servers send their larger listings.
+    pub fn chunked(mut self) -> Self {
+        self.chunked = true;
+        self
     }
 
     pub fn header(mut self, name: &'static str, value: impl Into<String>) -> Self {
@@ -154,7 +165,8 @@ impl Canned {
 
 /// A plain HTTP server on 127.0.0.1 that is no S3 server: it answers what `answer` says for a
 /// request's method and path-and-query, as a proxy in front of an S3 endpoint might (5xx pages,
-/// unreadable bodies). What real S3 servers answer is tested against real ones.
+/// unreadable bodies), or as an S3-compatible server whose XML the SDK would refuse unmended.
+/// What real S3 servers answer is tested against real ones.
 pub struct CannedUpstream {
     pub endpoint: String,
     task: tokio::task::JoinHandle<()>,
@@ -176,9 +188,16 @@ impl CannedUpstream {
                 for (k, v) in &c.headers {
                     resp = resp.header(*k, v.as_str());
                 }
-                Ok::<_, std::convert::Infallible>(
-                    resp.body(Full::new(Bytes::from(c.body))).expect("response"),
-                )
+                let body = Bytes::from(c.body);
+                // A body of unknown length goes out chunked.
+                let body = if c.chunked {
+                    Either::Right(StreamBody::new(futures::stream::once(async move {
+                        Ok::<_, Infallible>(Frame::data(body))
+                    })))
+                } else {
+                    Either::Left(Full::new(body))
+                };
+                Ok::<_, Infallible>(resp.body(body).expect("response"))
             },
         );
         let (addr, task) = serve_on_loopback(svc).await;
