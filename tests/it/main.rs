@@ -1,0 +1,16 @@
+//! The integration tests of rebucket, in one test crate: one binary, one build of the shared
+//! harness (`common`), and one process, so the memory measurements can hold every other test
+//! off (see `common::heavy`).
+//!
+//! Every test either runs or is `#[ignore]`d with its reason; the ignored ones need an external
+//! server (moto_server, installed by `conformance/setup.sh`) and CI runs them with
+//! `cargo test -- --include-ignored` (see `.ci/run`).
+
+mod aws_config_vectors;
+mod common;
+mod gateway;
+mod layering;
+mod normalized_answers;
+mod profiles;
+mod registry;
+mod routing;
