@@ -24,7 +24,7 @@ use s3s::dto::{
 use s3s::{S3Error, S3ErrorCode, S3Request, S3Response, S3Result};
 use s3s_aws::Proxy;
 
-use crate::registry::Registry;
+use crate::registry::{EndpointPolicy, PropKey, Registry};
 use crate::upstream::raw;
 use crate::upstream::region::Lookup;
 use crate::upstream::route::{Resolver, Route};
@@ -183,8 +183,9 @@ impl Gateway {
             if props.routing_changed(&before) {
                 return Ok(());
             }
-            props.cloud_region = Some(recorded);
-            Ok(())
+            props
+                .set(PropKey::CloudRegion, &recorded, &EndpointPolicy::default())
+                .map(drop)
         });
         if let Err(e) = res {
             tracing::warn!(bucket = %route.bucket, error = %e, "cannot record the bucket's region");
