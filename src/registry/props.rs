@@ -8,8 +8,10 @@
 //!
 //! Adding a property is one [`PropKey`] variant (its name, its place in [`PropKey::ALL`]), one
 //! field of [`BucketProps`] whose type parses the value (`FromStr`) and gives back its
-//! normalized text, the same field as a string in the stored form, and one arm in each
-//! exhaustive match (`as_str`, `get`, `put`); the compiler points at every one of them.
+//! normalized text, the same field as a string in the stored form (`StoredProps` and its
+//! reader), and one arm in each exhaustive match (`as_str`, `get`, `put`, the tests' sample
+//! value); the compiler points at the matches, the test `every_key_survives_the_file` at the
+//! stored form.
 
 use std::fmt::{self, Display};
 use std::str::FromStr;
@@ -91,7 +93,7 @@ impl FromStr for PropKey {
 /// The properties of one bucket. `None` means "not set" (falls back to the start-up defaults).
 ///
 /// In the registry file each value is its normalized string (what `set` stores), so files
-/// written before the values were typed load unchanged; see [`StoredProps`] for reading.
+/// written before the values were typed load unchanged; reading goes through `StoredProps`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct BucketProps {
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -383,16 +385,21 @@ mod tests {
         }
     }
 
+    /// A valid value of `key`, not in normalized form where it has one.
+    fn sample(key: PropKey) -> &'static str {
+        match key {
+            PropKey::BackendBck => "s3://abc/",
+            PropKey::AddressingStyle => "virtual",
+            PropKey::CloudRegion => "eu-west-1",
+            PropKey::Endpoint => "HTTP://Host:1/",
+            PropKey::Profile => "a/b@c",
+        }
+    }
+
     #[test]
-    fn values_stored_by_set_load_unchanged() {
-        for (key, value) in [
-            (PropKey::BackendBck, "s3://abc/"),
-            (PropKey::Endpoint, "HTTP://Host:1/"),
-            (PropKey::Profile, "a/b@c"),
-            (PropKey::CloudRegion, "eu-west-1"),
-            (PropKey::AddressingStyle, "virtual"),
-        ] {
-            let stored = set_ok(key, value);
+    fn every_key_survives_the_file() {
+        for key in PropKey::ALL {
+            let stored = set_ok(key, sample(key));
             let mut p = BucketProps::default();
             p.set(key, &stored, &any()).unwrap();
             let json = serde_json::to_string(&p).unwrap();
