@@ -24,6 +24,9 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use crate::profiles::StaticCredentials;
+use crate::profiles::resolve::env_credentials;
+use crate::profiles::vars;
+use crate::registry::Endpoint;
 
 /// A configuration that cannot be used; the message says which setting and why.
 #[derive(Debug, thiserror::Error)]
@@ -133,18 +136,12 @@ pub struct ServeConfig {
     /// request; larger uploads are refused with 400 EntityTooLarge (S3's own limit is 5 GiB;
     /// PUT and multipart uploads stream and have no such bound).
     pub post_object_max_bytes: u64,
-    /// `S3_ENDPOINT`, validated.
-    pub default_endpoint: Option<String>,
+    /// `S3_ENDPOINT`.
+    pub default_endpoint: Option<Endpoint>,
     /// `AWS_PROFILE`.
     pub default_profile: Option<String>,
     /// `AWS_ACCESS_KEY_ID` and friends.
     pub env_credentials: Option<StaticCredentials>,
-}
-
-fn non_blank(env: &HashMap<String, String>, name: &str) -> Option<String> {
-    env.get(name)
-        .map(|v| v.trim().to_owned())
-        .filter(|v| !v.is_empty())
 }
 
 /// Writes `contents` to `path` readable by the owner only, atomically.
@@ -203,29 +200,13 @@ impl ServeConfig {
         let (users, generated_keys) = Self::users(&file, env, &data_dir)?;
         let (admin_token, admin_token_source) = Self::admin_token(&file, env, &data_dir)?;
 
-        let default_endpoint = match non_blank(env, "S3_ENDPOINT") {
-            Some(e) => Some(
-                crate::registry::validate_endpoint(&e, &crate::registry::EndpointPolicy::default())
-                    .map_err(|err| ConfigError::Invalid(format!("S3_ENDPOINT: {err}")))?,
-            ),
+        let default_endpoint = match vars::var(env, "S3_ENDPOINT") {
+            Some(e) => Some(e.parse::<Endpoint>().map_err(|reason| {
+                ConfigError::Invalid(format!("invalid S3_ENDPOINT {e:?}: {reason}"))
+            })?),
             None => None,
         };
-        let env_credentials = match (
-            non_blank(env, "AWS_ACCESS_KEY_ID"),
-            non_blank(env, "AWS_SECRET_ACCESS_KEY"),
-        ) {
-            (Some(access_key_id), Some(secret_access_key)) => Some(StaticCredentials {
-                access_key_id,
-                secret_access_key,
-                session_token: non_blank(env, "AWS_SESSION_TOKEN"),
-            }),
-            (None, None) => None,
-            _ => {
-                return Err(ConfigError::Invalid(
-                    "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY must be set together".into(),
-                ));
-            }
-        };
+        let env_credentials = env_credentials(env).map_err(ConfigError::Invalid)?;
         let mut domains = file.domains;
         domains.extend(args.domain);
         for d in &domains {
@@ -252,7 +233,7 @@ impl ServeConfig {
                 .post_object_max_bytes
                 .unwrap_or(DEFAULT_POST_OBJECT_MAX_BYTES),
             default_endpoint,
-            default_profile: non_blank(env, "AWS_PROFILE"),
+            default_profile: vars::var(env, "AWS_PROFILE").map(str::to_owned),
             env_credentials,
         })
     }
@@ -263,24 +244,15 @@ impl ServeConfig {
         env: &HashMap<String, String>,
         data_dir: &Path,
     ) -> Result<(Vec<User>, bool), ConfigError> {
-        match (
-            non_blank(env, "REBUCKET_ACCESS_KEY"),
-            non_blank(env, "REBUCKET_SECRET_KEY"),
-        ) {
-            (Some(access_key), Some(secret_key)) => {
-                let mut users = vec![User {
-                    access_key,
-                    secret_key,
-                }];
-                users.extend(file.users.iter().cloned());
-                return Ok((users, false));
-            }
-            (None, None) => {}
-            _ => {
-                return Err(ConfigError::Invalid(
-                    "REBUCKET_ACCESS_KEY and REBUCKET_SECRET_KEY must be set together".into(),
-                ));
-            }
+        let keys = vars::key_pair(env, "REBUCKET_ACCESS_KEY", "REBUCKET_SECRET_KEY")
+            .map_err(ConfigError::Invalid)?;
+        if let Some((access_key, secret_key)) = keys {
+            let mut users = vec![User {
+                access_key: access_key.to_owned(),
+                secret_key: secret_key.to_owned(),
+            }];
+            users.extend(file.users.iter().cloned());
+            return Ok((users, false));
         }
         if !file.users.is_empty() {
             return Ok((file.users.clone(), false));
@@ -326,8 +298,8 @@ impl ServeConfig {
         env: &HashMap<String, String>,
         data_dir: &Path,
     ) -> Result<(String, String), ConfigError> {
-        if let Some(t) = non_blank(env, "REBUCKET_ADMIN_TOKEN") {
-            return Ok((t, "REBUCKET_ADMIN_TOKEN".into()));
+        if let Some(t) = vars::var(env, "REBUCKET_ADMIN_TOKEN") {
+            return Ok((t.to_owned(), "REBUCKET_ADMIN_TOKEN".into()));
         }
         let (path, generate) = match &file.admin_token_file {
             Some(p) => (p.clone(), false),

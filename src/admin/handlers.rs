@@ -5,7 +5,7 @@ use serde_json::{Value, json};
 use super::{AdminError, ResetProps, SetProps};
 use crate::gateway::Gateway;
 use crate::profiles::cli::describe_source;
-use crate::registry::{BucketProps, EndpointPolicy, PROP_NAMES, normalize_bucket_arg};
+use crate::registry::{BucketProps, EndpointPolicy, PropKey, normalize_bucket_arg};
 use crate::upstream::route::Route;
 
 pub struct Handlers<'a> {
@@ -67,7 +67,7 @@ impl Handlers<'_> {
     fn check_profile(&self, body: &SetProps) -> Result<(), AdminError> {
         let Some(profile) = body
             .props
-            .get("extra.aws.profile")
+            .get(PropKey::Profile.as_str())
             .filter(|p| !p.is_empty())
         else {
             return Ok(());
@@ -102,13 +102,14 @@ impl Handlers<'_> {
             let before = props.clone();
             let mut changes = Vec::new();
             for (name, value) in &body.props {
-                let old = props.set(name, value, policy)?;
-                let new = props.get(name)?.unwrap_or("").to_owned();
+                let key: PropKey = name.parse()?;
+                let old = props.set(key, value, policy)?;
+                let new = props.get(key).unwrap_or("");
                 changes.push(json!({"name": name, "old": old.unwrap_or_default(), "new": new}));
             }
             let region_given = body
                 .props
-                .get("extra.aws.cloud_region")
+                .get(PropKey::CloudRegion.as_str())
                 .is_some_and(|r| !r.is_empty());
             let relookup = create || (before.routing_changed(props) && !region_given);
             if relookup && !region_given {
@@ -148,7 +149,7 @@ impl Handlers<'_> {
         if body.props.is_empty() {
             return Err(AdminError::BadRequest(format!(
                 "nothing to set; properties: {}",
-                PROP_NAMES.join(", ")
+                PropKey::names()
             )));
         }
         self.apply(bucket, body, false).await
@@ -156,7 +157,7 @@ impl Handlers<'_> {
 
     pub async fn reset(&self, bucket: &str, body: ResetProps) -> Result<Value, AdminError> {
         let names: Vec<String> = if body.names.is_empty() {
-            PROP_NAMES.iter().map(|s| s.to_string()).collect()
+            PropKey::ALL.iter().map(|k| k.as_str().to_owned()).collect()
         } else {
             body.names
         };

@@ -118,7 +118,7 @@ pub async fn list_buckets(
         if !listed.contains(name) && !is_discovered_only(props) {
             buckets.push(Bucket {
                 name: Some(name.clone()),
-                bucket_region: props.cloud_region.clone(),
+                bucket_region: props.cloud_region.as_ref().map(ToString::to_string),
                 creation_date: None,
             });
         }

@@ -8,6 +8,7 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use super::Gateway;
+use crate::registry::{EndpointPolicy, PropKey};
 use crate::upstream::region::{self, Lookup};
 use crate::upstream::route::Route;
 
@@ -65,8 +66,9 @@ impl Gateway {
             if props.routing_changed(&before) {
                 return Ok(());
             }
-            props.cloud_region = Some(recorded);
-            Ok(())
+            props
+                .set(PropKey::CloudRegion, &recorded, &EndpointPolicy::default())
+                .map(drop)
         });
         if let Err(e) = res {
             tracing::warn!(bucket = %route.bucket, error = %e, "cannot record the bucket's region");

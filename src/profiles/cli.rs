@@ -142,24 +142,23 @@ fn write_source(out: &mut String, source: &CredentialSource, indent: usize) {
             };
             let _ = writeln!(out, "{pad}session_token: {token}");
         }
-        CredentialSource::AssumeRole {
-            role_arn,
-            role_session_name,
-            external_id,
-            duration_seconds,
-            sts_endpoint,
-            region,
-            source,
-        } => {
+        CredentialSource::AssumeRole { .. } => {
+            let Some((role, inner)) = source.assume_role() else {
+                return;
+            };
             let _ = writeln!(out, "assume-role");
-            let _ = writeln!(out, "{pad}role_arn: {role_arn}");
+            let _ = writeln!(out, "{pad}role_arn: {}", role.role_arn);
             let _ = writeln!(
                 out,
                 "{pad}role_session_name: {}",
-                or_dash(role_session_name.as_deref())
+                or_dash(role.session_name.as_deref())
             );
-            let _ = writeln!(out, "{pad}external_id: {}", or_dash(external_id.as_deref()));
-            let duration = duration_seconds.map(|d| d.to_string());
+            let _ = writeln!(
+                out,
+                "{pad}external_id: {}",
+                or_dash(role.external_id.as_deref())
+            );
+            let duration = role.duration_seconds.map(|d| d.to_string());
             let _ = writeln!(
                 out,
                 "{pad}duration_seconds: {}",
@@ -168,15 +167,17 @@ fn write_source(out: &mut String, source: &CredentialSource, indent: usize) {
             let _ = writeln!(
                 out,
                 "{pad}sts_endpoint: {}",
-                sts_endpoint.as_deref().unwrap_or("(AWS default)")
+                role.endpoint.as_deref().unwrap_or("(AWS default)")
             );
             let _ = writeln!(
                 out,
                 "{pad}sts_region: {}",
-                region.as_deref().unwrap_or(super::sts::DEFAULT_STS_REGION)
+                role.region
+                    .as_deref()
+                    .unwrap_or(super::sts::DEFAULT_STS_REGION)
             );
             let _ = write!(out, "{pad}source: ");
-            write_source(out, source, indent + 2);
+            write_source(out, inner, indent + 2);
         }
         CredentialSource::Process { command } => {
             let program = command.split_whitespace().next().unwrap_or("");
@@ -198,12 +199,7 @@ pub fn show(env: &ProfileEnv, name: &str, opts: ResolveOptions) -> Result<String
         "endpoint_url: {}",
         p.endpoint_url.as_deref().unwrap_or("(AWS default)")
     );
-    let style = match p.addressing_style {
-        None => "-",
-        Some(AddressingStyle::Auto) => "auto",
-        Some(AddressingStyle::Path) => "path",
-        Some(AddressingStyle::Virtual) => "virtual",
-    };
+    let style = p.addressing_style.map_or("-", AddressingStyle::as_str);
     let _ = writeln!(out, "addressing_style: {style}");
     let _ = write!(out, "credentials: ");
     write_source(&mut out, &p.credentials, 2);

@@ -16,6 +16,7 @@
 use std::collections::{BTreeMap, HashMap};
 
 use super::parser::sub_properties;
+use super::vars::{self, non_blank};
 use super::{ProfileError, ProfileSet};
 
 /// Client-level settings that take part in endpoint resolution.
@@ -25,10 +26,6 @@ pub struct ClientEndpoint<'a> {
     pub endpoint_url: Option<&'a str>,
     /// The client's own `ignore_configured_endpoint_urls`.
     pub ignore_configured: bool,
-}
-
-fn non_empty(s: Option<&String>) -> Option<&str> {
-    s.map(|s| s.trim()).filter(|s| !s.is_empty())
 }
 
 /// Parses an AWS boolean (`true`/`false`, any case). Anything else is an error.
@@ -54,10 +51,10 @@ pub fn ignore_configured_endpoints(
         message: format!("{source} must be `true` or `false`, not {value:?}"),
     };
     // As for every setting, the environment variable (when set) comes before the profile.
-    if let Some(v) = non_empty(vars.get("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS")) {
+    if let Some(v) = vars::var(vars, "AWS_IGNORE_CONFIGURED_ENDPOINT_URLS") {
         return parse_bool(v).ok_or_else(|| bad("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS", v));
     }
-    if let Some(v) = non_empty(props.get("ignore_configured_endpoint_urls")) {
+    if let Some(v) = non_blank(props.get("ignore_configured_endpoint_urls")) {
         return parse_bool(v).ok_or_else(|| bad("ignore_configured_endpoint_urls", v));
     }
     Ok(false)
@@ -69,7 +66,7 @@ pub fn services_endpoint(
     props: &BTreeMap<String, String>,
     service_id: &str,
 ) -> Option<String> {
-    let section_name = non_empty(props.get("services"))?;
+    let section_name = non_blank(props.get("services"))?;
     let Some(section) = set.services.get(section_name) else {
         tracing::warn!("services section [services {section_name}] not found; ignored");
         return None;
@@ -89,7 +86,7 @@ pub fn resolve_endpoint_url(
     service_id: &str,
     client: ClientEndpoint<'_>,
 ) -> Result<Option<String>, ProfileError> {
-    if let Some(url) = client.endpoint_url.map(str::trim).filter(|u| !u.is_empty()) {
+    if let Some(url) = non_blank(client.endpoint_url) {
         return Ok(Some(url.to_owned()));
     }
     let empty = BTreeMap::new();
@@ -101,10 +98,10 @@ pub fn resolve_endpoint_url(
         "AWS_ENDPOINT_URL_{}",
         service_id.to_uppercase().replace(' ', "_")
     );
-    let found = non_empty(vars.get(&service_var))
-        .or_else(|| non_empty(vars.get("AWS_ENDPOINT_URL")))
+    let found = vars::var(vars, &service_var)
+        .or_else(|| vars::var(vars, "AWS_ENDPOINT_URL"))
         .map(str::to_owned)
         .or_else(|| services_endpoint(set, props, service_id))
-        .or_else(|| non_empty(props.get("endpoint_url")).map(str::to_owned));
+        .or_else(|| non_blank(props.get("endpoint_url")).map(str::to_owned));
     Ok(found)
 }

@@ -8,6 +8,8 @@
 
 use std::collections::HashMap;
 
+use super::vars::{self, path_var};
+
 /// The platform whose path rules apply.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Platform {
@@ -35,21 +37,17 @@ impl Platform {
     }
 }
 
-/// Reads a variable, treating an empty value as unset.
-fn var<'a>(vars: &'a HashMap<String, String>, name: &str) -> Option<&'a str> {
-    vars.get(name).map(String::as_str).filter(|v| !v.is_empty())
-}
-
 /// The user's home directory, if one can be found.
 pub fn home_dir(vars: &HashMap<String, String>, platform: Platform) -> Option<String> {
-    if let Some(home) = var(vars, "HOME") {
+    if let Some(home) = path_var(vars, "HOME") {
         return Some(home.to_owned());
     }
     if platform == Platform::Windows {
-        if let Some(profile) = var(vars, "USERPROFILE") {
+        if let Some(profile) = path_var(vars, "USERPROFILE") {
             return Some(profile.to_owned());
         }
-        if let (Some(drive), Some(path)) = (var(vars, "HOMEDRIVE"), var(vars, "HOMEPATH")) {
+        if let (Some(drive), Some(path)) = (path_var(vars, "HOMEDRIVE"), path_var(vars, "HOMEPATH"))
+        {
             return Some(format!("{drive}{path}"));
         }
     }
@@ -83,7 +81,7 @@ fn locate(
     var_name: &str,
     file: &str,
 ) -> String {
-    match var(vars, var_name) {
+    match path_var(vars, var_name) {
         Some(path) => expand_tilde(path, vars, platform),
         None => {
             let sep = platform.separator();
@@ -104,9 +102,7 @@ pub fn credentials_file(vars: &HashMap<String, String>, platform: Platform) -> S
 
 /// The profile selected by the environment: `AWS_PROFILE` (blank counts as unset), else `default`.
 pub fn profile_name(vars: &HashMap<String, String>) -> String {
-    vars.get("AWS_PROFILE")
-        .map(|v| v.trim())
-        .filter(|v| !v.is_empty())
+    vars::var(vars, "AWS_PROFILE")
         .unwrap_or("default")
         .to_owned()
 }

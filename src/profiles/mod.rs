@@ -10,6 +10,7 @@
 //! - [`endpoint`]: configured endpoint URLs for a service (`s3`, `sts`);
 //! - [`resolve`]: region, endpoint, addressing style and credential source of a profile;
 //! - [`sts`], [`process`]: the AssumeRole and `credential_process` credential providers;
+//! - [`vars`]: blank-is-unset reading of variables, paired variables;
 //! - [`cli`]: `dump`, `list` and `show` for the command line.
 
 pub mod chain;
@@ -21,6 +22,7 @@ pub mod parser;
 pub mod process;
 pub mod resolve;
 pub mod sts;
+pub mod vars;
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
@@ -136,12 +138,67 @@ pub struct ProfileSet {
     pub files: Vec<PathBuf>,
 }
 
-/// S3 addressing style from the `s3 = addressing_style` sub-property.
+/// S3 addressing style: the `s3 = addressing_style` sub-property of a profile, and a bucket's
+/// `addressing_style` property. See "s3" in
+/// <https://docs.aws.amazon.com/cli/latest/topic/s3-config.html>.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum AddressingStyle {
+    /// No preference: whatever the next rule says (for rebucket: path-style for a configured
+    /// endpoint, virtual-hosted-style for AWS).
     Auto,
     Path,
     Virtual,
+}
+
+impl AddressingStyle {
+    /// Every style, in the order messages list them.
+    pub const ALL: [AddressingStyle; 3] = [Self::Auto, Self::Path, Self::Virtual];
+
+    /// `auto`, `path` or `virtual`.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Auto => "auto",
+            Self::Path => "path",
+            Self::Virtual => "virtual",
+        }
+    }
+
+    /// Whether requests are path-style: `None` for [`AddressingStyle::Auto`] (no preference).
+    pub fn path_style(self) -> Option<bool> {
+        match self {
+            Self::Auto => None,
+            Self::Path => Some(true),
+            Self::Virtual => Some(false),
+        }
+    }
+}
+
+impl std::fmt::Display for AddressingStyle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// An addressing style other than `auto`, `path` and `virtual` (exact, lowercase).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("expecting one of auto, path, virtual")]
+pub struct UnknownAddressingStyle;
+
+impl std::str::FromStr for AddressingStyle {
+    type Err = UnknownAddressingStyle;
+
+    fn from_str(s: &str) -> Result<Self, UnknownAddressingStyle> {
+        Self::ALL
+            .into_iter()
+            .find(|style| style.as_str() == s)
+            .ok_or(UnknownAddressingStyle)
+    }
+}
+
+impl serde::Serialize for AddressingStyle {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
 }
 
 /// Static keys.
@@ -183,6 +240,33 @@ pub enum CredentialSource {
     },
 }
 
+impl CredentialSource {
+    /// For an `AssumeRole` source: the STS call it makes and the source that signs that call.
+    pub fn assume_role(&self) -> Option<(sts::AssumeRoleParams, &CredentialSource)> {
+        let CredentialSource::AssumeRole {
+            role_arn,
+            role_session_name,
+            external_id,
+            duration_seconds,
+            sts_endpoint,
+            region,
+            source,
+        } = self
+        else {
+            return None;
+        };
+        let params = sts::AssumeRoleParams {
+            role_arn: role_arn.clone(),
+            session_name: role_session_name.clone(),
+            external_id: external_id.clone(),
+            duration_seconds: *duration_seconds,
+            endpoint: sts_endpoint.clone(),
+            region: region.clone(),
+        };
+        Some((params, source))
+    }
+}
+
 /// A profile resolved for use by an S3 client.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct ResolvedProfile {
@@ -208,7 +292,7 @@ impl ProfileSet {
             ("AWS_CONFIG_FILE", &config),
             ("AWS_SHARED_CREDENTIALS_FILE", &credentials),
         ] {
-            if env.vars.get(var).is_some_and(|v| !v.is_empty()) && !path.exists() {
+            if vars::path_var(&env.vars, var).is_some() && !path.exists() {
                 tracing::warn!(
                     "{var} points to {}, which does not exist; treating it as empty",
                     path.display()
@@ -268,27 +352,12 @@ pub fn credentials_provider(source: &CredentialSource) -> Option<SharedCredentia
                 "rebucket-profile",
             ),
         )),
-        CredentialSource::AssumeRole {
-            role_arn,
-            role_session_name,
-            external_id,
-            duration_seconds,
-            sts_endpoint,
-            region,
-            source,
-        } => {
-            let params = sts::AssumeRoleParams {
-                role_arn: role_arn.clone(),
-                session_name: role_session_name.clone(),
-                external_id: external_id.clone(),
-                duration_seconds: *duration_seconds,
-                endpoint: sts_endpoint.clone(),
-                region: region.clone(),
-            };
-            Some(SharedCredentialsProvider::new(
-                sts::AssumeRoleProvider::new(params, credentials_provider(source)),
+        CredentialSource::AssumeRole { .. } => source.assume_role().map(|(params, inner)| {
+            SharedCredentialsProvider::new(sts::AssumeRoleProvider::new(
+                params,
+                credentials_provider(inner),
             ))
-        }
+        }),
         CredentialSource::Process { command } => Some(SharedCredentialsProvider::new(
             process::ProcessProvider::new(command.clone()),
         )),

@@ -43,11 +43,18 @@ pub struct ParsedFile {
     pub services: BTreeMap<String, Props>,
 }
 
+/// The characters besides ASCII letters and digits that identifiers (profile, section and
+/// property names) may hold.
+pub const IDENTIFIER_PUNCTUATION: &str = "_-/.%@:+";
+
+/// Whether `c` may appear in an identifier: `[A-Za-z0-9_\-/.%@:+]`.
+pub fn is_identifier_char(c: char) -> bool {
+    c.is_ascii_alphanumeric() || IDENTIFIER_PUNCTUATION.contains(c)
+}
+
 /// Whether `s` is a valid identifier: `[A-Za-z0-9_\-/.%@:+]+`.
 pub fn is_valid_identifier(s: &str) -> bool {
-    !s.is_empty()
-        && s.chars()
-            .all(|c| c.is_ascii_alphanumeric() || "_-/.%@:+".contains(c))
+    !s.is_empty() && s.chars().all(is_identifier_char)
 }
 
 fn percent_encode(s: &str, out: &mut String) {

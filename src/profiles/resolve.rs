@@ -16,6 +16,7 @@ use std::collections::{BTreeMap, HashMap};
 use super::chain::{self, BaseProvider, ChainError, ProfileChain};
 use super::endpoint::{self, ClientEndpoint};
 use super::parser::sub_properties;
+use super::vars;
 use super::{
     AddressingStyle, CredentialSource, ProfileEnv, ProfileError, ProfileSet, ResolveOptions,
     ResolvedProfile, StaticCredentials,
@@ -27,20 +28,11 @@ type Props = BTreeMap<String, String>;
 pub const ENABLE_CREDENTIAL_PROCESS_HINT: &str =
     "set `allow_credential_process = true` in the rebucket config file to allow it";
 
-fn non_empty<'a>(vars: &'a HashMap<String, String>, name: &str) -> Option<&'a str> {
-    vars.get(name).map(|v| v.trim()).filter(|v| !v.is_empty())
-}
-
 /// Region: `AWS_REGION`, then `AWS_DEFAULT_REGION`, then the profile's `region`.
 pub fn resolve_region(props: &Props, vars: &HashMap<String, String>) -> Option<String> {
-    non_empty(vars, "AWS_REGION")
-        .or_else(|| non_empty(vars, "AWS_DEFAULT_REGION"))
-        .or_else(|| {
-            props
-                .get("region")
-                .map(|r| r.trim())
-                .filter(|r| !r.is_empty())
-        })
+    vars::var(vars, "AWS_REGION")
+        .or_else(|| vars::var(vars, "AWS_DEFAULT_REGION"))
+        .or_else(|| vars::non_blank(props.get("region")))
         .map(str::to_owned)
 }
 
@@ -55,11 +47,9 @@ pub fn addressing_style(
     let Some(style) = sub_properties(block).remove("addressing_style") else {
         return Ok(None);
     };
-    match style.to_ascii_lowercase().as_str() {
-        "auto" => Ok(Some(AddressingStyle::Auto)),
-        "path" => Ok(Some(AddressingStyle::Path)),
-        "virtual" => Ok(Some(AddressingStyle::Virtual)),
-        _ => Err(ProfileError::Invalid {
+    match style.to_ascii_lowercase().parse() {
+        Ok(style) => Ok(Some(style)),
+        Err(_) => Err(ProfileError::Invalid {
             name: name.to_owned(),
             message: format!("s3 addressing_style must be auto, path or virtual, not {style:?}"),
         }),
@@ -71,19 +61,12 @@ pub fn addressing_style(
 pub fn env_credentials(
     vars: &HashMap<String, String>,
 ) -> Result<Option<StaticCredentials>, String> {
-    match (
-        non_empty(vars, "AWS_ACCESS_KEY_ID"),
-        non_empty(vars, "AWS_SECRET_ACCESS_KEY"),
-    ) {
-        (None, None) => Ok(None),
-        (Some(_), None) => Err("AWS_ACCESS_KEY_ID is set but AWS_SECRET_ACCESS_KEY is not".into()),
-        (None, Some(_)) => Err("AWS_SECRET_ACCESS_KEY is set but AWS_ACCESS_KEY_ID is not".into()),
-        (Some(a), Some(s)) => Ok(Some(StaticCredentials {
-            access_key_id: a.to_owned(),
-            secret_access_key: s.to_owned(),
-            session_token: non_empty(vars, "AWS_SESSION_TOKEN").map(str::to_owned),
-        })),
-    }
+    let keys = vars::key_pair(vars, "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")?;
+    Ok(keys.map(|(id, secret)| StaticCredentials {
+        access_key_id: id.to_owned(),
+        secret_access_key: secret.to_owned(),
+        session_token: vars::var(vars, "AWS_SESSION_TOKEN").map(str::to_owned),
+    }))
 }
 
 fn base_source(

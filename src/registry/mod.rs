@@ -2,12 +2,15 @@
 //! on the way in, kept as an immutable snapshot behind an atomic pointer for the hot path, and
 //! persisted crash-safely in the data dir.
 //!
-//! - [`props`]: the property model, names and validation ([`BucketProps`], [`EndpointPolicy`]).
+//! - [`props`]: the property model: keys ([`PropKey`]), typed values per bucket
+//!   ([`BucketProps`]), the endpoint allowlist ([`EndpointPolicy`]);
+//! - [`values`]: the value types, each validated once when parsed ([`Endpoint`], ...);
 //! - [`store`]: persistence ([`Store`], [`FileStore`]).
 //! - this file: the live [`Registry`] (snapshots, serialized writers) and its errors.
 
 mod props;
 mod store;
+mod values;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -15,18 +18,17 @@ use std::sync::{Arc, Mutex};
 
 use serde::{Deserialize, Serialize};
 
-pub use props::{
-    ADDRESSING_STYLES, BucketProps, EndpointPolicy, PROP_ADDRESSING_STYLE, PROP_BACKEND_BCK,
-    PROP_CLOUD_REGION, PROP_ENDPOINT, PROP_NAMES, PROP_PROFILE, normalize_bucket_arg,
-    validate_endpoint,
-};
+pub use crate::profiles::AddressingStyle;
+pub use props::{BucketProps, EndpointPolicy, PropKey, normalize_bucket_arg};
 pub use store::{FileStore, LOCK_FILE, REGISTRY_FILE, Store};
+pub use values::{BucketName, Endpoint, InvalidValue, ProfileName, Region};
 
 /// A refused property change or a registry that cannot be loaded/stored; the message is shown
 /// to the operator as is.
 #[derive(Debug, thiserror::Error)]
 pub enum RegistryError {
-    /// Unknown property name, bad value (e.g. `invalid extra.aws.endpoint "foo": unsupported scheme "" (expecting http or https)`).
+    /// Unknown property name, bad value (e.g. `invalid <property> "foo": unsupported scheme ""
+    /// (expecting http or https)`).
     #[error("{0}")]
     Invalid(String),
     /// The bucket is not registered.
@@ -55,25 +57,42 @@ pub enum RegistryError {
     AlreadyRegistered(String),
 }
 
-/// One immutable version of the registry.
+/// One immutable version of the registry. Its values are typed, so any state is valid; reading
+/// one refuses invalid values with an error naming the bucket.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RegistryState {
     pub version: u64,
+    #[serde(deserialize_with = "buckets_naming_the_bucket")]
     pub buckets: BTreeMap<String, BucketProps>,
 }
 
-impl RegistryState {
-    /// Checks that every bucket's stored properties are valid and normalized (see
-    /// [`BucketProps::validate_stored`]); the error names the bucket.
-    pub fn validate(&self) -> Result<(), RegistryError> {
-        for (bucket, props) in &self.buckets {
-            props
-                .validate_stored()
-                .map_err(|e| RegistryError::Invalid(format!("bucket {bucket:?}: {e}")))?;
+/// Reads the bucket map; an entry's error is prefixed with `bucket "<name>": `.
+fn buckets_naming_the_bucket<'de, D>(d: D) -> Result<BTreeMap<String, BucketProps>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+{
+    struct Buckets;
+    impl<'de> serde::de::Visitor<'de> for Buckets {
+        type Value = BTreeMap<String, BucketProps>;
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("a map of bucket names to properties")
         }
-        Ok(())
+        fn visit_map<A: serde::de::MapAccess<'de>>(
+            self,
+            mut map: A,
+        ) -> Result<Self::Value, A::Error> {
+            let mut buckets = BTreeMap::new();
+            while let Some(name) = map.next_key::<String>()? {
+                let props = map
+                    .next_value::<BucketProps>()
+                    .map_err(|e| serde::de::Error::custom(format_args!("bucket {name:?}: {e}")))?;
+                buckets.insert(name, props);
+            }
+            Ok(buckets)
+        }
     }
+    d.deserialize_map(Buckets)
 }
 
 /// The live registry.
@@ -115,8 +134,8 @@ impl Registry {
     }
 
     /// Applies `f` to a copy of the current state, bumps the version, persists, swaps.
-    /// Writers are serialized; if `f` fails, the result is invalid, or persisting fails,
-    /// nothing changes (neither the snapshot nor the store).
+    /// Writers are serialized; if `f` fails or persisting fails, nothing changes (neither the
+    /// snapshot nor the store).
     pub fn update<T>(
         &self,
         f: impl FnOnce(&mut RegistryState) -> Result<T, RegistryError>,
@@ -126,7 +145,6 @@ impl Registry {
         let mut next = (*current).clone();
         let out = f(&mut next)?;
         next.version = current.version + 1;
-        next.validate()?;
         self.store.compare_and_swap(current.version, &next)?;
         let next = Arc::new(next);
         self.current.store(next.clone());

@@ -1,59 +1,145 @@
-//! The bucket property model and its validation: the five operator-facing property names
-//! (`backend_bck`, `extra.aws.*`), how each value is checked and normalized on the way in, the
-//! endpoint allowlist, and the `s3://bucket` argument form.
+//! The bucket property model: the property keys ([`PropKey`], the one place their operator-facing
+//! names are spelled), the typed [`BucketProps`] a bucket's registration holds, the endpoint
+//! allowlist ([`EndpointPolicy`]) and the `s3://bucket` argument form.
 //!
-//! Every error message is meant to be shown to the operator as is; the endpoint messages follow
-//! AIStore's shape (`invalid extra.aws.endpoint "foo": unsupported scheme "" (expecting http or https)`).
+//! Values are parsed into their types ([`super::values`]) once, by [`BucketProps::set`] or when
+//! the registry file is read, and trusted from then on. Every error message is meant to be shown
+//! to the operator as is; they follow AIStore's shape: `invalid <property> "<value>": <reason>`.
+//!
+//! Adding a property is one [`PropKey`] variant (its name, its place in [`PropKey::ALL`]), one
+//! field of [`BucketProps`] whose type parses the value (`FromStr`) and gives back its
+//! normalized text, the same field as a string in the stored form (`StoredProps` and its
+//! reader), and one arm in each exhaustive match (`as_str`, `get`, `put`, the tests' sample
+//! value); the compiler points at the matches, the test `every_key_survives_the_file` at the
+//! stored form.
 
-use serde::{Deserialize, Serialize};
+use std::fmt::{self, Display};
+use std::str::FromStr;
+
+use serde::{Deserialize, Deserializer, Serialize};
 
 use super::RegistryError;
+use super::values::{BucketName, Endpoint, ProfileName, Region};
+use crate::profiles::AddressingStyle;
 
-/// `backend_bck`: the upstream bucket name.
-pub const PROP_BACKEND_BCK: &str = "backend_bck";
-/// `extra.aws.addressing_style`: `auto`, `path` or `virtual`.
-pub const PROP_ADDRESSING_STYLE: &str = "extra.aws.addressing_style";
-/// `extra.aws.cloud_region`: the upstream region (normally filled in by the gateway).
-pub const PROP_CLOUD_REGION: &str = "extra.aws.cloud_region";
-/// `extra.aws.endpoint`: the upstream S3 endpoint URL.
-pub const PROP_ENDPOINT: &str = "extra.aws.endpoint";
-/// `extra.aws.profile`: the AWS profile that signs upstream requests.
-pub const PROP_PROFILE: &str = "extra.aws.profile";
+/// A bucket property, named on the wire and on the command line by [`PropKey::as_str`]
+/// (`backend_bck`, `extra.aws.*`, as in AIStore's bucket properties).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum PropKey {
+    /// `backend_bck`: the bucket's name on the upstream.
+    BackendBck,
+    /// `extra.aws.addressing_style`: `auto` (the profile's or the default rule), `path` or
+    /// `virtual`.
+    AddressingStyle,
+    /// `extra.aws.cloud_region`: the upstream region (normally filled in by the gateway).
+    CloudRegion,
+    /// `extra.aws.endpoint`: the upstream S3 endpoint URL.
+    Endpoint,
+    /// `extra.aws.profile`: the AWS profile that signs upstream requests.
+    Profile,
+}
 
-/// Every property name, sorted as `show bucket` lists them.
-pub const PROP_NAMES: [&str; 5] = [
-    PROP_BACKEND_BCK,
-    PROP_ADDRESSING_STYLE,
-    PROP_CLOUD_REGION,
-    PROP_ENDPOINT,
-    PROP_PROFILE,
-];
+impl PropKey {
+    /// Every property, sorted by name as `show bucket` lists them.
+    pub const ALL: [PropKey; 5] = [
+        PropKey::BackendBck,
+        PropKey::AddressingStyle,
+        PropKey::CloudRegion,
+        PropKey::Endpoint,
+        PropKey::Profile,
+    ];
 
-/// The accepted values of `extra.aws.addressing_style`.
-pub const ADDRESSING_STYLES: [&str; 3] = ["auto", "path", "virtual"];
+    /// The operator-facing name.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            PropKey::BackendBck => "backend_bck",
+            PropKey::AddressingStyle => "extra.aws.addressing_style",
+            PropKey::CloudRegion => "extra.aws.cloud_region",
+            PropKey::Endpoint => "extra.aws.endpoint",
+            PropKey::Profile => "extra.aws.profile",
+        }
+    }
 
-const MAX_PROFILE_LEN: usize = 128;
-const MAX_REGION_LEN: usize = 64;
-const MAX_ENDPOINT_LEN: usize = 2048;
+    /// The names of [`PropKey::ALL`], `", "`-separated (for messages).
+    pub fn names() -> String {
+        Self::ALL.map(PropKey::as_str).join(", ")
+    }
+}
 
-/// The properties of one bucket. Empty means "not set" (falls back to the start-up defaults).
+impl Display for PropKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for PropKey {
+    type Err = RegistryError;
+
+    /// The exact operator-facing name; anything else (the registry file's field names too) is
+    /// `unknown property "x" (known: ...)`.
+    fn from_str(name: &str) -> Result<Self, RegistryError> {
+        Self::ALL
+            .into_iter()
+            .find(|k| k.as_str() == name)
+            .ok_or_else(|| {
+                invalid(format!(
+                    "unknown property {name:?} (known: {})",
+                    Self::names()
+                ))
+            })
+    }
+}
+
+/// The properties of one bucket. `None` means "not set" (falls back to the start-up defaults).
 ///
-/// Unknown fields are refused when deserializing, so a typo in a hand-edited registry file is an
-/// error instead of a silently dropped setting.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+/// In the registry file each value is its normalized string (what `set` stores), so files
+/// written before the values were typed load unchanged; reading goes through `StoredProps`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct BucketProps {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub backend_bck: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub profile: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub endpoint: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub cloud_region: Option<String>,
-    /// `auto`, `path` or `virtual`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub addressing_style: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub backend_bck: Option<BucketName>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub profile: Option<ProfileName>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub endpoint: Option<Endpoint>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cloud_region: Option<Region>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub addressing_style: Option<AddressingStyle>,
+}
+
+/// [`BucketProps`] as the registry file holds them: the same fields, as strings. Reading refuses
+/// unknown fields (a typo in a hand-edited file is an error, not a silently dropped setting);
+/// turning them into [`BucketProps`] refuses invalid values and values not in normalized form
+/// (what `set` would have stored). `null` and `""` mean "not set". The endpoint allowlist is not
+/// applied: it is a policy on changes, and values set before it was tightened stay readable.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct StoredProps {
+    backend_bck: Option<String>,
+    profile: Option<String>,
+    endpoint: Option<String>,
+    cloud_region: Option<String>,
+    addressing_style: Option<String>,
+}
+
+impl<'de> Deserialize<'de> for BucketProps {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = StoredProps::deserialize(d)?;
+        let mut props = BucketProps::EMPTY;
+        for (key, raw) in [
+            (PropKey::BackendBck, s.backend_bck),
+            (PropKey::Profile, s.profile),
+            (PropKey::Endpoint, s.endpoint),
+            (PropKey::CloudRegion, s.cloud_region),
+            (PropKey::AddressingStyle, s.addressing_style),
+        ] {
+            props
+                .load(key, raw.as_deref().unwrap_or_default())
+                .map_err(serde::de::Error::custom)?;
+        }
+        Ok(props)
+    }
 }
 
 /// Which upstream endpoints the operator allows buckets to point at.
@@ -65,23 +151,24 @@ pub struct EndpointPolicy {
 }
 
 impl EndpointPolicy {
-    /// Checks an already normalized endpoint (`scheme://host[:port]`) against the allowlist.
+    /// Checks an endpoint (given as `raw`) against the allowlist.
     fn check(&self, raw: &str, ep: &Endpoint) -> Result<(), RegistryError> {
         let Some(list) = &self.allowlist else {
             return Ok(());
         };
         let port = ep.effective_port();
         let allowed = list.iter().any(|entry| match split_allow_entry(entry) {
-            Some((host, None)) => host == ep.host,
-            Some((host, Some(p))) => host == ep.host && p == port,
+            Some((host, None)) => host == ep.host(),
+            Some((host, Some(p))) => host == ep.host() && p == port,
             None => false,
         });
         if allowed {
             Ok(())
         } else {
             Err(invalid(format!(
-                "{PROP_ENDPOINT} {raw:?} is not allowed: host {:?} is not in the endpoint allowlist",
-                ep.host
+                "{} {raw:?} is not allowed: host {:?} is not in the endpoint allowlist",
+                PropKey::Endpoint,
+                ep.host()
             )))
         }
     }
@@ -115,46 +202,103 @@ fn invalid(msg: String) -> RegistryError {
     RegistryError::Invalid(msg)
 }
 
-fn unknown_prop(name: &str) -> RegistryError {
-    invalid(format!(
-        "unknown property {name:?} (known: {})",
-        PROP_NAMES.join(", ")
-    ))
+/// Parses a non-empty value of `key`: `invalid <key> "<raw>": <reason>` when refused.
+fn parse_as<T>(key: PropKey, raw: &str) -> Result<T, RegistryError>
+where
+    T: FromStr,
+    T::Err: Display,
+{
+    if raw.trim() != raw {
+        return Err(invalid(format!(
+            "invalid {key} {raw:?}: leading/trailing whitespace"
+        )));
+    }
+    raw.parse()
+        .map_err(|reason| invalid(format!("invalid {key} {raw:?}: {reason}")))
+}
+
+/// `value` parsed into `slot`; `""` clears it.
+fn put<T>(slot: &mut Option<T>, key: PropKey, value: &str) -> Result<(), RegistryError>
+where
+    T: FromStr,
+    T::Err: Display,
+{
+    *slot = match value {
+        "" => None,
+        _ => Some(parse_as(key, value)?),
+    };
+    Ok(())
 }
 
 impl BucketProps {
-    /// The value of property `name` (one of [`PROP_NAMES`]); `None` when unset.
-    pub fn get(&self, name: &str) -> Result<Option<&str>, RegistryError> {
-        Ok(self.field(name)?.as_deref())
+    /// No property set.
+    pub const EMPTY: BucketProps = BucketProps {
+        backend_bck: None,
+        profile: None,
+        endpoint: None,
+        cloud_region: None,
+        addressing_style: None,
+    };
+
+    /// The value of `key` in normalized form; `None` when unset.
+    pub fn get(&self, key: PropKey) -> Option<&str> {
+        match key {
+            PropKey::BackendBck => self.backend_bck.as_deref(),
+            PropKey::AddressingStyle => self.addressing_style.map(AddressingStyle::as_str),
+            PropKey::CloudRegion => self.cloud_region.as_deref(),
+            PropKey::Endpoint => self.endpoint.as_deref(),
+            PropKey::Profile => self.profile.as_deref(),
+        }
     }
 
-    /// Validates, normalizes and sets property `name`; `""` clears it. Returns the old value.
-    /// On error nothing changes.
+    /// Validates, normalizes and sets `key`; `""` clears it. An endpoint must pass `policy`.
+    /// Returns the old value. On error nothing changes.
     pub fn set(
         &mut self,
-        name: &str,
+        key: PropKey,
         value: &str,
         policy: &EndpointPolicy,
     ) -> Result<Option<String>, RegistryError> {
-        // Resolve the name first so an unknown name is reported even with an empty value.
-        self.field(name)?;
-        let next = if value.is_empty() {
-            None
-        } else {
-            Some(validate_value(name, value, Some(policy))?)
-        };
-        let slot = self.field_mut(name)?;
-        Ok(std::mem::replace(slot, next))
+        let mut next = self.clone();
+        next.put(key, value)?;
+        if key == PropKey::Endpoint
+            && let Some(ep) = &next.endpoint
+        {
+            policy.check(value, ep)?;
+        }
+        let old = self.get(key).map(str::to_owned);
+        *self = next;
+        Ok(old)
     }
 
-    /// Every property as `(name, value)`, in [`PROP_NAMES`] order, `""` when unset.
+    /// Parses `value` into the field of `key` (`""` clears it); no policy.
+    fn put(&mut self, key: PropKey, value: &str) -> Result<(), RegistryError> {
+        match key {
+            PropKey::BackendBck => put(&mut self.backend_bck, key, value),
+            PropKey::AddressingStyle => put(&mut self.addressing_style, key, value),
+            PropKey::CloudRegion => put(&mut self.cloud_region, key, value),
+            PropKey::Endpoint => put(&mut self.endpoint, key, value),
+            PropKey::Profile => put(&mut self.profile, key, value),
+        }
+    }
+
+    /// Sets `key` from the registry file: like `set` without the policy, and `raw` must already
+    /// be in normalized form.
+    fn load(&mut self, key: PropKey, raw: &str) -> Result<(), RegistryError> {
+        self.put(key, raw)?;
+        match self.get(key) {
+            Some(normalized) if normalized != raw => Err(invalid(format!(
+                "{key} {raw:?} is not in normalized form (expecting {normalized:?})"
+            ))),
+            _ => Ok(()),
+        }
+    }
+
+    /// Every property as `(name, value)`, in [`PropKey::ALL`] order, `""` when unset.
     pub fn pairs(&self) -> Vec<(&'static str, String)> {
-        PROP_NAMES
+        PropKey::ALL
             .iter()
-            .map(|&name| {
-                let value = self.get(name).ok().flatten().unwrap_or_default();
-                (name, value.to_string())
-            })
+            .map(|&key| (key.as_str(), self.get(key).unwrap_or_default().to_owned()))
             .collect()
     }
 
@@ -166,334 +310,14 @@ impl BucketProps {
             || self.backend_bck != other.backend_bck
             || self.addressing_style != other.addressing_style
     }
-
-    /// Checks that every stored value is valid and already in normalized form (what [`set`]
-    /// would have stored). The endpoint allowlist is not applied: it is a policy on changes,
-    /// and values set before the allowlist was tightened stay readable.
-    ///
-    /// [`set`]: BucketProps::set
-    pub fn validate_stored(&self) -> Result<(), RegistryError> {
-        for name in PROP_NAMES {
-            if let Some(value) = self.get(name)? {
-                let normalized = validate_value(name, value, None)?;
-                if normalized != value {
-                    return Err(invalid(format!(
-                        "{name} {value:?} is not in normalized form (expecting {normalized:?})"
-                    )));
-                }
-            }
-        }
-        Ok(())
-    }
-
-    fn field(&self, name: &str) -> Result<&Option<String>, RegistryError> {
-        Ok(match name {
-            PROP_BACKEND_BCK => &self.backend_bck,
-            PROP_ADDRESSING_STYLE => &self.addressing_style,
-            PROP_CLOUD_REGION => &self.cloud_region,
-            PROP_ENDPOINT => &self.endpoint,
-            PROP_PROFILE => &self.profile,
-            _ => return Err(unknown_prop(name)),
-        })
-    }
-
-    fn field_mut(&mut self, name: &str) -> Result<&mut Option<String>, RegistryError> {
-        Ok(match name {
-            PROP_BACKEND_BCK => &mut self.backend_bck,
-            PROP_ADDRESSING_STYLE => &mut self.addressing_style,
-            PROP_CLOUD_REGION => &mut self.cloud_region,
-            PROP_ENDPOINT => &mut self.endpoint,
-            PROP_PROFILE => &mut self.profile,
-            _ => return Err(unknown_prop(name)),
-        })
-    }
-}
-
-/// Validates a non-empty value of property `name` and returns its normalized form.
-/// `policy` `None` skips the endpoint allowlist.
-fn validate_value(
-    name: &str,
-    value: &str,
-    policy: Option<&EndpointPolicy>,
-) -> Result<String, RegistryError> {
-    let etag = format!("invalid {name}");
-    if value.trim() != value {
-        return Err(invalid(format!(
-            "{etag} {value:?}: leading/trailing whitespace"
-        )));
-    }
-    match name {
-        PROP_BACKEND_BCK => {
-            parse_bucket_arg(value).map_err(|reason| invalid(format!("{etag} {value:?}: {reason}")))
-        }
-        PROP_PROFILE => {
-            check_profile(value)
-                .map_err(|reason| invalid(format!("{etag} {value:?}: {reason}")))?;
-            Ok(value.to_string())
-        }
-        PROP_CLOUD_REGION => {
-            check_region(value).map_err(|reason| invalid(format!("{etag} {value:?}: {reason}")))?;
-            Ok(value.to_string())
-        }
-        PROP_ADDRESSING_STYLE => {
-            if ADDRESSING_STYLES.contains(&value) {
-                Ok(value.to_string())
-            } else {
-                Err(invalid(format!(
-                    "{etag} {value:?}: expecting one of {}",
-                    ADDRESSING_STYLES.join(", ")
-                )))
-            }
-        }
-        PROP_ENDPOINT => {
-            let ep = Endpoint::parse(value)
-                .map_err(|reason| invalid(format!("{etag} {value:?}: {reason}")))?;
-            if let Some(policy) = policy {
-                policy.check(value, &ep)?;
-            }
-            Ok(ep.to_string())
-        }
-        _ => Err(unknown_prop(name)),
-    }
-}
-
-/// Validates an endpoint (`http(s)://host[:port]`) against `policy`; returns its normalized form.
-pub fn validate_endpoint(value: &str, policy: &EndpointPolicy) -> Result<String, RegistryError> {
-    validate_value(PROP_ENDPOINT, value, Some(policy))
-}
-
-fn check_profile(p: &str) -> Result<(), String> {
-    if p.len() > MAX_PROFILE_LEN {
-        return Err(format!("too long ({} > {MAX_PROFILE_LEN})", p.len()));
-    }
-    let ok = |c: char| c.is_ascii_alphanumeric() || "_-/.%@:+".contains(c);
-    if let Some(c) = p.chars().find(|&c| !ok(c)) {
-        return Err(format!(
-            "invalid character {c:?} (expecting letters, digits and _-/.%@:+)"
-        ));
-    }
-    Ok(())
-}
-
-fn check_region(r: &str) -> Result<(), String> {
-    if r.len() > MAX_REGION_LEN {
-        return Err(format!("too long ({} > {MAX_REGION_LEN})", r.len()));
-    }
-    let ok = r
-        .chars()
-        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
-    if !ok || r.starts_with('-') || r.ends_with('-') {
-        return Err("expecting lowercase letters, digits and dashes (e.g. us-east-1)".to_string());
-    }
-    Ok(())
 }
 
 /// Normalizes a bucket argument: `s3://abc`, `s3://abc/` and `abc` all give `abc`, which must be
-/// a valid S3 bucket name (3-63 characters; lowercase letters, digits, dots and hyphens; starts
-/// and ends with a letter or digit; no `..`; not shaped like an IPv4 address).
+/// a valid S3 bucket name (see [`BucketName`]).
 pub fn normalize_bucket_arg(s: &str) -> Result<String, RegistryError> {
-    parse_bucket_arg(s).map_err(|reason| invalid(format!("invalid bucket {s:?}: {reason}")))
-}
-
-fn parse_bucket_arg(s: &str) -> Result<String, String> {
-    let name = match s.split_once("://") {
-        Some((scheme, rest)) => {
-            if !scheme.eq_ignore_ascii_case("s3") {
-                return Err(format!(
-                    "unsupported provider {scheme:?} (expecting s3:// or a plain bucket name)"
-                ));
-            }
-            let rest = rest.strip_suffix('/').unwrap_or(rest);
-            if rest.contains('/') {
-                return Err("expecting a bucket, not an object path".to_string());
-            }
-            rest
-        }
-        None => s,
-    };
-    check_bucket_name(name)?;
-    Ok(name.to_string())
-}
-
-fn check_bucket_name(name: &str) -> Result<(), String> {
-    if name.is_empty() {
-        return Err("empty bucket name".to_string());
-    }
-    if !(3..=63).contains(&name.len()) {
-        return Err(format!(
-            "bucket name must be 3 to 63 characters long (got {})",
-            name.len()
-        ));
-    }
-    if let Some(c) = name
-        .chars()
-        .find(|&c| !(c.is_ascii_lowercase() || c.is_ascii_digit() || c == '.' || c == '-'))
-    {
-        return Err(format!(
-            "invalid character {c:?} in bucket name (expecting lowercase letters, digits, dots and hyphens)"
-        ));
-    }
-    let alnum = |c: Option<char>| c.is_some_and(|c| c.is_ascii_alphanumeric());
-    if !alnum(name.chars().next()) || !alnum(name.chars().last()) {
-        return Err("bucket name must start and end with a letter or digit".to_string());
-    }
-    if name.contains("..") {
-        return Err("bucket name must not contain two adjacent dots".to_string());
-    }
-    if name.parse::<std::net::Ipv4Addr>().is_ok() || is_ip_shaped(name) {
-        return Err("bucket name must not be formatted as an IP address".to_string());
-    }
-    Ok(())
-}
-
-/// Four dot-separated groups of digits (e.g. `192.168.5.4`, `999.1.1.1`).
-fn is_ip_shaped(name: &str) -> bool {
-    let groups: Vec<&str> = name.split('.').collect();
-    groups.len() == 4
-        && groups
-            .iter()
-            .all(|g| !g.is_empty() && g.len() <= 3 && g.chars().all(|c| c.is_ascii_digit()))
-}
-
-/// A parsed upstream endpoint: `scheme://host[:port]`, scheme and host lowercased.
-#[derive(Debug, Clone, PartialEq, Eq)]
-struct Endpoint {
-    scheme: &'static str,
-    /// Hostname or IP; an IPv6 address without its brackets.
-    host: String,
-    port: Option<u16>,
-}
-
-impl Endpoint {
-    fn parse(raw: &str) -> Result<Self, String> {
-        if raw.len() > MAX_ENDPOINT_LEN {
-            return Err(format!("too long ({} > {MAX_ENDPOINT_LEN})", raw.len()));
-        }
-        if let Some(c) = raw.chars().find(|c| c.is_control() || c.is_whitespace()) {
-            return Err(format!("invalid character {c:?}"));
-        }
-        let scheme = url_scheme(raw);
-        let scheme: &'static str = match scheme.to_ascii_lowercase().as_str() {
-            "http" => "http",
-            "https" => "https",
-            _ => {
-                return Err(format!(
-                    "unsupported scheme {scheme:?} (expecting http or https)"
-                ));
-            }
-        };
-        let rest = &raw[scheme.len() + 1..];
-        let Some(rest) = rest.strip_prefix("//") else {
-            return Err("missing host".to_string());
-        };
-        let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
-        let (authority, tail) = rest.split_at(end);
-        if authority.contains('@') {
-            return Err("user info is not allowed".to_string());
-        }
-        let (host, port) = split_host_port(authority)?;
-        if host.is_empty() {
-            return Err("missing host".to_string());
-        }
-        check_host(&host)?;
-        let path_end = tail.find(['?', '#']).unwrap_or(tail.len());
-        let (path, suffix) = tail.split_at(path_end);
-        if !path.is_empty() && path != "/" {
-            return Err(format!("unexpected path {path:?} (expecting none)"));
-        }
-        if suffix.starts_with('?') {
-            return Err("unexpected query".to_string());
-        }
-        if suffix.starts_with('#') {
-            return Err("unexpected fragment".to_string());
-        }
-        Ok(Self { scheme, host, port })
-    }
-
-    fn effective_port(&self) -> u16 {
-        self.port
-            .unwrap_or(if self.scheme == "https" { 443 } else { 80 })
-    }
-}
-
-impl std::fmt::Display for Endpoint {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}://", self.scheme)?;
-        if self.host.contains(':') {
-            write!(f, "[{}]", self.host)?;
-        } else {
-            f.write_str(&self.host)?;
-        }
-        if let Some(port) = self.port {
-            write!(f, ":{port}")?;
-        }
-        Ok(())
-    }
-}
-
-/// The URL scheme the way Go's `url.Parse` finds it: letters first, then letters, digits, `+-.`,
-/// up to the first `:`; anything else means "no scheme" (`""`).
-fn url_scheme(raw: &str) -> &str {
-    for (i, c) in raw.char_indices() {
-        match c {
-            'a'..='z' | 'A'..='Z' => {}
-            '0'..='9' | '+' | '-' | '.' if i > 0 => {}
-            ':' if i > 0 => return &raw[..i],
-            _ => return "",
-        }
-    }
-    ""
-}
-
-/// Splits `host[:port]` / `[v6][:port]`; the host comes back lowercased, without brackets.
-fn split_host_port(authority: &str) -> Result<(String, Option<u16>), String> {
-    let (host, port) = if let Some(rest) = authority.strip_prefix('[') {
-        let Some((host, after)) = rest.split_once(']') else {
-            return Err("missing ']' in host".to_string());
-        };
-        if host.parse::<std::net::Ipv6Addr>().is_err() {
-            return Err(format!("invalid IPv6 address {host:?}"));
-        }
-        match after {
-            "" => (host, None),
-            _ => match after.strip_prefix(':') {
-                Some(port) => (host, Some(port)),
-                None => return Err(format!("unexpected {after:?} after host")),
-            },
-        }
-    } else {
-        match authority.split_once(':') {
-            Some((host, port)) => (host, Some(port)),
-            None => (authority, None),
-        }
-    };
-    let port = match port {
-        None | Some("") => None,
-        Some(p) => match p.parse::<u16>() {
-            Ok(n) if n > 0 && p.chars().all(|c| c.is_ascii_digit()) => Some(n),
-            _ => return Err(format!("invalid port {p:?}")),
-        },
-    };
-    Ok((host.to_ascii_lowercase(), port))
-}
-
-fn check_host(host: &str) -> Result<(), String> {
-    if host.contains(':') {
-        return Ok(()); // IPv6, checked by split_host_port
-    }
-    let label_ok = |l: &str| {
-        !l.is_empty()
-            && l.len() <= 63
-            && l.chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
-            && !l.starts_with('-')
-            && !l.ends_with('-')
-    };
-    let trimmed = host.strip_suffix('.').unwrap_or(host);
-    if host.len() > 253 || !trimmed.split('.').all(label_ok) {
-        return Err(format!("invalid host {host:?}"));
-    }
-    Ok(())
+    s.parse::<BucketName>()
+        .map(|b| b.as_str().to_owned())
+        .map_err(|reason| invalid(format!("invalid bucket {s:?}: {reason}")))
 }
 
 #[cfg(test)]
@@ -504,74 +328,39 @@ mod tests {
         EndpointPolicy::default()
     }
 
-    fn set_err(name: &str, value: &str) -> String {
+    fn set_err(key: PropKey, value: &str) -> String {
         BucketProps::default()
-            .set(name, value, &any())
+            .set(key, value, &any())
             .unwrap_err()
             .to_string()
     }
 
-    fn set_ok(name: &str, value: &str) -> String {
+    fn set_ok(key: PropKey, value: &str) -> String {
         let mut p = BucketProps::default();
-        p.set(name, value, &any()).unwrap();
-        p.get(name).unwrap().unwrap().to_string()
+        p.set(key, value, &any()).unwrap();
+        p.get(key).unwrap().to_string()
+    }
+
+    fn load(json: &str) -> Result<BucketProps, String> {
+        serde_json::from_str(json).map_err(|e| e.to_string())
     }
 
     #[test]
-    fn prop_names_are_sorted_and_unique() {
-        let mut sorted = PROP_NAMES;
+    fn keys_are_sorted_unique_and_round_trip() {
+        let names = PropKey::ALL.map(PropKey::as_str);
+        let mut sorted = names;
         sorted.sort_unstable();
-        assert_eq!(sorted, PROP_NAMES);
+        assert_eq!(sorted, names);
         sorted.windows(2).for_each(|w| assert_ne!(w[0], w[1]));
-    }
-
-    #[test]
-    fn url_scheme_matches_go() {
-        assert_eq!(url_scheme("foo"), "");
-        assert_eq!(url_scheme("http://x"), "http");
-        assert_eq!(url_scheme("HTTPS://x"), "HTTPS");
-        assert_eq!(url_scheme("localhost:9000"), "localhost");
-        assert_eq!(url_scheme("9000:x"), "");
-        assert_eq!(url_scheme("://x"), "");
-        assert_eq!(url_scheme("s3+x://y"), "s3+x");
-    }
-
-    #[test]
-    fn endpoint_defects_each_have_a_reason() {
-        for (raw, reason) in [
-            ("http://", "missing host"),
-            ("http:x", "missing host"),
-            ("http://:9000", "missing host"),
-            ("http://u:p@x", "user info is not allowed"),
-            ("http://x:0", "invalid port \"0\""),
-            ("http://x:65536", "invalid port \"65536\""),
-            ("http://x:+1", "invalid port \"+1\""),
-            ("http://x/a", "unexpected path \"/a\" (expecting none)"),
-            ("http://x//", "unexpected path \"//\" (expecting none)"),
-            ("http://x/?a=b", "unexpected query"),
-            ("http://x#f", "unexpected fragment"),
-            ("http://[::1", "missing ']' in host"),
-            ("http://[zz]:1", "invalid IPv6 address \"zz\""),
-            ("http://a..b", "invalid host \"a..b\""),
-            ("http://-a", "invalid host \"-a\""),
-            ("http://a b", "invalid character ' '"),
-        ] {
-            assert_eq!(Endpoint::parse(raw).unwrap_err(), reason, "{raw}");
+        for key in PropKey::ALL {
+            assert_eq!(key.as_str().parse::<PropKey>().unwrap(), key);
+            assert_eq!(key.to_string(), key.as_str());
         }
     }
 
     #[test]
-    fn endpoint_normalization() {
-        for (raw, want) in [
-            ("http://x", "http://x"),
-            ("http://x/", "http://x"),
-            ("HTTPS://S3.Example.COM:443/", "https://s3.example.com:443"),
-            ("http://10.0.0.1:9000", "http://10.0.0.1:9000"),
-            ("http://[::1]:9000/", "http://[::1]:9000"),
-            ("http://x:", "http://x"),
-        ] {
-            assert_eq!(Endpoint::parse(raw).unwrap().to_string(), want, "{raw}");
-        }
+    fn empty_is_the_default() {
+        assert_eq!(BucketProps::EMPTY, BucketProps::default());
     }
 
     #[test]
@@ -588,35 +377,81 @@ mod tests {
 
     #[test]
     fn whitespace_is_refused_everywhere() {
-        for name in PROP_NAMES {
+        for key in PropKey::ALL {
             assert_eq!(
-                set_err(name, " path"),
-                format!("invalid {name} \" path\": leading/trailing whitespace")
+                set_err(key, " path"),
+                format!("invalid {key} \" path\": leading/trailing whitespace")
             );
         }
     }
 
-    #[test]
-    fn values_stored_by_set_revalidate_unchanged() {
-        for (name, value) in [
-            (PROP_BACKEND_BCK, "s3://abc/"),
-            (PROP_ENDPOINT, "HTTP://Host:1/"),
-            (PROP_PROFILE, "a/b@c"),
-            (PROP_CLOUD_REGION, "eu-west-1"),
-            (PROP_ADDRESSING_STYLE, "virtual"),
-        ] {
-            let stored = set_ok(name, value);
-            let mut p = BucketProps::default();
-            p.set(name, &stored, &any()).unwrap();
-            p.validate_stored().unwrap();
+    /// A valid value of `key`, not in normalized form where it has one.
+    fn sample(key: PropKey) -> &'static str {
+        match key {
+            PropKey::BackendBck => "s3://abc/",
+            PropKey::AddressingStyle => "virtual",
+            PropKey::CloudRegion => "eu-west-1",
+            PropKey::Endpoint => "HTTP://Host:1/",
+            PropKey::Profile => "a/b@c",
         }
-        let bad = BucketProps {
-            endpoint: Some("http://x/".into()),
-            ..Default::default()
-        };
+    }
+
+    #[test]
+    fn every_key_survives_the_file() {
+        for key in PropKey::ALL {
+            let stored = set_ok(key, sample(key));
+            let mut p = BucketProps::default();
+            p.set(key, &stored, &any()).unwrap();
+            let json = serde_json::to_string(&p).unwrap();
+            assert_eq!(load(&json).unwrap(), p, "{json}");
+        }
+        let err = load(r#"{"endpoint": "http://x/"}"#).unwrap_err();
+        assert!(
+            err.starts_with(
+                "extra.aws.endpoint \"http://x/\" is not in normalized form (expecting \"http://x\")"
+            ),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn the_old_string_format_loads() {
+        let json = r#"{
+            "backend_bck": "up1",
+            "profile": "prod",
+            "endpoint": "http://[::1]:9000",
+            "cloud_region": "us-east-1",
+            "addressing_style": "auto"
+        }"#;
+        let p = load(json).unwrap();
         assert_eq!(
-            bad.validate_stored().unwrap_err().to_string(),
-            "extra.aws.endpoint \"http://x/\" is not in normalized form (expecting \"http://x\")"
+            p.pairs(),
+            vec![
+                ("backend_bck", "up1".to_string()),
+                ("extra.aws.addressing_style", "auto".to_string()),
+                ("extra.aws.cloud_region", "us-east-1".to_string()),
+                ("extra.aws.endpoint", "http://[::1]:9000".to_string()),
+                ("extra.aws.profile", "prod".to_string()),
+            ]
+        );
+        assert_eq!(p.addressing_style, Some(AddressingStyle::Auto));
+        assert_eq!(p.endpoint.as_ref().map(Endpoint::host), Some("::1"));
+        // Written back, it is the same strings.
+        let back: serde_json::Value = serde_json::to_value(&p).unwrap();
+        let want: serde_json::Value = serde_json::from_str(json).unwrap();
+        assert_eq!(back, want);
+        // null is "not set", as it was for the string fields.
+        assert_eq!(load(r#"{"profile": null}"#).unwrap(), BucketProps::EMPTY);
+        assert_eq!(load(r#"{"profile": ""}"#).unwrap(), BucketProps::EMPTY);
+        assert!(
+            load(r#"{"profiles": "x"}"#)
+                .unwrap_err()
+                .starts_with("unknown field `profiles`")
+        );
+        assert!(
+            load(r#"{"addressing_style": "Path"}"#)
+                .unwrap_err()
+                .starts_with("invalid extra.aws.addressing_style \"Path\": expecting one of auto, path, virtual")
         );
     }
 
@@ -629,23 +464,16 @@ mod tests {
             "(HTTP|http|https|ftp)://[A-Za-z0-9.:\\[\\]-]{0,16}/?",
             "[a-zA-Z0-9_-]{1,12}",
         ]) {
-            let name = PROP_NAMES[idx];
+            let key = PropKey::ALL[idx];
             let mut p = BucketProps::default();
-            if p.set(name, &value, &any()).is_ok() {
-                p.validate_stored().unwrap();
-                let stored = p.get(name).unwrap().unwrap_or("").to_string();
+            if p.set(key, &value, &any()).is_ok() {
+                let json = serde_json::to_string(&p).unwrap();
+                proptest::prop_assert_eq!(&load(&json).unwrap(), &p);
+                let stored = p.get(key).unwrap_or("").to_string();
                 let mut q = BucketProps::default();
-                q.set(name, &stored, &any()).unwrap();
+                q.set(key, &stored, &any()).unwrap();
                 proptest::prop_assert_eq!(p, q);
             }
-        }
-
-        #[test]
-        fn endpoints_roundtrip(host in "[a-z]([a-z0-9-]{0,9}[a-z0-9])?(\\.[a-z0-9]{1,5}){0,3}", port in proptest::option::of(1u16..), tls: bool) {
-            let scheme = if tls { "https" } else { "http" };
-            let raw = match port { Some(p) => format!("{scheme}://{host}:{p}/"), None => format!("{scheme}://{host}") };
-            let ep = Endpoint::parse(&raw).unwrap();
-            proptest::prop_assert_eq!(ep.to_string(), raw.trim_end_matches('/'));
         }
     }
 }

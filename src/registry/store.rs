@@ -134,9 +134,9 @@ impl Store for FileStore {
             path: self.path.clone(),
             reason,
         };
+        // Deserializing validates every value (see `BucketProps`).
         let state: RegistryState =
             serde_json::from_slice(&bytes).map_err(|e| corrupt(e.to_string()))?;
-        state.validate().map_err(|e| corrupt(e.to_string()))?;
         Ok(Some(state))
     }
 
@@ -196,6 +196,58 @@ mod tests {
             "{names:?}"
         );
         assert!(store.path().join("x").exists());
+    }
+
+    /// A file written when the values were plain strings loads into the typed values and is
+    /// written back byte for byte.
+    #[test]
+    fn a_string_format_file_loads_unchanged() {
+        let dir = tempfile::tempdir().unwrap();
+        let text = r#"{
+  "version": 4,
+  "buckets": {
+    "alias": {
+      "backend_bck": "real-bucket",
+      "profile": "team-a/prod",
+      "endpoint": "http://[::1]:9000",
+      "cloud_region": "eu-west-1",
+      "addressing_style": "virtual"
+    },
+    "discovered": {
+      "cloud_region": "us-east-2"
+    }
+  }
+}
+"#;
+        fs::write(dir.path().join(REGISTRY_FILE), text).unwrap();
+        let store = FileStore::open(dir.path()).unwrap();
+        let state = store.load().unwrap().unwrap();
+        let alias = &state.buckets["alias"];
+        assert_eq!(alias.backend_bck.as_deref(), Some("real-bucket"));
+        assert_eq!(alias.endpoint.as_ref().map(|e| e.port()), Some(Some(9000)));
+        assert_eq!(
+            alias.addressing_style,
+            Some(crate::profiles::AddressingStyle::Virtual)
+        );
+        store.compare_and_swap(4, &state).unwrap();
+        assert_eq!(fs::read_to_string(store.path()).unwrap(), text);
+    }
+
+    #[test]
+    fn an_invalid_value_is_an_error_naming_the_bucket() {
+        let dir = tempfile::tempdir().unwrap();
+        fs::write(
+            dir.path().join(REGISTRY_FILE),
+            r#"{"version": 1, "buckets": {"ok": {}, "b": {"profile": "a b"}}}"#,
+        )
+        .unwrap();
+        let err = FileStore::open(dir.path()).unwrap().load().unwrap_err();
+        assert!(
+            err.to_string().contains(
+                "is corrupt: bucket \"b\": invalid extra.aws.profile \"a b\": invalid character ' '"
+            ),
+            "{err}"
+        );
     }
 
     #[test]

@@ -13,7 +13,7 @@ use super::UpstreamKey;
 use crate::profiles::{
     CredentialSource, ProfileEnv, ProfileError, ProfileSet, ResolveOptions, StaticCredentials,
 };
-use crate::registry::{BucketProps, RegistryState};
+use crate::registry::{BucketProps, Endpoint, RegistryState};
 
 /// The region used when nothing else names one.
 pub const DEFAULT_REGION: &str = "us-east-1";
@@ -29,7 +29,7 @@ pub struct EmbeddedUpstream {
 #[derive(Debug, Clone, Default)]
 pub struct Defaults {
     /// `S3_ENDPOINT`.
-    pub endpoint: Option<String>,
+    pub endpoint: Option<Endpoint>,
     /// `AWS_PROFILE`.
     pub profile: Option<String>,
     /// `AWS_ACCESS_KEY_ID`/`AWS_SECRET_ACCESS_KEY`/`AWS_SESSION_TOKEN`, used (as by the AWS
@@ -132,13 +132,7 @@ impl Resolver {
 
     /// The route of `bucket` in `registry`.
     pub fn route(&self, registry: &RegistryState, bucket: &str) -> Result<Route, RouteError> {
-        static EMPTY: BucketProps = BucketProps {
-            backend_bck: None,
-            profile: None,
-            endpoint: None,
-            cloud_region: None,
-            addressing_style: None,
-        };
+        static EMPTY: BucketProps = BucketProps::EMPTY;
         self.route_props(bucket, registry.buckets.get(bucket).unwrap_or(&EMPTY))
     }
 
@@ -151,11 +145,12 @@ impl Resolver {
             .or(self.defaults.profile.as_deref());
         let profile = named.unwrap_or("default").to_owned();
         let explicit_endpoint = props.endpoint.as_deref();
+        let default_endpoint = self.defaults.endpoint.as_deref();
         let fail = |source: ProfileError| RouteError {
             bucket: bucket.to_owned(),
             profile: profile.clone(),
             endpoint: explicit_endpoint
-                .or(self.defaults.endpoint.as_deref())
+                .or(default_endpoint)
                 .unwrap_or("(default)")
                 .to_owned(),
             source: Box::new(source),
@@ -179,7 +174,7 @@ impl Resolver {
         let mut endpoint = match explicit_endpoint {
             Some(e) => Some(e.to_owned()),
             None if props.profile.is_some() && profile_endpoint.is_some() => profile_endpoint,
-            None => self.defaults.endpoint.clone().or(profile_endpoint),
+            None => default_endpoint.map(str::to_owned).or(profile_endpoint),
         };
         if endpoint.is_none()
             && credentials == CredentialSource::Anonymous
@@ -190,25 +185,25 @@ impl Resolver {
         }
         let region = props
             .cloud_region
-            .clone()
+            .as_deref()
+            .map(str::to_owned)
             .or_else(|| resolved.as_ref().and_then(|r| r.region.clone()))
             .unwrap_or_else(|| DEFAULT_REGION.to_owned());
-        let path_style = match props.addressing_style.as_deref() {
-            Some("path") => true,
-            Some("virtual") => false,
-            _ => match resolved.as_ref().and_then(|r| r.addressing_style) {
-                Some(crate::profiles::AddressingStyle::Path) => true,
-                Some(crate::profiles::AddressingStyle::Virtual) => false,
-                // Non-AWS endpoints are addressed path-style.
-                _ => endpoint.is_some(),
-            },
-        };
+        // The bucket's style, else the profile's; `auto` in either defers to the next rule.
+        let path_style = props
+            .addressing_style
+            .and_then(|s| s.path_style())
+            .or_else(|| {
+                resolved
+                    .as_ref()
+                    .and_then(|r| r.addressing_style)
+                    .and_then(|s| s.path_style())
+            })
+            // Non-AWS endpoints are addressed path-style.
+            .unwrap_or(endpoint.is_some());
         Ok(Route {
             bucket: bucket.to_owned(),
-            backend: props
-                .backend_bck
-                .clone()
-                .unwrap_or_else(|| bucket.to_owned()),
+            backend: props.backend_bck.as_deref().unwrap_or(bucket).to_owned(),
             profile,
             key: UpstreamKey {
                 endpoint,

@@ -12,9 +12,13 @@ fn crash_state(version: u64) -> BTreeMap<String, BucketProps> {
     (0..CRASH_BUCKETS)
         .map(|i| {
             let props = BucketProps {
-                backend_bck: Some(format!("upstream-{i}")),
-                endpoint: Some(format!("http://host{i}.example:{}", 1 + version % 60000)),
-                cloud_region: Some(format!("r{version}")),
+                backend_bck: Some(format!("upstream-{i}").parse().unwrap()),
+                endpoint: Some(
+                    format!("http://host{i}.example:{}", 1 + version % 60000)
+                        .parse()
+                        .unwrap(),
+                ),
+                cloud_region: Some(format!("r{version}").parse().unwrap()),
                 ..Default::default()
             };
             (format!("bucket-{i:03}"), props)

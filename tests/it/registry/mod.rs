@@ -16,17 +16,17 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use rebucket::registry::{
-    BucketProps, EndpointPolicy, FileStore, PROP_NAMES, REGISTRY_FILE, Registry, RegistryError,
-    RegistryState, Store, normalize_bucket_arg,
+    BucketProps, Endpoint, EndpointPolicy, FileStore, PropKey, REGISTRY_FILE, Registry,
+    RegistryError, RegistryState, Store, normalize_bucket_arg,
 };
 
 use crate::common::*;
 
-const BACKEND: &str = "backend_bck";
-const PROFILE: &str = "extra.aws.profile";
-const ENDPOINT: &str = "extra.aws.endpoint";
-const REGION: &str = "extra.aws.cloud_region";
-const STYLE: &str = "extra.aws.addressing_style";
+const BACKEND: PropKey = PropKey::BackendBck;
+const PROFILE: PropKey = PropKey::Profile;
+const ENDPOINT: PropKey = PropKey::Endpoint;
+const REGION: PropKey = PropKey::CloudRegion;
+const STYLE: PropKey = PropKey::AddressingStyle;
 
 fn any_host() -> EndpointPolicy {
     EndpointPolicy::default()
@@ -39,19 +39,19 @@ fn allow(hosts: &[&str]) -> EndpointPolicy {
 }
 
 /// Sets one property on empty props and returns the stored value.
-fn stored(name: &str, value: &str) -> String {
+fn stored(name: PropKey, value: &str) -> String {
     let mut p = BucketProps::default();
     p.set(name, value, &any_host())
         .unwrap_or_else(|e| panic!("{name}={value:?}: {e}"));
-    p.get(name).unwrap().unwrap().to_string()
+    p.get(name).unwrap().to_string()
 }
 
 /// Sets one property on empty props, expects a refusal and returns its message.
-fn refused(name: &str, value: &str) -> String {
+fn refused(name: PropKey, value: &str) -> String {
     refused_by(name, value, &any_host())
 }
 
-fn refused_by(name: &str, value: &str, policy: &EndpointPolicy) -> String {
+fn refused_by(name: PropKey, value: &str, policy: &EndpointPolicy) -> String {
     let mut p = BucketProps::default();
     match p.set(name, value, policy) {
         Ok(_) => panic!("{name}={value:?} was accepted as {:?}", p.get(name)),
@@ -63,7 +63,7 @@ fn refused_by(name: &str, value: &str, policy: &EndpointPolicy) -> String {
     }
 }
 
-fn set_bucket(reg: &Registry, bucket: &str, name: &str, value: &str) -> Arc<RegistryState> {
+fn set_bucket(reg: &Registry, bucket: &str, name: PropKey, value: &str) -> Arc<RegistryState> {
     reg.update(|s| {
         s.buckets
             .entry(bucket.to_string())

@@ -47,7 +47,7 @@ fn state_survives_reopen_as_pretty_json() {
     let reg = Registry::open(tmp.path()).unwrap();
     let s = reg.snapshot();
     assert_eq!(s.version, 3);
-    assert_eq!(s.buckets["b1"].get(BACKEND).unwrap(), Some("up1"));
+    assert_eq!(s.buckets["b1"].get(BACKEND), Some("up1"));
     assert_eq!(
         s.buckets["b1"].endpoint.as_deref(),
         Some("http://minio:9000")
@@ -107,19 +107,8 @@ fn a_failed_update_changes_nothing() {
         })
         .unwrap_err();
     assert!(err.to_string().contains("unsupported scheme"));
-    // f bypasses validation by writing a field directly: refused before it is stored.
-    let err = reg
-        .update(|s| {
-            s.buckets.get_mut("b").unwrap().endpoint = Some("not a url".into());
-            Ok(())
-        })
-        .unwrap_err();
-    assert!(matches!(err, RegistryError::Invalid(_)));
-    assert!(
-        err.to_string()
-            .starts_with("bucket \"b\": invalid extra.aws.endpoint"),
-        "{err}"
-    );
+    // f cannot bypass validation by writing a field directly: the field's type is validated.
+    assert!("not a url".parse::<Endpoint>().is_err());
 
     assert!(Arc::ptr_eq(&before, &reg.snapshot()));
     assert_eq!(reg.snapshot().buckets["b"].profile.as_deref(), Some("prod"));
