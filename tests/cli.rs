@@ -215,6 +215,16 @@ fn profiles_list_without_aws_files_says_so() {
     std::fs::write(aws.join("config"), "# nothing yet\n").unwrap();
     let o = run(rebucket(home.path()).args(["profiles", "list"]));
     assert!(stdout(&o).starts_with("no profiles in"), "{}", stdout(&o));
+
+    // A file that does not parse fails the command, naming file and line.
+    std::fs::write(
+        aws.join("config"),
+        "[profile a]\nregion = x\nno equals sign\n",
+    )
+    .unwrap();
+    let o = run(rebucket(home.path()).args(["profiles", "list"]));
+    assert_eq!(o.status.code(), Some(2), "{}", stdout(&o));
+    assert!(stderr(&o).contains("config:3:"), "{}", stderr(&o));
 }
 
 #[test]
