@@ -4,6 +4,7 @@
 //! | method & path                    | does                                                   |
 //! |----------------------------------|--------------------------------------------------------|
 //! | `GET /v1/health`                 | liveness (no token)                                    |
+//! | `GET /healthz`                   | liveness for probes: `ok` as text/plain (no token)     |
 //! | `GET /v1/buckets`                | registered buckets with their props and upstream       |
 //! | `GET /v1/buckets/{b}`            | one bucket: every prop and the route it resolves to    |
 //! | `PUT /v1/buckets/{b}`            | add (`{"props":{..},"force":bool}`), then look it up   |
@@ -181,6 +182,13 @@ impl hyper::service::Service<http::Request<hyper::body::Incoming>> for AdminServ
     fn call(&self, req: http::Request<hyper::body::Incoming>) -> Self::Future {
         let this = self.clone();
         Box::pin(async move {
+            // Liveness for container health checks and probes: plain `ok`, no token.
+            if req.method() == http::Method::GET && req.uri().path() == "/healthz" {
+                let ok = http::Response::builder().header(http::header::CONTENT_TYPE, "text/plain");
+                return Ok(ok
+                    .body(s3s::Body::from("ok\n".to_owned()))
+                    .unwrap_or_default());
+            }
             let (status, value) = match this.handle(req).await {
                 Ok(v) => (http::StatusCode::OK, v),
                 Err(e) => (e.status(), json!({"error": e.to_string()})),

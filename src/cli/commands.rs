@@ -7,10 +7,11 @@ use serde_json::{Value, json};
 
 use super::admin_client::AdminClient;
 use super::{
-    AdminArgs, BucketCommand, Cli, Command, ProfilesCommand, PropsCommand, ShowCommand, parse_pairs,
+    AdminArgs, BucketCommand, Cli, Command, ConfigCommand, ProfilesCommand, PropsCommand,
+    ShowCommand, parse_pairs,
 };
 use crate::config::ServeConfig;
-use crate::profiles::{ProfileEnv, ResolveOptions};
+use crate::profiles::{ProfileEnv, ProfileError, ProfileSet, ResolveOptions};
 
 fn init_tracing(default: &str) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
@@ -34,6 +35,12 @@ pub fn run(cli: Cli) -> ExitCode {
     match cli.command {
         Command::Serve(args) => serve(args),
         Command::Profiles { command } => profiles(command),
+        Command::Config { command } => config(command),
+        Command::Completions { shell } => {
+            let mut cmd = super::command();
+            clap_complete::generate(shell, &mut cmd, "rebucket", &mut std::io::stdout());
+            ExitCode::SUCCESS
+        }
         Command::Bucket { command, admin } => {
             admin_verb(&admin, |c| bucket(c, command, admin.json))
         }
@@ -49,6 +56,28 @@ pub fn run(cli: Cli) -> ExitCode {
                 join_names(&v["profiles"])
             ))
         }),
+    }
+}
+
+fn config(command: ConfigCommand) -> ExitCode {
+    match command {
+        ConfigCommand::Example => {
+            print!("{}", super::config_cmd::EXAMPLE);
+            ExitCode::SUCCESS
+        }
+        ConfigCommand::Check { file } => match super::config_cmd::check_file(&file) {
+            Ok(warnings) => {
+                for w in &warnings {
+                    eprintln!("{w}");
+                }
+                println!("{}: ok", file.display());
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("{e}");
+                ExitCode::from(2)
+            }
+        },
     }
 }
 
@@ -103,7 +132,7 @@ fn profiles(command: ProfilesCommand) -> ExitCode {
             config_file,
             credentials_file,
         } => crate::profiles::cli::dump(config_file.as_deref(), credentials_file.as_deref(), &env),
-        ProfilesCommand::List => Ok(crate::profiles::cli::list(&env, opts)),
+        ProfilesCommand::List => list_profiles(&env, opts),
         ProfilesCommand::Show { name } => crate::profiles::cli::show(&env, &name, opts),
     };
     match out {
@@ -116,6 +145,29 @@ fn profiles(command: ProfilesCommand) -> ExitCode {
             ExitCode::from(2)
         }
     }
+}
+
+/// `profiles list`, saying so when there is nothing to list; a file that does not parse fails
+/// the command.
+fn list_profiles(env: &ProfileEnv, opts: ResolveOptions) -> Result<String, ProfileError> {
+    let (config, credentials) = (env.config_file(), env.credentials_file());
+    if !config.exists() && !credentials.exists() {
+        return Ok(format!(
+            "no AWS config or credentials file: neither {} nor {} exists \
+             (AWS_CONFIG_FILE and AWS_SHARED_CREDENTIALS_FILE name others)",
+            config.display(),
+            credentials.display()
+        ));
+    }
+    let set = ProfileSet::load(env)?;
+    if set.names().is_empty() {
+        return Ok(format!(
+            "no profiles in {} or {}",
+            config.display(),
+            credentials.display()
+        ));
+    }
+    Ok(crate::profiles::cli::list(env, opts))
 }
 
 /// Runs an admin verb: prints its text on success, the error on stderr (exit 1) otherwise.
@@ -199,11 +251,34 @@ fn props_text(v: &Value) -> String {
         .join("\n")
 }
 
+/// What a change-making verb reports when nothing changed.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Verb {
+    Add,
+    Set,
+    Reset,
+}
+
 async fn bucket(c: AdminClient, command: BucketCommand, as_json: bool) -> Result<String, String> {
+    let (verb, bucket_arg) = match &command {
+        BucketCommand::Add { bucket, .. } => (Verb::Add, bucket.clone()),
+        BucketCommand::Props {
+            command: PropsCommand::Reset { bucket, .. },
+        } => (Verb::Reset, bucket.clone()),
+        BucketCommand::Props {
+            command: PropsCommand::Set { bucket, .. },
+        }
+        | BucketCommand::Props {
+            command: PropsCommand::Show { bucket },
+        }
+        | BucketCommand::Show { bucket }
+        | BucketCommand::Rm { bucket } => (Verb::Set, bucket.clone()),
+    };
     let (method, path, body) = match command {
         BucketCommand::Props {
             command: PropsCommand::Show { bucket },
-        } => return show_bucket(c, bucket, as_json).await,
+        }
+        | BucketCommand::Show { bucket } => return show_bucket(c, bucket, as_json).await,
         BucketCommand::Props {
             command:
                 PropsCommand::Set {
@@ -248,20 +323,37 @@ async fn bucket(c: AdminClient, command: BucketCommand, as_json: bool) -> Result
     if as_json {
         return Ok(pretty(&v));
     }
-    let lines: Vec<String> = v["changes"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .map(|ch| {
-            format!(
-                "{:?} set to: {:?} (was: {:?})",
-                ch["name"].as_str().unwrap_or(""),
-                ch["new"].as_str().unwrap_or(""),
-                ch["old"].as_str().unwrap_or("")
-            )
-        })
-        .collect();
-    Ok(lines.join("\n"))
+    Ok(changes_text(&v, verb, &bucket_arg))
+}
+
+/// One line per property the call named: `"name" set to: "new" (was: "old")`, or
+/// `"name" unchanged: "value"` when it already had that value; then a line saying so when
+/// nothing changed at all. A reset lists only the properties it cleared.
+fn changes_text(v: &Value, verb: Verb, bucket: &str) -> String {
+    let s = |x: &Value| x.as_str().unwrap_or("").to_owned();
+    let mut lines = Vec::new();
+    let mut changed = 0;
+    for ch in v["changes"].as_array().into_iter().flatten() {
+        let (name, old, new) = (s(&ch["name"]), s(&ch["old"]), s(&ch["new"]));
+        if old != new {
+            changed += 1;
+            lines.push(format!("{name:?} set to: {new:?} (was: {old:?})"));
+        } else if verb != Verb::Reset {
+            lines.push(format!("{name:?} unchanged: {new:?}"));
+        }
+    }
+    let bucket = format!(
+        "s3://{}",
+        bucket.trim_start_matches("s3://").trim_end_matches('/')
+    );
+    if changed == 0 {
+        lines.push(match verb {
+            Verb::Add => format!("registered {bucket} (no properties set)"),
+            Verb::Set => format!("nothing changed: {bucket} already had these values"),
+            Verb::Reset => format!("nothing to reset: {bucket} has none of these properties set"),
+        });
+    }
+    lines.join("\n")
 }
 
 async fn show_bucket(c: AdminClient, bucket: String, as_json: bool) -> Result<String, String> {

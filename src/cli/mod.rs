@@ -3,11 +3,13 @@
 
 mod admin_client;
 mod commands;
+pub mod config_cmd;
+pub mod help;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 
 use crate::config::ServeArgs;
 
@@ -15,7 +17,8 @@ use crate::config::ServeArgs;
 #[command(
     name = "rebucket",
     version,
-    about = "S3 gateway: every bucket on its own upstream, with its own AWS profile"
+    about = "S3 gateway: every bucket on its own upstream, with its own AWS profile",
+    after_help = help::ROOT
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -52,8 +55,10 @@ pub struct AdminArgs {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run the gateway.
+    #[command(after_help = help::SERVE)]
     Serve(ServeArgs),
     /// Bucket registrations and properties.
+    #[command(after_help = help::BUCKET)]
     Bucket {
         #[command(subcommand)]
         command: BucketCommand,
@@ -61,6 +66,7 @@ pub enum Command {
         admin: AdminArgs,
     },
     /// Show things.
+    #[command(after_help = help::SHOW)]
     Show {
         #[command(subcommand)]
         command: ShowCommand,
@@ -68,30 +74,47 @@ pub enum Command {
         admin: AdminArgs,
     },
     /// List the registered buckets with their upstream.
+    #[command(after_help = help::LS)]
     Ls {
         #[command(flatten)]
         admin: AdminArgs,
     },
     /// Make the gateway re-read the AWS shared files now.
+    #[command(after_help = help::RELOAD_CREDS)]
     ReloadCreds {
         #[command(flatten)]
         admin: AdminArgs,
     },
     /// Inspect the AWS shared config and credentials files (offline).
+    #[command(after_help = help::PROFILES)]
     Profiles {
         #[command(subcommand)]
         command: ProfilesCommand,
+    },
+    /// The config file: print a commented example, or check one (offline).
+    #[command(after_help = help::CONFIG)]
+    Config {
+        #[command(subcommand)]
+        command: ConfigCommand,
+    },
+    /// Print a shell completion script.
+    #[command(after_help = help::COMPLETIONS)]
+    Completions {
+        /// The shell to complete for.
+        shell: clap_complete::Shell,
     },
 }
 
 #[derive(Debug, Subcommand)]
 pub enum BucketCommand {
     /// Bucket properties.
+    #[command(after_help = help::PROPS)]
     Props {
         #[command(subcommand)]
         command: PropsCommand,
     },
     /// Register a bucket: `bucket add s3://alias backend_bck=abc extra.aws.profile=prod`.
+    #[command(after_help = help::BUCKET_ADD)]
     Add {
         bucket: String,
         /// `name=value` or `name value` pairs.
@@ -101,13 +124,18 @@ pub enum BucketCommand {
         force: bool,
     },
     /// Remove a registration (the upstream bucket is untouched).
+    #[command(after_help = help::BUCKET_RM)]
     Rm { bucket: String },
+    /// Every property of a bucket and its route (same as `show bucket`).
+    #[command(after_help = help::BUCKET_SHOW)]
+    Show { bucket: String },
 }
 
 #[derive(Debug, Subcommand)]
 pub enum PropsCommand {
     /// Set properties: `props set s3://abc extra.aws.profile prod` or `... extra.aws.profile=prod`;
     /// an empty value clears.
+    #[command(after_help = help::PROPS_SET)]
     Set {
         bucket: String,
         /// `name=value` or `name value` pairs.
@@ -118,20 +146,25 @@ pub enum PropsCommand {
         force: bool,
     },
     /// Reset properties to their defaults (all of them when none is named).
+    #[command(after_help = help::PROPS_RESET)]
     Reset { bucket: String, names: Vec<String> },
     /// Show properties (same as `show bucket`).
+    #[command(after_help = help::PROPS_SHOW)]
     Show { bucket: String },
 }
 
 #[derive(Debug, Subcommand)]
 pub enum ShowCommand {
     /// Every property of a bucket, sorted, one `name value` line each.
+    #[command(after_help = help::SHOW_BUCKET)]
     Bucket { bucket: String },
 }
 
 #[derive(Debug, Subcommand)]
 pub enum ProfilesCommand {
-    /// The parsed files as JSON: `{"profiles": {..}, "sso_sessions": {..}}`; exit 2 on a parse error.
+    /// The parsed files as JSON, secrets included: `{"profiles": {..}, "sso_sessions": {..}}`;
+    /// exit 2 on a parse error.
+    #[command(after_help = help::PROFILES_DUMP)]
     Dump {
         #[arg(long)]
         config_file: Option<PathBuf>,
@@ -139,14 +172,61 @@ pub enum ProfilesCommand {
         credentials_file: Option<PathBuf>,
     },
     /// Every profile with its region, endpoint and credential source (secrets masked).
+    #[command(after_help = help::PROFILES_LIST)]
     List,
     /// One resolved profile (secrets masked).
+    #[command(after_help = help::PROFILES_SHOW)]
     Show { name: String },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// Print a commented config file with every key and its default.
+    #[command(after_help = help::CONFIG_EXAMPLE)]
+    Example,
+    /// Validate a config file without starting; errors name the line and column.
+    #[command(after_help = help::CONFIG_CHECK)]
+    Check {
+        /// The TOML file to check.
+        file: PathBuf,
+    },
+}
+
+/// The full command definition: the derived one plus the help texts built at run time.
+pub fn command() -> clap::Command {
+    let props = help::props_reference();
+    let with_props = |c: clap::Command| {
+        let text = format!(
+            "{}\n\n{props}",
+            c.get_after_help()
+                .map(|h| h.to_string())
+                .unwrap_or_default()
+        );
+        c.after_help(text)
+    };
+    Cli::command().mut_subcommand("bucket", |b| {
+        b.mut_subcommand("add", with_props)
+            .mut_subcommand("props", |p| p.mut_subcommand("set", with_props))
+    })
+}
+
+/// Parses `args` (the program name first) into a [`Cli`]; `Err` holds clap's usage error or
+/// the help/version text to print.
+pub fn parse_from<I, T>(args: I) -> Result<Cli, clap::Error>
+where
+    I: IntoIterator<Item = T>,
+    T: Into<std::ffi::OsString> + Clone,
+{
+    let mut matches = command().try_get_matches_from(args)?;
+    Cli::from_arg_matches_mut(&mut matches).map_err(|e| e.format(&mut command()))
 }
 
 /// Entry point of the binary.
 pub fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match parse_from(std::env::args_os()) {
+        Ok(cli) => cli,
+        Err(e) => e.exit(),
+    };
     commands::run(cli)
 }
 
@@ -172,7 +252,43 @@ pub fn parse_pairs(args: &[String]) -> Result<Vec<(String, String)>, String> {
 
 #[cfg(test)]
 mod tests {
-    use super::parse_pairs;
+    use super::{command, parse_from, parse_pairs};
+
+    #[test]
+    fn clap_definition_is_consistent() {
+        command().debug_assert();
+    }
+
+    #[test]
+    fn every_subcommand_has_an_example() {
+        fn walk(cmd: &clap::Command, path: &str) {
+            for sub in cmd.get_subcommands().filter(|s| s.get_name() != "help") {
+                let path = format!("{path} {}", sub.get_name());
+                let help = sub
+                    .get_after_help()
+                    .map(|h| h.to_string())
+                    .unwrap_or_default();
+                assert!(help.contains("Example"), "`{path}` has no example");
+                walk(sub, &path);
+            }
+        }
+        walk(&command(), "rebucket");
+    }
+
+    #[test]
+    fn bucket_show_is_show_bucket() {
+        use super::{BucketCommand, Command, ShowCommand};
+        let a = parse_from(["rebucket", "bucket", "show", "s3://b"]).unwrap();
+        let b = parse_from(["rebucket", "show", "bucket", "s3://b"]).unwrap();
+        assert!(matches!(
+            a.command,
+            Command::Bucket { command: BucketCommand::Show { bucket }, .. } if bucket == "s3://b"
+        ));
+        assert!(matches!(
+            b.command,
+            Command::Show { command: ShowCommand::Bucket { bucket }, .. } if bucket == "s3://b"
+        ));
+    }
 
     fn s(v: &[&str]) -> Vec<String> {
         v.iter().map(|x| x.to_string()).collect()

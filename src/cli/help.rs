@@ -1,0 +1,204 @@
+//! Help texts of the command line: the example shown under every subcommand's `--help` (clap's
+//! `after_help`), the bucket property reference of `props set --help` / `bucket add --help`, and
+//! the environment and config-file reference of `serve --help`.
+//!
+//! The property reference is built at run time from the registry's list of property names, in
+//! [`props_reference`] only, so it cannot fall behind the properties the gateway accepts.
+
+use crate::registry::{ADDRESSING_STYLES, PROP_NAMES};
+
+pub const ROOT: &str = "\
+Examples:
+  rebucket serve                                   # S3 on 127.0.0.1:8080, admin API on 127.0.0.1:8081
+  rebucket bucket add s3://photos extra.aws.profile=prod
+  rebucket show bucket s3://photos
+  rebucket ls
+  rebucket config example > rebucket.toml
+  rebucket completions bash > /etc/bash_completion.d/rebucket
+
+The verbs that talk to a running gateway find its admin API through REBUCKET_ADMIN_URL
+(default http://127.0.0.1:8081) and REBUCKET_ADMIN_TOKEN (default: <data-dir>/admin-token).";
+
+pub const SERVE: &str = "\
+Examples:
+  rebucket serve
+  rebucket serve --listen 0.0.0.0:8080 --admin-listen 127.0.0.1:8081 --data-dir /data
+  S3_ENDPOINT=http://minio.local:9000 AWS_PROFILE=minio rebucket serve --config rebucket.toml
+
+Environment (read once at start):
+  S3_ENDPOINT                  default upstream endpoint for buckets without extra.aws.endpoint
+  AWS_PROFILE                  default profile for buckets without extra.aws.profile
+  AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN
+                               upstream credentials for buckets without a profile of their own
+  AWS_CONFIG_FILE, AWS_SHARED_CREDENTIALS_FILE
+                               the AWS shared files (default ~/.aws/config, ~/.aws/credentials);
+                               re-read when they change, or on `rebucket reload-creds`
+  AWS_REGION, AWS_DEFAULT_REGION
+                               region of a profile, before the profile's own `region`
+  AWS_ENDPOINT_URL_S3, AWS_ENDPOINT_URL
+                               endpoint of a profile, before the profile's own `endpoint_url`
+  REBUCKET_ACCESS_KEY, REBUCKET_SECRET_KEY
+                               the S3 client key pair (else the config's [[users]], else a pair
+                               generated into <data-dir>/front-keys.json and printed once)
+  REBUCKET_ADMIN_TOKEN         admin API token (else admin_token_file, else generated into
+                               <data-dir>/admin-token)
+  RUST_LOG                     log filter, e.g. info (default), debug, rebucket=debug
+
+Config file keys (--config FILE; all optional; `rebucket config example` prints them commented):
+  allow_anonymous              let unsigned requests through (default false: refused, 403)
+  allow_credential_process     let profiles run `credential_process` (default false)
+  admin_token_file             file holding the admin token
+  domains                      base domains for virtual-hosted-style requests (default [])
+  endpoint_allowlist           hosts buckets may point at, \"host\" or \"host:port\" (default: any)
+  connect_timeout_ms           upstream connect timeout (default 3000)
+  post_object_max_bytes        largest POST-form upload (default 67108864, 64 MiB)
+  [[users]] access_key, secret_key
+                               S3 client identities";
+
+pub const BUCKET: &str = "\
+Examples:
+  rebucket bucket add s3://alias backend_bck=photos extra.aws.profile=prod
+  rebucket bucket props set s3://photos extra.aws.endpoint=http://minio.local:9000
+  rebucket bucket show s3://photos
+  rebucket bucket rm s3://alias";
+
+pub const PROPS: &str = "\
+Examples:
+  rebucket bucket props set s3://photos extra.aws.profile prod
+  rebucket bucket props show s3://photos
+  rebucket bucket props reset s3://photos extra.aws.endpoint";
+
+pub const PROPS_SET: &str = "\
+Examples:
+  rebucket bucket props set s3://photos extra.aws.profile prod
+  rebucket bucket props set s3://photos extra.aws.endpoint=http://minio.local:9000 extra.aws.addressing_style=path
+  rebucket bucket props set s3://photos extra.aws.endpoint \"\"      # clear";
+
+pub const PROPS_RESET: &str = "\
+Examples:
+  rebucket bucket props reset s3://photos extra.aws.endpoint
+  rebucket bucket props reset s3://photos                        # every property";
+
+pub const PROPS_SHOW: &str = "\
+Example:
+  rebucket bucket props show s3://photos";
+
+pub const BUCKET_ADD: &str = "\
+Examples:
+  rebucket bucket add s3://photos                                  # default upstream, same name
+  rebucket bucket add s3://alias backend_bck=photos extra.aws.profile=prod
+  rebucket bucket add s3://lab extra.aws.endpoint=http://minio.local:9000 extra.aws.profile=minio --force";
+
+pub const BUCKET_RM: &str = "\
+Example:
+  rebucket bucket rm s3://alias          # the upstream bucket and its objects stay";
+
+pub const BUCKET_SHOW: &str = "\
+Examples:
+  rebucket bucket show s3://photos
+  rebucket bucket show s3://photos --json";
+
+pub const SHOW: &str = "\
+Example:
+  rebucket show bucket s3://photos";
+
+pub const SHOW_BUCKET: &str = "\
+Examples:
+  rebucket show bucket s3://photos
+  rebucket show bucket s3://not-registered      # what the defaults would do with it
+  rebucket show bucket s3://photos --json";
+
+pub const LS: &str = "\
+Examples:
+  rebucket ls
+  rebucket ls --json
+  REBUCKET_ADMIN_URL=http://gw.internal:8081 REBUCKET_ADMIN_TOKEN=... rebucket ls";
+
+pub const RELOAD_CREDS: &str = "\
+Example:
+  rebucket reload-creds      # after rotating keys in ~/.aws/credentials";
+
+pub const PROFILES: &str = "\
+Examples:
+  rebucket profiles list
+  rebucket profiles show prod
+  AWS_CONFIG_FILE=./aws-config rebucket profiles list
+
+`list` and `show` mask secrets; `dump` prints them (it is the machine-readable view).";
+
+pub const PROFILES_DUMP: &str = "\
+Examples:
+  rebucket profiles dump | jq '.profiles | keys'
+  rebucket profiles dump --config-file ./config --credentials-file ./credentials
+
+WARNING: `dump` prints secrets (aws_secret_access_key, aws_session_token, ...) in clear: it is
+the machine-readable view of the files. Use `profiles list` or `profiles show` to look at
+profiles with secrets masked.";
+
+pub const PROFILES_LIST: &str = "\
+Examples:
+  rebucket profiles list
+  AWS_SHARED_CREDENTIALS_FILE=./credentials rebucket profiles list
+
+Secrets are masked; with no AWS files at all it says so.";
+
+pub const PROFILES_SHOW: &str = "\
+Example:
+  rebucket profiles show prod     # region, endpoint, addressing style, credential source (masked)";
+
+pub const CONFIG: &str = "\
+Examples:
+  rebucket config example > rebucket.toml
+  rebucket config check rebucket.toml";
+
+pub const CONFIG_EXAMPLE: &str = "\
+Example:
+  rebucket config example > rebucket.toml && rebucket serve --config rebucket.toml";
+
+pub const CONFIG_CHECK: &str = "\
+Examples:
+  rebucket config check rebucket.toml      # exit 0 when valid; else FILE:LINE:COLUMN: error, exit 2";
+
+pub const COMPLETIONS: &str = "\
+Examples:
+  rebucket completions bash > /etc/bash_completion.d/rebucket
+  rebucket completions zsh > \"${fpath[1]}/_rebucket\"
+  rebucket completions fish > ~/.config/fish/completions/rebucket.fish";
+
+/// What one property holds and which values it takes; `None` for a name this table does not
+/// know yet (it is still listed).
+fn describe_prop(name: &str) -> Option<String> {
+    Some(match name {
+        "backend_bck" => "the upstream bucket it stands for (default: the same name)".to_owned(),
+        "extra.aws.addressing_style" => format!(
+            "{} (default: the profile's, else path for non-AWS endpoints)",
+            ADDRESSING_STYLES.join(" | ")
+        ),
+        "extra.aws.cloud_region" => {
+            "upstream region, e.g. eu-west-1 (filled in by the gateway's lookup)".to_owned()
+        }
+        "extra.aws.endpoint" => {
+            "http(s)://host[:port] (default: S3_ENDPOINT, else the profile's)".to_owned()
+        }
+        "extra.aws.profile" => {
+            "a profile of the AWS config/credentials files (default: AWS_PROFILE)".to_owned()
+        }
+        _ => return None,
+    })
+}
+
+/// The property reference appended to `props set --help` and `bucket add --help`.
+pub fn props_reference() -> String {
+    let width = PROP_NAMES.iter().map(|n| n.len()).max().unwrap_or(0) + 2;
+    let mut out =
+        String::from("Properties (`NAME VALUE` or `NAME=VALUE`; an empty value clears one):\n");
+    for name in PROP_NAMES {
+        let line = match describe_prop(name) {
+            Some(d) => format!("  {name:<width$}{d}"),
+            None => format!("  {name}"),
+        };
+        out.push_str(&line);
+        out.push('\n');
+    }
+    out
+}
