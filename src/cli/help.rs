@@ -5,7 +5,7 @@
 //! The property reference is built at run time from the registry's list of property names, in
 //! [`props_reference`] only, so it cannot fall behind the properties the gateway accepts.
 
-use crate::registry::{ADDRESSING_STYLES, PROP_NAMES};
+use crate::registry::{AddressingStyle, PropKey};
 
 pub const ROOT: &str = "\
 Examples:
@@ -165,38 +165,43 @@ Examples:
   rebucket completions zsh > \"${fpath[1]}/_rebucket\"
   rebucket completions fish > ~/.config/fish/completions/rebucket.fish";
 
-/// What one property holds and which values it takes; `None` for a name this table does not
-/// know yet (it is still listed).
-fn describe_prop(name: &str) -> Option<String> {
-    Some(match name {
-        "backend_bck" => "the upstream bucket it stands for (default: the same name)".to_owned(),
-        "extra.aws.addressing_style" => format!(
+/// What one property holds and which values it takes.
+fn describe_prop(key: PropKey) -> String {
+    match key {
+        PropKey::BackendBck => {
+            "the upstream bucket it stands for (default: the same name)".to_owned()
+        }
+        PropKey::AddressingStyle => format!(
             "{} (default: the profile's, else path for non-AWS endpoints)",
-            ADDRESSING_STYLES.join(" | ")
+            AddressingStyle::ALL
+                .map(AddressingStyle::as_str)
+                .join(" | ")
         ),
-        "extra.aws.cloud_region" => {
+        PropKey::CloudRegion => {
             "upstream region, e.g. eu-west-1 (filled in by the gateway's lookup)".to_owned()
         }
-        "extra.aws.endpoint" => {
+        PropKey::Endpoint => {
             "http(s)://host[:port] (default: S3_ENDPOINT, else the profile's)".to_owned()
         }
-        "extra.aws.profile" => {
+        PropKey::Profile => {
             "a profile of the AWS config/credentials files (default: AWS_PROFILE)".to_owned()
         }
-        _ => return None,
-    })
+    }
 }
 
 /// The property reference appended to `props set --help` and `bucket add --help`.
 pub fn props_reference() -> String {
-    let width = PROP_NAMES.iter().map(|n| n.len()).max().unwrap_or(0) + 2;
+    let width = PropKey::ALL
+        .iter()
+        .map(|k| k.as_str().len())
+        .max()
+        .unwrap_or(0)
+        + 2;
     let mut out =
         String::from("Properties (`NAME VALUE` or `NAME=VALUE`; an empty value clears one):\n");
-    for name in PROP_NAMES {
-        let line = match describe_prop(name) {
-            Some(d) => format!("  {name:<width$}{d}"),
-            None => format!("  {name}"),
-        };
+    for key in PropKey::ALL {
+        let name = key.as_str();
+        let line = format!("  {name:<width$}{}", describe_prop(key));
         out.push_str(&line);
         out.push('\n');
     }

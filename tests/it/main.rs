@@ -7,6 +7,7 @@
 //! `cargo test -- --include-ignored` (see `.ci/run`).
 
 mod aws_config_vectors;
+mod cli;
 mod common;
 mod gateway;
 mod layering;

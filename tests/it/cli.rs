@@ -80,10 +80,10 @@ fn props_help_lists_every_property_and_value() {
     for path in [&["bucket", "props", "set"][..], &["bucket", "add"]] {
         let o = run(rebucket(home.path()).args(path).arg("--help"));
         let text = stdout(&o);
-        for name in rebucket::registry::PROP_NAMES {
+        for name in rebucket::registry::PropKey::ALL.map(|k| k.as_str()) {
             assert!(text.contains(name), "{path:?} misses {name}:\n{text}");
         }
-        for style in rebucket::registry::ADDRESSING_STYLES {
+        for style in rebucket::registry::AddressingStyle::ALL.map(|s| s.as_str()) {
             assert!(text.contains(style), "{path:?} misses {style}:\n{text}");
         }
     }
