@@ -1,14 +1,13 @@
 //! Start-up and listeners: builds the gateway from a [`ServeConfig`], starts the embedded store,
 //! the S3 front (s3s on hyper, TCP_NODELAY on every accepted socket, one log line per request),
 //! the admin listener and the background tasks (credential-file watch, idle-client eviction).
+//! Every listener's connections are bounded as [`crate::listener`] describes.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use hyper::service::Service;
-use hyper_util::rt::{TokioExecutor, TokioIo};
-use hyper_util::server::conn::auto::Builder as ConnBuilder;
 use s3s::auth::SimpleAuth;
 use s3s::service::S3ServiceBuilder;
 use tokio::net::TcpListener;
@@ -16,6 +15,7 @@ use tokio::net::TcpListener;
 use crate::config::ServeConfig;
 use crate::front::{Front, FrontHost};
 use crate::gateway::Gateway;
+use crate::listener::{Connections, FrontLimits, IdleBodies, Refusal};
 use crate::profiles::{ProfileEnv, ProfileSet, ResolveOptions, StaticCredentials};
 use crate::registry::Registry;
 use crate::upstream::route::{Defaults, EmbeddedUpstream, Resolver};
@@ -89,11 +89,15 @@ pub async fn start(config: ServeConfig, env: ProfileEnv) -> Result<Running, BoxE
     let registry = Arc::new(Registry::open(&config.data_dir)?);
     let pool = Arc::new(UpstreamPool::new(PoolSettings {
         connect_timeout: config.connect_timeout,
+        first_byte_timeout: config.upstream_first_byte_timeout,
+        transfer_idle_timeout: config.upstream_idle_timeout,
+        allow_link_local: config.allow_link_local,
         ..PoolSettings::default()
     }));
     let gateway = Gateway::new(registry, resolver.clone(), pool.clone());
 
     let (s3, front) = crate::front::service(&config, gateway.clone());
+    let s3 = IdleBodies::new(s3, config.front_limits.body_idle_timeout);
     let s3_listener = TcpListener::bind(config.listen).await?;
     let s3_addr = s3_listener.local_addr()?;
     tasks.push(tokio::spawn(serve_http(
@@ -101,6 +105,7 @@ pub async fn start(config: ServeConfig, env: ProfileEnv) -> Result<Running, BoxE
         s3,
         shutdown_rx.clone(),
         Some(front),
+        config.front_limits,
     )));
 
     let admin_listener = TcpListener::bind(config.admin_listen).await?;
@@ -115,6 +120,7 @@ pub async fn start(config: ServeConfig, env: ProfileEnv) -> Result<Running, BoxE
         admin,
         shutdown_rx.clone(),
         None,
+        config.front_limits,
     )));
 
     tasks.push(tokio::spawn(watch_credentials(
@@ -148,16 +154,23 @@ pub fn serve_store(
         keys.access_key.clone(),
         keys.secret_key.clone(),
     ));
-    Ok(serve_http(listener, b.build(), shutdown, None))
+    Ok(serve_http(
+        listener,
+        b.build(),
+        shutdown,
+        None,
+        FrontLimits::default(),
+    ))
 }
 
-/// Serves `service` on `listener` until shutdown; with `s3_front` (the S3 listener), one info
-/// line per request.
+/// Serves `service` on `listener` until shutdown, each connection bounded by `limits`; with
+/// `s3_front` (the S3 listener), one info line per request.
 async fn serve_http<S>(
     listener: TcpListener,
     service: S,
     mut shutdown: tokio::sync::watch::Receiver<bool>,
     s3_front: Option<Arc<Front>>,
+    limits: FrontLimits,
 ) where
     S: Service<http::Request<hyper::body::Incoming>, Response = http::Response<s3s::Body>>
         + Clone
@@ -167,8 +180,12 @@ async fn serve_http<S>(
     S::Future: Send + 'static,
     S::Error: Into<BoxError>,
 {
-    let http = ConnBuilder::new(TokioExecutor::new());
-    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    let refusal = if s3_front.is_some() {
+        Refusal::S3
+    } else {
+        Refusal::Json
+    };
+    let connections = Connections::new(limits, refusal);
     loop {
         let socket = tokio::select! {
             res = listener.accept() => match res {
@@ -181,20 +198,16 @@ async fn serve_http<S>(
             },
             _ = shutdown.changed() => break,
         };
-        let _ = socket.set_nodelay(true);
+        let Some((socket, permit)) = connections.admit(socket) else {
+            continue;
+        };
         let svc = Logged {
             inner: service.clone(),
             s3_front: s3_front.clone(),
         };
-        let conn = http
-            .serve_connection(TokioIo::new(socket), svc)
-            .into_owned();
-        let conn = graceful.watch(conn);
-        tokio::spawn(async move {
-            let _ = conn.await;
-        });
+        tokio::spawn(connections.serve(socket, svc, permit, shutdown.clone()));
     }
-    let _ = tokio::time::timeout(Duration::from_secs(10), graceful.shutdown()).await;
+    connections.drain(Duration::from_secs(10)).await;
 }
 
 /// Wraps a service with the per-request log line.
