@@ -3,10 +3,14 @@
 //! instead of holding its connection, its upstream call and their buffers.
 //!
 //! The clock runs only while the body's reader waits for the client: time the gateway spends
-//! waiting on the upstream (which is not reading) does not count.
+//! waiting on the upstream (which is not reading) does not count. The client is answered as S3
+//! answers it, `400 RequestTimeout` ("Amazon S3 error responses", Amazon S3 API Reference),
+//! and the connection is closed.
 
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -28,14 +32,17 @@ pub struct IdleBody<B> {
     inner: B,
     idle: Duration,
     sleep: Option<Pin<Box<Sleep>>>,
+    /// Set when the timeout fired.
+    fired: Arc<AtomicBool>,
 }
 
 impl<B> IdleBody<B> {
-    pub fn new(inner: B, idle: Duration) -> Self {
+    pub fn new(inner: B, idle: Duration, fired: Arc<AtomicBool>) -> Self {
         Self {
             inner,
             idle,
             sleep: None,
+            fired,
         }
     }
 }
@@ -61,6 +68,7 @@ where
                 match sleep.as_mut().poll(cx) {
                     Poll::Ready(()) => {
                         self.sleep = None;
+                        self.fired.store(true, Ordering::Release);
                         tracing::info!(idle_ms = idle.as_millis(), "request body stalled: cut off");
                         Poll::Ready(Some(Err(Box::new(BodyIdle(idle)))))
                     }
@@ -104,10 +112,36 @@ impl hyper::service::Service<http::Request<Incoming>> for IdleBodies {
 
     fn call(&self, req: http::Request<Incoming>) -> Self::Future {
         let idle = self.idle;
-        let req = req.map(|body| s3s::Body::http_body(IdleBody::new(body, idle)));
+        let fired = Arc::new(AtomicBool::new(false));
+        let req = req.map(|body| s3s::Body::http_body(IdleBody::new(body, idle, fired.clone())));
         let inner = self.inner.clone();
-        Box::pin(async move { inner.call(req).await })
+        Box::pin(async move {
+            let res = inner.call(req).await;
+            if fired.load(Ordering::Acquire) {
+                return Ok(request_timeout());
+            }
+            res
+        })
     }
+}
+
+/// S3's answer to a client whose upload stalled.
+fn request_timeout() -> http::Response<s3s::Body> {
+    const XML: &str = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>RequestTimeout</Code>\
+        <Message>Your socket connection to the server was not read from or written to within \
+        the timeout period. Idle connections will be closed.</Message></Error>";
+    let mut resp = http::Response::new(s3s::Body::from(XML.to_owned()));
+    *resp.status_mut() = http::StatusCode::BAD_REQUEST;
+    let h = resp.headers_mut();
+    h.insert(
+        http::header::CONTENT_TYPE,
+        http::HeaderValue::from_static("application/xml"),
+    );
+    h.insert(
+        http::header::CONNECTION,
+        http::HeaderValue::from_static("close"),
+    );
+    resp
 }
 
 #[cfg(test)]
@@ -122,7 +156,8 @@ mod tests {
         use futures::SinkExt;
         let (mut tx, rx) = futures::channel::mpsc::channel::<Result<_, std::io::Error>>(4);
         let idle = Duration::from_millis(200);
-        let mut body = IdleBody::new(http_body_util::StreamBody::new(rx), idle);
+        let fired = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let mut body = IdleBody::new(http_body_util::StreamBody::new(rx), idle, fired.clone());
         // A frame every 100 ms: flowing, never cut.
         let sender = tokio::spawn(async move {
             for _ in 0..4 {
@@ -141,6 +176,7 @@ mod tests {
         let err = body.frame().await.unwrap().unwrap_err();
         assert!(err.to_string().contains("body idle timeout"), "{err}");
         assert!(silent.elapsed() >= idle, "{:?}", silent.elapsed());
+        assert!(fired.load(std::sync::atomic::Ordering::Acquire));
         sender.abort();
     }
 }
