@@ -440,7 +440,7 @@ async fn read_answer(s: &mut TcpStream) -> (u16, Vec<u8>) {
     (status, body)
 }
 
-/// A presigned request's method, URL and headers.
+/// The request target and `Host` of a presigned PutObject of `bucket/key`.
 async fn presigned_put(c: &aws_sdk_s3::Client, bucket: &str, key: &str) -> (String, String) {
     let req = c
         .put_object()
@@ -529,12 +529,16 @@ async fn an_upload_that_stalls_mid_body_is_cut_off_and_leaves_no_object() {
     s.write_all(head.as_bytes()).await.expect("write head");
     s.write_all(&[b'x'; 1000]).await.expect("write some body");
     let started = Instant::now();
-    let (_, closed) = until_closed(&mut s, Duration::from_secs(6)).await;
+    let (answer, closed) = until_closed(&mut s, Duration::from_secs(6)).await;
     let after = closed.expect("a stalled upload still connected after 6 s");
     assert!(
         after < Duration::from_secs(4),
         "stalled upload cut off after {after:?}"
     );
+    // Answered as S3 answers it.
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(answer.starts_with("HTTP/1.1 400 "), "{answer}");
+    assert_eq!(xml_code(answer.as_bytes()), "RequestTimeout", "{answer}");
     drop(s);
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(
@@ -575,6 +579,46 @@ async fn past_max_connections_a_new_connection_is_refused_with_503_slow_down() {
         .expect("write");
     let (status, _) = read_answer(&mut next).await;
     assert_eq!(status, 403, "served again once connections closed");
+
+    // The admin listener has its own limit, and says it in JSON.
+    let _held: Vec<TcpStream> = vec![
+        TcpStream::connect(gw.admin_addr()).await.expect("connect"),
+        TcpStream::connect(gw.admin_addr()).await.expect("connect"),
+    ];
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let mut third = TcpStream::connect(gw.admin_addr()).await.expect("connect");
+    third
+        .write_all(b"GET /v1/health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+        .await
+        .expect("write");
+    let (status, body) = read_answer(&mut third).await;
+    assert_eq!(status, 503, "{}", String::from_utf8_lossy(&body));
+    assert!(serde_json::from_slice::<serde_json::Value>(&body).is_ok());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn too_many_or_too_large_headers_are_refused_with_431() {
+    let _g = light().await;
+    let up = Upstream::start(&[KEYS_A]).await;
+    let gw = Gw::start(&up.endpoint, "max_headers = 20\nmax_header_bytes = 4096\n").await;
+    let many: String = (0..30).map(|i| format!("x-amz-meta-h{i}: v\r\n")).collect();
+    let large = format!("x-amz-meta-big: {}\r\n", "v".repeat(6000));
+    for (listener, addr) in [("S3", gw.addr()), ("admin", gw.admin_addr())] {
+        for (what, extra) in [("30 header fields", &many), ("a 6 KB header", &large)] {
+            let mut s = TcpStream::connect(addr).await.expect("connect");
+            let req = format!("GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n{extra}\r\n");
+            s.write_all(req.as_bytes()).await.expect("write");
+            let (status, _) = read_answer(&mut s).await;
+            assert_eq!(status, 431, "{listener} listener, {what}");
+        }
+        // Within the limits: served.
+        let mut s = TcpStream::connect(addr).await.expect("connect");
+        s.write_all(b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nx-amz-meta-a: b\r\n\r\n")
+            .await
+            .expect("write");
+        let (status, _) = read_answer(&mut s).await;
+        assert_ne!(status, 431, "{listener} listener, small headers");
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -593,8 +637,25 @@ async fn behind_proxy(bucket: &str, toml: &str) -> (Upstream, FaultProxy, Gw) {
         .send()
         .await
         .expect("head bucket");
+    // The first use of a bucket starts its discovery (a HeadBucket of the gateway's own) in
+    // the background: let it reach the upstream before counting.
+    let start = Instant::now();
+    while proxy.requests().len() < 2 && start.elapsed() < Duration::from_secs(2) {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(100)).await;
     proxy.clear();
     (up, proxy, gw)
+}
+
+/// The requests the proxy saw with `method`.
+fn with_method(proxy: &FaultProxy, method: &str) -> Vec<String> {
+    let prefix = format!("{method} ");
+    proxy
+        .requests()
+        .into_iter()
+        .filter(|r| r.starts_with(&prefix))
+        .collect()
 }
 
 /// Runs a front call with a 10 s cap (the test fails rather than hang).
@@ -630,7 +691,7 @@ async fn a_stalled_upstream_answers_503_within_the_first_byte_timeout_and_recove
         "answered after {took:?}"
     );
     assert_eq!(
-        proxy.requests().len(),
+        with_method(&proxy, "GET").len(),
         1,
         "a stalled call is not tried again: {:?}",
         proxy.requests()
@@ -751,8 +812,8 @@ async fn calls_that_are_not_idempotent_are_sent_once_to_a_failing_upstream() {
 
     proxy.set(Fault::Storm(500)).await;
     let mut sent = Vec::new();
-    let mut count = |what: &str, proxy: &FaultProxy| {
-        sent.push((what.to_owned(), proxy.requests()));
+    let mut count = |what: &str, method: &str, proxy: &FaultProxy| {
+        sent.push((what.to_owned(), with_method(proxy, method)));
         proxy.clear();
     };
     proxy.clear();
@@ -763,7 +824,7 @@ async fn calls_that_are_not_idempotent_are_sent_once_to_a_failing_upstream() {
         .send()
         .await
         .expect_err("storm");
-    count("CreateMultipartUpload", &proxy);
+    count("CreateMultipartUpload", "POST", &proxy);
     let done = CompletedMultipartUpload::builder()
         .parts(
             CompletedPart::builder()
@@ -781,7 +842,7 @@ async fn calls_that_are_not_idempotent_are_sent_once_to_a_failing_upstream() {
         .send()
         .await
         .expect_err("storm");
-    count("CompleteMultipartUpload", &proxy);
+    count("CompleteMultipartUpload", "POST", &proxy);
     let _ = c
         .copy_object()
         .bucket("once")
@@ -790,7 +851,7 @@ async fn calls_that_are_not_idempotent_are_sent_once_to_a_failing_upstream() {
         .send()
         .await
         .expect_err("storm");
-    count("CopyObject", &proxy);
+    count("CopyObject", "PUT", &proxy);
     let _ = c
         .upload_part_copy()
         .bucket("once")
@@ -801,7 +862,7 @@ async fn calls_that_are_not_idempotent_are_sent_once_to_a_failing_upstream() {
         .send()
         .await
         .expect_err("storm");
-    count("UploadPartCopy", &proxy);
+    count("UploadPartCopy", "PUT", &proxy);
     // An idempotent call is still tried again.
     let _ = c
         .get_object()
@@ -810,7 +871,7 @@ async fn calls_that_are_not_idempotent_are_sent_once_to_a_failing_upstream() {
         .send()
         .await
         .expect_err("storm");
-    count("GetObject", &proxy);
+    count("GetObject", "GET", &proxy);
 
     for (what, requests) in &sent {
         let want = if what == "GetObject" { 2 } else { 1 };
@@ -887,7 +948,12 @@ async fn the_fault_proxy_trickles_refuses_and_counts() {
         .expect("a trickle is slow, not stalled");
     assert_eq!(collect(out.body).await, b"trickled answer");
     assert!(proxy.connections() >= 1);
-    assert_eq!(proxy.requests().len(), 1, "{:?}", proxy.requests());
+    assert_eq!(
+        with_method(&proxy, "GET").len(),
+        1,
+        "{:?}",
+        proxy.requests()
+    );
 
     proxy.set(Fault::Refuse).await;
     proxy.clear();
@@ -900,5 +966,5 @@ async fn the_fault_proxy_trickles_refuses_and_counts() {
         .expect_err("refused");
     assert_eq!(err_parts(&err).0, 503, "{err:?}");
     assert!(proxy.connections() >= 1);
-    assert!(proxy.requests().is_empty());
+    assert!(proxy.requests().is_empty(), "{:?}", proxy.requests());
 }
