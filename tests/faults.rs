@@ -28,6 +28,8 @@ pub enum Fault {
     ResetAfter(usize),
     /// Relays the request, and never answers.
     StallBeforeHeaders,
+    /// Relays a request's head, then reads nothing more of it (nor answers).
+    StallUpload,
     /// Relays the request and this many bytes of the answer, then nothing more (connection
     /// kept open).
     StallAfter(usize),
@@ -148,8 +150,9 @@ async fn relay(client: &mut TcpStream, fault: Fault, state: &ProxyState) -> bool
     let _ = upstream.set_nodelay(true);
     let (cr, cw) = client.split();
     let (ur, uw) = upstream.split();
+    let stall_upload = fault == Fault::StallUpload;
     tokio::select! {
-        _ = forward_requests(cr, uw, state) => false,
+        _ = forward_requests(cr, uw, state, stall_upload) => false,
         reset = forward_answers(ur, cw, fault) => reset,
     }
 }
@@ -236,8 +239,14 @@ where
     }
 }
 
-/// Relays requests to the upstream, recording each request line.
-async fn forward_requests<R, W>(from: R, mut to: W, state: &ProxyState) -> std::io::Result<()>
+/// Relays requests to the upstream, recording each request line; with `stall_upload`, only
+/// the first head.
+async fn forward_requests<R, W>(
+    from: R,
+    mut to: W,
+    state: &ProxyState,
+    stall_upload: bool,
+) -> std::io::Result<()>
 where
     R: AsyncRead + Unpin,
     W: AsyncWrite + Unpin,
@@ -251,6 +260,9 @@ where
             .to_owned();
         state.requests.lock().unwrap().push(line);
         to.write_all(&head).await?;
+        if stall_upload {
+            std::future::pending::<()>().await;
+        }
         copy_body(&mut r, Some(&mut to), &head).await?;
     }
     Ok(())
@@ -264,7 +276,7 @@ where
 {
     let limit = match fault {
         Fault::ResetAfter(n) | Fault::StallAfter(n) => n,
-        Fault::StallBeforeHeaders => 0,
+        Fault::StallBeforeHeaders | Fault::StallUpload => 0,
         _ => usize::MAX,
     };
     let mut sent = 0usize;
@@ -732,6 +744,32 @@ async fn an_upstream_that_stalls_mid_download_fails_the_transfer_within_the_idle
         "a stalled download ended cleanly with {res:?} bytes"
     );
     assert!(took < Duration::from_secs(4), "failed after {took:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_upstream_that_stops_reading_an_upload_fails_it_within_the_idle_timeout() {
+    let _g = light().await;
+    let (up, proxy, gw) = behind_proxy("sink", "upstream_idle_timeout_ms = 1000\n").await;
+    proxy.set(Fault::StallUpload).await;
+    // Larger than what the sockets on the way can buffer.
+    let data = pattern(48 << 20, 10);
+    let c = gw.client();
+    let (res, took) = capped("PUT to an upstream that stopped reading", async {
+        c.put_object()
+            .bucket("sink")
+            .key("big")
+            .body(ByteStream::from(data))
+            .send()
+            .await
+    })
+    .await;
+    let err = res.expect_err("an upload nobody reads cannot succeed");
+    assert!(
+        took < Duration::from_secs(6),
+        "failed after {took:?}: {err:?}"
+    );
+    proxy.set(Fault::Pass).await;
+    assert_eq!(up.get("sink", "big").await, None, "half an upload stored");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
