@@ -38,6 +38,7 @@ pub mod io;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use hyper::body::Incoming;
@@ -131,6 +132,10 @@ pub struct Connections {
     open: Arc<Semaphore>,
     refusing: Arc<Semaphore>,
     refusal: Refusal,
+    /// Connections refused so far, and the second (since `created`) of the last warning.
+    refused: AtomicU64,
+    last_warned: AtomicU64,
+    created: Instant,
     h1: http1::Builder,
     h2: http2::Builder<TokioExecutor>,
 }
@@ -151,6 +156,9 @@ impl Connections {
             open: Arc::new(Semaphore::new(limits.max_connections)),
             refusing: Arc::new(Semaphore::new(MAX_REFUSING)),
             refusal,
+            refused: AtomicU64::new(0),
+            last_warned: AtomicU64::new(u64::MAX),
+            created: Instant::now(),
             h1,
             h2,
         }
@@ -168,14 +176,20 @@ impl Connections {
     }
 
     fn refuse(&self, mut socket: TcpStream) {
+        let refused = self.refused.fetch_add(1, Ordering::Relaxed) + 1;
+        // One line a second at most: a flood of connections must not become a flood of logs.
+        let now = self.created.elapsed().as_secs();
+        if self.last_warned.swap(now, Ordering::Relaxed) != now {
+            tracing::warn!(
+                max_connections = self.limits.max_connections,
+                refused_so_far = refused,
+                "connections refused: too many open connections"
+            );
+        }
         let Ok(permit) = self.refusing.clone().try_acquire_owned() else {
-            tracing::warn!("connection dropped: too many connections and refusals");
+            // Too many refusals in progress as well: closed without an answer.
             return;
         };
-        tracing::warn!(
-            max_connections = self.limits.max_connections,
-            "connection refused: too many open connections"
-        );
         let answer = self.refusal.response();
         tokio::spawn(async move {
             use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -264,6 +278,7 @@ const H2_PREFACE: &[u8; 24] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
 /// looking at its first bytes without consuming them.
 async fn is_h2(socket: &TcpStream) -> std::io::Result<bool> {
     let mut buf = [0u8; 24];
+    let mut wait = Duration::from_millis(2);
     loop {
         let n = socket.peek(&mut buf).await?;
         if n == 0 {
@@ -275,8 +290,10 @@ async fn is_h2(socket: &TcpStream) -> std::io::Result<bool> {
         if n == H2_PREFACE.len() {
             return Ok(true);
         }
-        // A part of the preface: wait for the rest.
-        tokio::time::sleep(Duration::from_millis(5)).await;
+        // A part of the preface: wait for the rest (peeking again at once would spin), less
+        // and less often.
+        tokio::time::sleep(wait).await;
+        wait = (wait * 2).min(Duration::from_millis(100));
     }
 }
 
