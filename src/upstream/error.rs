@@ -40,16 +40,21 @@ pub fn classify(err: &S3Error, answered: Option<http::StatusCode>) -> Option<Unr
         return None;
     }
     let source = err.source().map(|e| e as &(dyn StdError + 'static));
+    // A connector error anywhere in the chain; a timeout one wins (a timeout can come wrapped
+    // in another connector error, e.g. when an answer body stalled while it was read).
+    let mut connector = None;
     let mut cur = source;
     while let Some(e) = cur {
         if let Some(c) = e.downcast_ref::<ConnectorError>() {
-            return Some(if c.is_timeout() {
-                Unreachable::Timeout
-            } else {
-                Unreachable::Connect
-            });
+            if c.is_timeout() {
+                return Some(Unreachable::Timeout);
+            }
+            connector.get_or_insert(Unreachable::Connect);
         }
         cur = e.source();
+    }
+    if connector.is_some() {
+        return connector;
     }
     match answered {
         // A 2xx answer that still ended in an error is one the SDK could not read.
@@ -183,6 +188,18 @@ mod tests {
     use super::{Unreachable, classify, client_error};
     use http::StatusCode;
     use s3s::{S3Error, S3ErrorCode};
+
+    #[test]
+    fn a_timeout_inside_another_connector_error_is_a_timeout() {
+        use aws_smithy_runtime_api::client::result::ConnectorError;
+        let stalled = ConnectorError::timeout("the upstream sent nothing".into());
+        let wrapped = ConnectorError::io(Box::new(stalled));
+        let err = S3Error::with_source(S3ErrorCode::InternalError, Box::new(wrapped));
+        assert_eq!(classify(&err, None), Some(Unreachable::Timeout));
+        let refused = ConnectorError::io("connection refused".into());
+        let err = S3Error::with_source(S3ErrorCode::InternalError, Box::new(refused));
+        assert_eq!(classify(&err, None), Some(Unreachable::Connect));
+    }
 
     #[test]
     fn a_bare_4xx_is_the_s3_error_of_its_status() {
