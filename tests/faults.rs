@@ -1006,3 +1006,61 @@ async fn the_fault_proxy_trickles_refuses_and_counts() {
     assert!(proxy.connections() >= 1);
     assert!(proxy.requests().is_empty(), "{:?}", proxy.requests());
 }
+
+#[test]
+fn bound_settings_have_documented_defaults_and_bad_values_name_their_key() {
+    let build = |toml: &str| {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let config = dir.path().join("rebucket.toml");
+        std::fs::write(&config, toml).expect("write");
+        let args = rebucket::config::ServeArgs {
+            listen: "127.0.0.1:0".parse().expect("addr"),
+            admin_listen: "127.0.0.1:0".parse().expect("addr"),
+            data_dir: dir.path().join("data"),
+            config: Some(config),
+            domain: Vec::new(),
+        };
+        let mut env = std::collections::HashMap::new();
+        env.insert("REBUCKET_ADMIN_TOKEN".to_owned(), ADMIN_TOKEN.to_owned());
+        env.insert("REBUCKET_ACCESS_KEY".to_owned(), FRONT_AK.to_owned());
+        env.insert("REBUCKET_SECRET_KEY".to_owned(), FRONT_SK.to_owned());
+        rebucket::config::ServeConfig::build(args, &env)
+    };
+    let c = build("").expect("defaults");
+    let l = c.front_limits;
+    assert!(l.header_read_timeout <= Duration::from_secs(30));
+    assert_eq!(l.header_read_timeout, Duration::from_secs(20));
+    assert_eq!(l.idle_timeout, Duration::from_secs(20));
+    assert_eq!(l.body_idle_timeout, Duration::from_secs(30));
+    assert_eq!(l.max_connections, 1024);
+    assert_eq!((l.max_headers, l.max_header_bytes), (100, 16384));
+    assert_eq!(c.upstream_first_byte_timeout, Duration::from_secs(60));
+    assert_eq!(c.upstream_idle_timeout, Duration::from_secs(30));
+    assert!(!c.allow_link_local);
+
+    let c = build(
+        "header_read_timeout_ms = 1500\nmax_connections = 10\nupstream_idle_timeout_ms = 2000\n\
+         allow_link_local = true\n",
+    )
+    .expect("set");
+    assert_eq!(
+        c.front_limits.header_read_timeout,
+        Duration::from_millis(1500)
+    );
+    assert_eq!(c.front_limits.max_connections, 10);
+    assert_eq!(c.upstream_idle_timeout, Duration::from_secs(2));
+    assert!(c.allow_link_local);
+
+    for (toml, key) in [
+        ("header_read_timeout_ms = 0\n", "header_read_timeout_ms"),
+        ("max_connections = 0\n", "max_connections"),
+        ("max_header_bytes = 10\n", "max_header_bytes"),
+        (
+            "upstream_first_byte_timeout_ms = 99999999999\n",
+            "upstream_first_byte_timeout_ms",
+        ),
+    ] {
+        let err = build(toml).expect_err(toml).to_string();
+        assert!(err.contains(key), "{toml}: {err}");
+    }
+}
