@@ -11,6 +11,17 @@
 //! endpoint_allowlist = ["127.0.0.1", "minio.local:9000"]  # hosts buckets may point at
 //! connect_timeout_ms = 3000
 //! post_object_max_bytes = 67108864  # largest POST-form (browser) upload; see below
+//! # Bounds of the S3 and admin listeners (see `listener`; defaults shown):
+//! header_read_timeout_ms = 20000    # a request's header block must arrive within this
+//! idle_timeout_ms = 20000           # a connection with nothing in flight is closed after this
+//! body_idle_timeout_ms = 30000      # an upload (or a download's reader) pausing this long is cut
+//! max_connections = 1024            # per listener; past it: 503 SlowDown, connection closed
+//! max_headers = 100                 # header fields per request; past it: 431
+//! max_header_bytes = 16384          # header block incl. request line; past it: 431
+//! # Bounds of upstream calls (see `upstream::bounds`; defaults shown):
+//! upstream_first_byte_timeout_ms = 60000  # answer's head within this once the request is sent
+//! upstream_idle_timeout_ms = 30000  # a transfer pausing this long (either way) fails, 503
+//! allow_link_local = false          # upstreams at 169.254.0.0/16, fe80::/10, fd00:ec2::254
 //! [[users]]
 //! access_key = "AKIA..."
 //! secret_key = "..."
@@ -76,6 +87,16 @@ pub struct ConfigFile {
     pub endpoint_allowlist: Option<Vec<String>>,
     pub connect_timeout_ms: Option<u64>,
     pub post_object_max_bytes: Option<u64>,
+    pub header_read_timeout_ms: Option<u64>,
+    pub idle_timeout_ms: Option<u64>,
+    pub body_idle_timeout_ms: Option<u64>,
+    pub max_connections: Option<usize>,
+    pub max_headers: Option<usize>,
+    pub max_header_bytes: Option<usize>,
+    pub upstream_first_byte_timeout_ms: Option<u64>,
+    pub upstream_idle_timeout_ms: Option<u64>,
+    #[serde(default)]
+    pub allow_link_local: bool,
 }
 
 /// Default for [`ServeConfig::post_object_max_bytes`]: 64 MiB.
@@ -136,12 +157,35 @@ pub struct ServeConfig {
     /// request; larger uploads are refused with 400 EntityTooLarge (S3's own limit is 5 GiB;
     /// PUT and multipart uploads stream and have no such bound).
     pub post_object_max_bytes: u64,
+    /// Bounds of the S3 and admin listeners' connections.
+    pub front_limits: crate::listener::FrontLimits,
+    /// Bound on the wait for an upstream's answer once the request is sent.
+    pub upstream_first_byte_timeout: Duration,
+    /// Bound on a pause of an upstream transfer, either way.
+    pub upstream_idle_timeout: Duration,
+    /// Whether upstreams may be at link-local or cloud metadata addresses.
+    pub allow_link_local: bool,
     /// `S3_ENDPOINT`.
     pub default_endpoint: Option<Endpoint>,
     /// `AWS_PROFILE`.
     pub default_profile: Option<String>,
     /// `AWS_ACCESS_KEY_ID` and friends.
     pub env_credentials: Option<StaticCredentials>,
+}
+
+/// A timeout setting in milliseconds: 1 ms to an hour, `default` when not set.
+fn timeout_ms(name: &str, v: Option<u64>, default: Duration) -> Result<Duration, ConfigError> {
+    let Some(ms) = v else {
+        return Ok(default);
+    };
+    let d = Duration::from_millis(ms);
+    if ms == 0 || d > crate::listener::FrontLimits::MAX_TIMEOUT {
+        return Err(ConfigError::Invalid(format!(
+            "{name} = {ms}: expected 1 to {} (milliseconds)",
+            crate::listener::FrontLimits::MAX_TIMEOUT.as_millis()
+        )));
+    }
+    Ok(d)
 }
 
 /// Writes `contents` to `path` readable by the owner only, atomically.
@@ -207,6 +251,17 @@ impl ServeConfig {
             None => None,
         };
         let env_credentials = env_credentials(env).map_err(ConfigError::Invalid)?;
+        let front_limits = Self::front_limits(&file)?;
+        let upstream_first_byte_timeout = timeout_ms(
+            "upstream_first_byte_timeout_ms",
+            file.upstream_first_byte_timeout_ms,
+            crate::upstream::bounds::DEFAULT_FIRST_BYTE_TIMEOUT,
+        )?;
+        let upstream_idle_timeout = timeout_ms(
+            "upstream_idle_timeout_ms",
+            file.upstream_idle_timeout_ms,
+            crate::upstream::bounds::DEFAULT_IDLE_TIMEOUT,
+        )?;
         let mut domains = file.domains;
         domains.extend(args.domain);
         for d in &domains {
@@ -232,9 +287,60 @@ impl ServeConfig {
             post_object_max_bytes: file
                 .post_object_max_bytes
                 .unwrap_or(DEFAULT_POST_OBJECT_MAX_BYTES),
+            front_limits,
+            upstream_first_byte_timeout,
+            upstream_idle_timeout,
+            allow_link_local: file.allow_link_local,
             default_endpoint,
             default_profile: vars::var(env, "AWS_PROFILE").map(str::to_owned),
             env_credentials,
+        })
+    }
+
+    /// The listeners' bounds of the config file, defaults for those not set.
+    fn front_limits(file: &ConfigFile) -> Result<crate::listener::FrontLimits, ConfigError> {
+        use crate::listener::FrontLimits as L;
+        let d = L::default();
+        let count = |name: &str, v: Option<usize>, default: usize, (lo, hi): (usize, usize)| {
+            let v = v.unwrap_or(default);
+            if (lo..=hi).contains(&v) {
+                Ok(v)
+            } else {
+                Err(ConfigError::Invalid(format!(
+                    "{name} = {v}: expected {lo} to {hi}"
+                )))
+            }
+        };
+        Ok(L {
+            header_read_timeout: timeout_ms(
+                "header_read_timeout_ms",
+                file.header_read_timeout_ms,
+                d.header_read_timeout,
+            )?,
+            idle_timeout: timeout_ms("idle_timeout_ms", file.idle_timeout_ms, d.idle_timeout)?,
+            body_idle_timeout: timeout_ms(
+                "body_idle_timeout_ms",
+                file.body_idle_timeout_ms,
+                d.body_idle_timeout,
+            )?,
+            max_connections: count(
+                "max_connections",
+                file.max_connections,
+                d.max_connections,
+                (1, L::MAX_CONNECTIONS),
+            )?,
+            max_headers: count(
+                "max_headers",
+                file.max_headers,
+                d.max_headers,
+                (1, L::MAX_HEADERS),
+            )?,
+            max_header_bytes: count(
+                "max_header_bytes",
+                file.max_header_bytes,
+                d.max_header_bytes,
+                L::HEADER_BYTES,
+            )?,
         })
     }
 

@@ -9,6 +9,7 @@
 //! - [`admin`]: the token-protected JSON admin API.
 //! - [`front`]: requests the S3 front answers before s3s's operations (custom routes).
 //! - [`server`]: listeners, the embedded default store, start-up.
+//! - [`listener`]: the bounds of every listener's connections (timeouts, limits).
 //! - [`cli`]: the `rebucket` command line.
 
 pub mod admin;
@@ -16,6 +17,7 @@ pub mod cli;
 pub mod config;
 pub mod front;
 pub mod gateway;
+pub mod listener;
 pub mod profiles;
 pub mod registry;
 pub mod s3s_errors;

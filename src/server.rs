@@ -1,21 +1,21 @@
 //! Start-up and listeners: builds the gateway from a [`ServeConfig`], starts the embedded store,
 //! the S3 listener (serving the front's service, see `front`), the admin listener and the
 //! background tasks (credential-file watch, idle-client eviction). It wires; what a request
-//! goes through lives in the modules it wires together.
+//! goes through lives in the modules it wires together. Every
+//! listener's connections are bounded as [`crate::listener`] describes.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use hyper::service::Service;
-use hyper_util::rt::{TokioExecutor, TokioIo};
-use hyper_util::server::conn::auto::Builder as ConnBuilder;
 use s3s::auth::SimpleAuth;
 use s3s::service::S3ServiceBuilder;
 use tokio::net::TcpListener;
 
 use crate::config::ServeConfig;
 use crate::gateway::Gateway;
+use crate::listener::{Connections, FrontLimits, Refusal};
 use crate::profiles::{ProfileEnv, ProfileSet, ResolveOptions, StaticCredentials};
 use crate::registry::Registry;
 use crate::upstream::route::{Defaults, EmbeddedUpstream, Resolver};
@@ -89,6 +89,9 @@ pub async fn start(config: ServeConfig, env: ProfileEnv) -> Result<Running, BoxE
     let registry = Arc::new(Registry::open(&config.data_dir)?);
     let pool = Arc::new(UpstreamPool::new(PoolSettings {
         connect_timeout: config.connect_timeout,
+        first_byte_timeout: config.upstream_first_byte_timeout,
+        transfer_idle_timeout: config.upstream_idle_timeout,
+        allow_link_local: config.allow_link_local,
         ..PoolSettings::default()
     }));
     let gateway = Gateway::new(registry, resolver.clone(), pool.clone());
@@ -100,6 +103,8 @@ pub async fn start(config: ServeConfig, env: ProfileEnv) -> Result<Running, BoxE
         s3_listener,
         s3,
         shutdown_rx.clone(),
+        config.front_limits,
+        Refusal::S3,
     )));
 
     let admin_listener = TcpListener::bind(config.admin_listen).await?;
@@ -113,6 +118,8 @@ pub async fn start(config: ServeConfig, env: ProfileEnv) -> Result<Running, BoxE
         admin_listener,
         admin,
         shutdown_rx.clone(),
+        config.front_limits,
+        Refusal::Json,
     )));
 
     tasks.push(tokio::spawn(watch_credentials(
@@ -146,14 +153,23 @@ pub fn serve_store(
         keys.access_key.clone(),
         keys.secret_key.clone(),
     ));
-    Ok(serve_http(listener, b.build(), shutdown))
+    Ok(serve_http(
+        listener,
+        b.build(),
+        shutdown,
+        FrontLimits::default(),
+        Refusal::S3,
+    ))
 }
 
-/// Serves `service` on `listener` until shutdown (TCP_NODELAY on every accepted socket).
+/// Serves `service` on `listener` until shutdown, each connection bounded by `limits` and
+/// refused past them with `refusal` (TCP_NODELAY on every accepted socket).
 async fn serve_http<S>(
     listener: TcpListener,
     service: S,
     mut shutdown: tokio::sync::watch::Receiver<bool>,
+    limits: FrontLimits,
+    refusal: Refusal,
 ) where
     S: Service<http::Request<hyper::body::Incoming>, Response = http::Response<s3s::Body>>
         + Clone
@@ -163,8 +179,7 @@ async fn serve_http<S>(
     S::Future: Send + 'static,
     S::Error: Into<BoxError>,
 {
-    let http = ConnBuilder::new(TokioExecutor::new());
-    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    let connections = Connections::new(limits, refusal);
     loop {
         let socket = tokio::select! {
             res = listener.accept() => match res {
@@ -177,16 +192,12 @@ async fn serve_http<S>(
             },
             _ = shutdown.changed() => break,
         };
-        let _ = socket.set_nodelay(true);
-        let conn = http
-            .serve_connection(TokioIo::new(socket), service.clone())
-            .into_owned();
-        let conn = graceful.watch(conn);
-        tokio::spawn(async move {
-            let _ = conn.await;
-        });
+        let Some((socket, permit)) = connections.admit(socket) else {
+            continue;
+        };
+        tokio::spawn(connections.serve(socket, service.clone(), permit, shutdown.clone()));
     }
-    let _ = tokio::time::timeout(Duration::from_secs(10), graceful.shutdown()).await;
+    connections.drain(Duration::from_secs(10)).await;
 }
 
 /// Re-reads the AWS files when they change on disk (checked every 2 s), so rotated keys work

@@ -295,6 +295,15 @@ mod tests {
             endpoint_allowlist,
             connect_timeout_ms,
             post_object_max_bytes,
+            header_read_timeout_ms,
+            idle_timeout_ms,
+            body_idle_timeout_ms,
+            max_connections,
+            max_headers,
+            max_header_bytes,
+            upstream_first_byte_timeout_ms,
+            upstream_idle_timeout_ms,
+            allow_link_local,
         });
         want.sort();
         assert_eq!(keys_of(&table), want, "top-level keys of the example");

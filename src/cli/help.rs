@@ -52,6 +52,16 @@ Config file keys (--config FILE; all optional; `rebucket config example` prints 
   endpoint_allowlist           hosts buckets may point at, \"host\" or \"host:port\" (default: any)
   connect_timeout_ms           upstream connect timeout (default 3000)
   post_object_max_bytes        largest POST-form upload (default 67108864, 64 MiB)
+  header_read_timeout_ms       time to send a request's headers (default 20000)
+  idle_timeout_ms              idle keep-alive connections closed after (default 20000)
+  body_idle_timeout_ms         an upload that sends nothing this long is cut (default 30000)
+  max_connections              open connections per listener (default 1024; past it 503)
+  max_headers, max_header_bytes
+                               header count and size limits (default 100, 16384; past them 431)
+  upstream_first_byte_timeout_ms
+                               wait for an upstream's answer (default 60000)
+  upstream_idle_timeout_ms     pause of an upstream transfer either way (default 30000)
+  allow_link_local             let upstreams be at link-local/metadata addresses (default false)
   [[users]] access_key, secret_key
                                S3 client identities";
 

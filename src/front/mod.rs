@@ -26,10 +26,11 @@ pub use parity::Parity;
 pub use range::IgnoredRange;
 
 use crate::gateway::FrontOrigin;
+use crate::listener::IdleBodies;
 
 use std::sync::Arc;
 
-use s3s::service::{S3Service, S3ServiceBuilder};
+use s3s::service::S3ServiceBuilder;
 use s3s::{Body, S3Request, S3Response, S3Result};
 
 use crate::config::ServeConfig;
@@ -41,9 +42,9 @@ struct Front {
     cors: Arc<Cors>,
 }
 
-/// The S3 front's service over `gateway`, as `config` sets it up: s3s inside the front's
-/// HTTP layer.
-pub fn service(config: &ServeConfig, gateway: Gateway) -> FrontLayer<S3Service> {
+/// The S3 front's service over `gateway`, as `config` sets it up: s3s, its request bodies
+/// bounded in idle time, inside the front's HTTP layer.
+pub fn service(config: &ServeConfig, gateway: Gateway) -> FrontLayer<IdleBodies> {
     let front = Arc::new(Front {
         host: FrontHost::new(&config.domains),
         cors: Arc::new(Cors::new(Arc::new(gateway.clone()))),
@@ -72,7 +73,8 @@ pub fn service(config: &ServeConfig, gateway: Gateway) -> FrontLayer<S3Service> 
     if config.allow_anonymous {
         b.set_access(AllowAnonymous);
     }
-    FrontLayer::new(b.build(), front)
+    let s3 = IdleBodies::new(b.build(), config.front_limits.body_idle_timeout);
+    FrontLayer::new(s3, front)
 }
 
 #[async_trait::async_trait]

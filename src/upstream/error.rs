@@ -91,14 +91,7 @@ impl UpstreamError {
             return Self::Answered(err);
         }
         let source = err.source().map(|e| e as &(dyn StdError + 'static));
-        let connector = source.and_then(find_connector_error);
-        let transport = recorded.failure.or(connector.map(|c| {
-            if c.is_timeout() {
-                Transport::Timeout
-            } else {
-                Transport::Connect
-            }
-        }));
+        let transport = recorded.failure.or(source.and_then(connector_failure));
         let cause = source.map(root_cause).unwrap_or_default();
         let route = route.describe();
         let classified = match (transport, answered) {
@@ -158,16 +151,22 @@ pub fn from_route(err: RouteError) -> S3Error {
     UpstreamError::Unroutable(err).into()
 }
 
-/// The connector's own error in an error's source chain, if the failure was one.
-fn find_connector_error<'a>(err: &'a (dyn StdError + 'static)) -> Option<&'a ConnectorError> {
+/// How the connector failed, from the `ConnectorError`s in an error's source chain: a timeout
+/// anywhere in it (the normalizing connector wraps a body-read error, itself possibly a
+/// timeout, in another `ConnectorError`), else a connection failure; `None` without one.
+fn connector_failure(err: &(dyn StdError + 'static)) -> Option<Transport> {
+    let mut found = None;
     let mut cur = Some(err);
     while let Some(e) = cur {
         if let Some(c) = e.downcast_ref::<ConnectorError>() {
-            return Some(c);
+            if c.is_timeout() {
+                return Some(Transport::Timeout);
+            }
+            found = Some(Transport::Connect);
         }
         cur = e.source();
     }
-    None
+    found
 }
 
 /// The innermost message of an error chain (e.g. "Connection refused (os error 111)"), safe to
@@ -279,6 +278,31 @@ mod tests {
         let with_message = S3Error::with_message(S3ErrorCode::InternalError, "boom");
         let e = UpstreamError::of_call(with_message, &answered(s412), &route(), "x");
         assert!(matches!(e, UpstreamError::Answered(_)));
+    }
+
+    #[test]
+    fn a_connector_timeout_anywhere_in_the_chain_is_a_timeout() {
+        #[derive(Debug)]
+        struct Wrapped(ConnectorError);
+        impl std::fmt::Display for Wrapped {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("body read failed")
+            }
+        }
+        impl StdError for Wrapped {
+            fn source(&self) -> Option<&(dyn StdError + 'static)> {
+                Some(&self.0)
+            }
+        }
+        let inner = ConnectorError::timeout("stalled".into());
+        let outer = ConnectorError::io(Box::new(Wrapped(inner)));
+        assert_eq!(connector_failure(&outer), Some(Transport::Timeout));
+        let refused = ConnectorError::io("refused".into());
+        assert_eq!(connector_failure(&refused), Some(Transport::Connect));
+        assert_eq!(
+            connector_failure(&Wrapped(refused)),
+            Some(Transport::Connect)
+        );
     }
 
     #[test]

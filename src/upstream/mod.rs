@@ -2,12 +2,15 @@
 //! how a bucket is routed to one ([`route`]), region lookup ([`region`]), requests shaped as S3
 //! clients send them (`shape`), trailing checksums sent on ([`trailer`]), the mapping of
 //! upstream failures to S3 errors ([`error`]), answers of S3-compatible servers normalized for
-//! the SDK ([`compat`]) and what an answer said beyond the SDK's output ([`raw`]). The third
-//! step of the request path (front → gateway → upstream); below it only the registry and the
-//! profiles.
+//! the SDK ([`compat`]), what an answer said beyond the SDK's output ([`raw`]), the time bounds
+//! and retries of upstream calls ([`bounds`]) and the connect-time address guard ([`guard`]).
+//! The third step of the request path (front → gateway → upstream); below it only the
+//! registry and the profiles.
 
+pub mod bounds;
 pub mod compat;
 pub mod error;
+pub mod guard;
 pub mod raw;
 pub mod region;
 pub mod route;
@@ -58,6 +61,12 @@ pub struct PoolSettings {
     pub max_attempts: u32,
     /// A client unused for this long is dropped.
     pub idle_timeout: Duration,
+    /// Bound on the wait for an answer once the request is sent (see [`bounds`]).
+    pub first_byte_timeout: Duration,
+    /// Bound on a pause of a transfer either way (see [`bounds`]).
+    pub transfer_idle_timeout: Duration,
+    /// Whether upstreams may be at link-local or metadata addresses (see [`guard`]).
+    pub allow_link_local: bool,
 }
 
 impl Default for PoolSettings {
@@ -66,6 +75,9 @@ impl Default for PoolSettings {
             connect_timeout: Duration::from_secs(3),
             max_attempts: 2,
             idle_timeout: Duration::from_secs(600),
+            first_byte_timeout: bounds::DEFAULT_FIRST_BYTE_TIMEOUT,
+            transfer_idle_timeout: bounds::DEFAULT_IDLE_TIMEOUT,
+            allow_link_local: false,
         }
     }
 }
@@ -76,7 +88,8 @@ struct Entry {
 }
 
 /// The cache of upstream clients, keyed by [`UpstreamKey`]. All clients share one HTTP
-/// connection pool (TCP_NODELAY on, bounded connect time).
+/// connection pool (TCP_NODELAY on, bounded connect, first-byte and idle time, host names
+/// resolved through the address guard).
 pub struct UpstreamPool {
     http: SharedHttpClient,
     settings: PoolSettings,
@@ -86,11 +99,22 @@ pub struct UpstreamPool {
 impl UpstreamPool {
     pub fn new(settings: PoolSettings) -> Self {
         use aws_smithy_http_client::tls;
-        let http = aws_smithy_http_client::Builder::new()
-            .tls_provider(tls::Provider::Rustls(
-                tls::rustls_provider::CryptoMode::AwsLc,
-            ))
-            .build_https();
+        let builder = aws_smithy_http_client::Builder::new().tls_provider(tls::Provider::Rustls(
+            tls::rustls_provider::CryptoMode::AwsLc,
+        ));
+        let http = if settings.allow_link_local {
+            builder.build_https()
+        } else {
+            builder.build_with_resolver(guard::GuardedResolver)
+        };
+        let http = bounds::bounded(
+            http,
+            bounds::Bounds {
+                first_byte: settings.first_byte_timeout,
+                idle: settings.transfer_idle_timeout,
+                allow_link_local: settings.allow_link_local,
+            },
+        );
         let http = compat::normalizing(http);
         Self {
             http,
@@ -138,18 +162,22 @@ impl UpstreamPool {
                     .build(),
             )
             .retry_config(RetryConfig::standard().with_max_attempts(self.settings.max_attempts))
+            .retry_classifier(bounds::NoRetryAfterStall)
             // Checksums are the client's: pass its own through, add none of ours.
             .request_checksum_calculation(RequestChecksumCalculation::WhenRequired)
             .response_checksum_validation(ResponseChecksumValidation::WhenRequired)
-            // A slow client must not make the upload look stalled; downloads keep protection.
+            // A slow client must not make the upload look stalled (the bounded HTTP client
+            // watches uploads, not counting the client's pace); downloads keep the SDK's
+            // protection, with the same grace as the transfer idle timeout.
             .stalled_stream_protection(
                 StalledStreamProtectionConfig::enabled()
                     .upload_enabled(false)
-                    .grace_period(Duration::from_secs(30))
+                    .grace_period(self.settings.transfer_idle_timeout)
                     .build(),
             );
         b = b
             .interceptor(shape::ClientShaped)
+            .interceptor(bounds::NotRetried)
             .interceptor(trailer::TrailingChecksum)
             .interceptor(raw::Recorder)
             .interceptor(compat::MarkNormalized);

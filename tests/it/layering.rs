@@ -7,17 +7,21 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 /// Top-level modules, from the top of the request path down; a module may import only modules
-/// with a greater rank. Modules of equal rank are independent of each other.
+/// with a greater rank. Modules of equal rank are independent of each other. `config` (settings
+/// validated once) sits beside the gateway: the front and the wiring read it, and it names the
+/// defaults of the layers below. `listener` (connection bounds) and `s3s_errors` (an adapter)
+/// are leaves.
 const RANKS: &[(&str, u32)] = &[
     ("cli", 0),
     ("server", 1),
     ("admin", 2),
     ("front", 2),
     ("gateway", 3),
+    ("config", 3),
     ("upstream", 4),
-    ("config", 5),
     ("registry", 6),
     ("profiles", 7),
+    ("listener", 8),
     ("s3s_errors", 8),
 ];
 

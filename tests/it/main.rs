@@ -9,6 +9,7 @@
 mod aws_config_vectors;
 mod cli;
 mod common;
+mod faults;
 mod gateway;
 mod layering;
 mod normalized_answers;
