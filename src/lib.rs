@@ -10,12 +10,14 @@
 //! - [`front`]: requests the S3 front answers before s3s's operations (custom routes).
 //! - [`server`]: listeners, the embedded default store, start-up.
 //! - [`cli`]: the `rebucket` command line.
+//! - [`metrics`]: Prometheus metrics, request ids and readiness, a leaf every layer calls.
 
 pub mod admin;
 pub mod cli;
 pub mod config;
 pub mod front;
 pub mod gateway;
+pub mod metrics;
 pub mod profiles;
 pub mod registry;
 pub mod s3s_errors;

@@ -19,6 +19,7 @@ const RANKS: &[(&str, u32)] = &[
     ("registry", 6),
     ("profiles", 7),
     ("s3s_errors", 8),
+    ("metrics", 9),
 ];
 
 fn rank(module: &str) -> Option<u32> {
