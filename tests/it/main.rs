@@ -11,6 +11,7 @@ mod common;
 mod gateway;
 mod layering;
 mod normalized_answers;
+mod observe;
 mod profiles;
 mod registry;
 mod routing;
