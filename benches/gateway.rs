@@ -136,6 +136,8 @@ fn main() {
             data_dir: tmp.path().join("gw"),
             config: None,
             domain: vec![],
+            log_format: Default::default(),
+            metrics_listen: None,
         };
         let config = ServeConfig::build(args, &env).expect("config");
         let running = rebucket::server::start(config, ProfileEnv { vars: env }).await.expect("start");

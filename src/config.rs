@@ -22,6 +22,7 @@
 //! upstream_first_byte_timeout_ms = 60000  # answer's head within this once the request is sent
 //! upstream_idle_timeout_ms = 30000  # a transfer pausing this long (either way) fails, 503
 //! allow_link_local = false          # upstreams at 169.254.0.0/16, fe80::/10, fd00:ec2::254
+//! ready_checks_upstream = false     # /readyz also checks the default upstream accepts connections
 //! [[users]]
 //! access_key = "AKIA..."
 //! secret_key = "..."
@@ -97,6 +98,9 @@ pub struct ConfigFile {
     pub upstream_idle_timeout_ms: Option<u64>,
     #[serde(default)]
     pub allow_link_local: bool,
+    /// Whether `/readyz` also checks that the default upstream accepts connections.
+    #[serde(default)]
+    pub ready_checks_upstream: bool,
 }
 
 /// Default for [`ServeConfig::post_object_max_bytes`]: 64 MiB.
@@ -133,6 +137,22 @@ pub struct ServeArgs {
     /// Base domain for virtual-hosted-style requests (repeatable; adds to the config file's).
     #[arg(long)]
     pub domain: Vec<String>,
+    /// Log lines as human-readable text or as one JSON object per line.
+    #[arg(long, value_enum, default_value_t = LogFormat::Text, env = "REBUCKET_LOG_FORMAT")]
+    pub log_format: LogFormat,
+    /// Also serve `/metrics` (only) on this address; it is always on the admin listener.
+    #[arg(long, env = "REBUCKET_METRICS_LISTEN")]
+    pub metrics_listen: Option<SocketAddr>,
+}
+
+/// How `serve` writes its log lines.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    /// `2026-01-01T00:00:00Z  INFO rebucket::request: request request_id=... status=200 ...`
+    #[default]
+    Text,
+    /// One JSON object per line, the fields at the top level.
+    Json,
 }
 
 /// Everything `serve` needs, validated.
@@ -152,6 +172,10 @@ pub struct ServeConfig {
     pub domains: Vec<String>,
     pub endpoint_allowlist: Option<Vec<String>>,
     pub connect_timeout: Duration,
+    /// Whether `/readyz` also checks that the default upstream accepts connections.
+    pub ready_checks_upstream: bool,
+    /// Where `/metrics` is served besides the admin listener.
+    pub metrics_listen: Option<SocketAddr>,
     /// Largest file a POST-form upload may carry. s3s reads a POST form's file into memory
     /// before the upload can start (it needs its length), so this bounds that memory per
     /// request; larger uploads are refused with 400 EntityTooLarge (S3's own limit is 5 GiB;
@@ -284,6 +308,8 @@ impl ServeConfig {
             domains,
             endpoint_allowlist: file.endpoint_allowlist,
             connect_timeout: Duration::from_millis(file.connect_timeout_ms.unwrap_or(3000)),
+            ready_checks_upstream: file.ready_checks_upstream,
+            metrics_listen: args.metrics_listen,
             post_object_max_bytes: file
                 .post_object_max_bytes
                 .unwrap_or(DEFAULT_POST_OBJECT_MAX_BYTES),

@@ -11,6 +11,7 @@
 //! - [`server`]: listeners, the embedded default store, start-up.
 //! - [`listener`]: the bounds of every listener's connections (timeouts, limits).
 //! - [`cli`]: the `rebucket` command line.
+//! - [`metrics`]: Prometheus metrics, request ids and readiness, a leaf every layer calls.
 
 pub mod admin;
 pub mod cli;
@@ -18,6 +19,7 @@ pub mod config;
 pub mod front;
 pub mod gateway;
 pub mod listener;
+pub mod metrics;
 pub mod profiles;
 pub mod registry;
 pub mod s3s_errors;

@@ -16,6 +16,7 @@ use tokio::net::TcpListener;
 use crate::config::ServeConfig;
 use crate::gateway::Gateway;
 use crate::listener::{Connections, FrontLimits, Refusal};
+use crate::metrics::{CountsConnections, Metrics};
 use crate::profiles::{ProfileEnv, ProfileSet, ResolveOptions, StaticCredentials};
 use crate::registry::Registry;
 use crate::upstream::route::{Defaults, EmbeddedUpstream, Resolver};
@@ -35,6 +36,7 @@ pub struct Running {
 impl Running {
     /// Stops accepting, lets requests in flight finish (up to 10 s).
     pub async fn stop(self) {
+        self.gateway.metrics().set_listening(false);
         let _ = self.shutdown.send(true);
         for t in self.tasks {
             let _ = tokio::time::timeout(Duration::from_secs(10), t).await;
@@ -87,6 +89,8 @@ pub async fn start(config: ServeConfig, env: ProfileEnv) -> Result<Running, BoxE
     };
     let resolver = Arc::new(Resolver::new(defaults, env, opts, profiles));
     let registry = Arc::new(Registry::open(&config.data_dir)?);
+    let metrics = Arc::new(Metrics::new());
+    metrics.registry_loaded();
     let pool = Arc::new(UpstreamPool::new(PoolSettings {
         connect_timeout: config.connect_timeout,
         first_byte_timeout: config.upstream_first_byte_timeout,
@@ -94,7 +98,7 @@ pub async fn start(config: ServeConfig, env: ProfileEnv) -> Result<Running, BoxE
         allow_link_local: config.allow_link_local,
         ..PoolSettings::default()
     }));
-    let gateway = Gateway::new(registry, resolver.clone(), pool.clone());
+    let gateway = Gateway::new(registry, resolver.clone(), pool.clone(), metrics.clone());
 
     let s3 = crate::front::service(&config, gateway.clone());
     let s3_listener = TcpListener::bind(config.listen).await?;
@@ -113,7 +117,9 @@ pub async fn start(config: ServeConfig, env: ProfileEnv) -> Result<Running, BoxE
         gateway.clone(),
         config.admin_token.clone(),
         config.endpoint_allowlist.clone(),
-    );
+    )
+    .with_ready_checks_upstream(config.ready_checks_upstream);
+    let metrics_only = admin.metrics_only();
     tasks.push(tokio::spawn(serve_http(
         admin_listener,
         admin,
@@ -122,12 +128,26 @@ pub async fn start(config: ServeConfig, env: ProfileEnv) -> Result<Running, BoxE
         Refusal::Json,
     )));
 
+    if let Some(addr) = config.metrics_listen {
+        let listener = TcpListener::bind(addr).await?;
+        tracing::info!(metrics_addr = %listener.local_addr()?, "serving /metrics");
+        tasks.push(tokio::spawn(serve_http(
+            listener,
+            metrics_only,
+            shutdown_rx.clone(),
+            config.front_limits,
+            Refusal::Json,
+        )));
+    }
+
     tasks.push(tokio::spawn(watch_credentials(
         resolver,
+        metrics.clone(),
         shutdown_rx.clone(),
     )));
     tasks.push(tokio::spawn(evict_idle_clients(pool, shutdown_rx)));
 
+    metrics.set_listening(true);
     tracing::info!(%s3_addr, %admin_addr, "rebucket is serving");
     Ok(Running {
         s3_addr,
@@ -172,6 +192,7 @@ async fn serve_http<S>(
     refusal: Refusal,
 ) where
     S: Service<http::Request<hyper::body::Incoming>, Response = http::Response<s3s::Body>>
+        + CountsConnections
         + Clone
         + Send
         + Sync
@@ -195,7 +216,12 @@ async fn serve_http<S>(
         let Some((socket, permit)) = connections.admit(socket) else {
             continue;
         };
-        tokio::spawn(connections.serve(socket, service.clone(), permit, shutdown.clone()));
+        let open = service.connection_opened();
+        let serving = connections.serve(socket, service.clone(), permit, shutdown.clone());
+        tokio::spawn(async move {
+            serving.await;
+            drop(open);
+        });
     }
     connections.drain(Duration::from_secs(10)).await;
 }
@@ -204,6 +230,7 @@ async fn serve_http<S>(
 /// without a restart. A file that does not parse leaves the previous version in force.
 async fn watch_credentials(
     resolver: Arc<Resolver>,
+    metrics: Arc<Metrics>,
     mut shutdown: tokio::sync::watch::Receiver<bool>,
 ) {
     let stamp = |env: &ProfileEnv| -> Vec<Option<(SystemTime, u64)>> {
@@ -224,7 +251,9 @@ async fn watch_credentials(
         }
         let now = stamp(resolver.env());
         if now != last {
-            match resolver.reload_profiles() {
+            let res = resolver.reload_profiles();
+            metrics.credential_reload("watch", res.is_ok());
+            match res {
                 Ok(()) => tracing::info!("AWS shared files changed: profiles reloaded"),
                 Err(e) => {
                     tracing::error!(error = %e, "AWS shared files changed but do not parse; keeping the previous ones")
@@ -234,6 +263,9 @@ async fn watch_credentials(
         }
     }
 }
+
+/// The embedded store's listener counts no connections.
+impl CountsConnections for s3s::service::S3Service {}
 
 /// Drops upstream clients nobody used for a while.
 async fn evict_idle_clients(

@@ -4,7 +4,9 @@
 //! | method & path                    | does                                                   |
 //! |----------------------------------|--------------------------------------------------------|
 //! | `GET /v1/health`                 | liveness (no token)                                    |
-//! | `GET /healthz`                   | liveness for probes: `ok` as text/plain (no token)     |
+//! | `GET /healthz`                   | liveness: the process answers (no token)               |
+//! | `GET /readyz`                    | readiness: 200 or 503 with each check (no token)       |
+//! | `GET /metrics`                   | Prometheus text format (no token)                      |
 //! | `GET /v1/buckets`                | registered buckets with their props and upstream       |
 //! | `GET /v1/buckets/{b}`            | one bucket: every prop and the route it resolves to    |
 //! | `PUT /v1/buckets/{b}`            | add (`{"props":{..},"force":bool}`), then look it up   |
@@ -13,6 +15,11 @@
 //! | `DELETE /v1/buckets/{b}/props`   | reset props (`{"names":[..]}`, all when empty)         |
 //! | `POST /v1/reload-creds`          | re-read the AWS shared files now                       |
 //! | `GET /v1/profiles`               | profile names                                          |
+//!
+//! `/readyz` checks that the stored registry can be loaded, that the listeners are up, and —
+//! when `ready_checks_upstream` is set — that the default upstream accepts a TCP connection
+//! (within [`UPSTREAM_CHECK_TIMEOUT`]); the probes of container orchestrators read its status
+//! ([Kubernetes probes](https://kubernetes.io/docs/tasks/configure-pod-container/configure-liveness-readiness-startup-probes/)).
 
 mod handlers;
 
@@ -26,7 +33,11 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::gateway::Gateway;
-use crate::registry::EndpointPolicy;
+use crate::metrics::{CountsConnections, Metrics, OpenConnection};
+use crate::registry::{BucketProps, EndpointPolicy};
+
+/// How long `/readyz` waits for the default upstream to accept a connection.
+pub const UPSTREAM_CHECK_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// Why an admin call failed; one place maps it to an HTTP status.
 #[derive(Debug, thiserror::Error)]
@@ -103,6 +114,9 @@ struct Inner {
     gateway: Gateway,
     token: String,
     policy: EndpointPolicy,
+    ready_checks_upstream: bool,
+    /// Serves `/metrics` only (the `--metrics-listen` listener).
+    metrics_only: bool,
 }
 
 const MAX_BODY: usize = 1 << 20;
@@ -116,8 +130,146 @@ impl AdminService {
                 policy: EndpointPolicy {
                     allowlist: endpoint_allowlist,
                 },
+                ready_checks_upstream: false,
+                metrics_only: false,
             }),
         }
+    }
+
+    /// Makes `/readyz` also check that the default upstream accepts connections.
+    pub fn with_ready_checks_upstream(self, on: bool) -> Self {
+        self.with(|i| i.ready_checks_upstream = on)
+    }
+
+    /// The same service answering `/metrics` only (404 otherwise), for `--metrics-listen`.
+    pub fn metrics_only(&self) -> Self {
+        self.clone().with(|i| i.metrics_only = true)
+    }
+
+    fn with(self, f: impl FnOnce(&mut Inner)) -> Self {
+        let mut inner = Inner {
+            gateway: self.inner.gateway.clone(),
+            token: self.inner.token.clone(),
+            policy: self.inner.policy.clone(),
+            ready_checks_upstream: self.inner.ready_checks_upstream,
+            metrics_only: self.inner.metrics_only,
+        };
+        f(&mut inner);
+        Self {
+            inner: Arc::new(inner),
+        }
+    }
+
+    fn metrics(&self) -> &Metrics {
+        self.inner.gateway.metrics()
+    }
+
+    /// `/metrics`: the values read at scrape time sampled, then the text.
+    fn render_metrics(&self) -> String {
+        let gw = &self.inner.gateway;
+        self.metrics()
+            .sample(gw.registry().snapshot().version, gw.pool().cached());
+        self.metrics().encode()
+    }
+
+    /// `/readyz`: every check with `ok` or why not; ready when all are ok.
+    async fn readiness(&self) -> (bool, Value) {
+        let mut checks = serde_json::Map::new();
+        let mut ready = true;
+        let mut check = |name: &str, res: Result<(), String>| {
+            ready &= res.is_ok();
+            checks.insert(
+                name.to_owned(),
+                Value::String(res.err().unwrap_or("ok".into())),
+            );
+        };
+        let registry = self.inner.gateway.registry().check_stored();
+        check("registry", registry.map(drop).map_err(|e| e.to_string()));
+        check(
+            "listeners",
+            if self.metrics().listening() {
+                Ok(())
+            } else {
+                Err("not serving".into())
+            },
+        );
+        if self.inner.ready_checks_upstream {
+            check("upstream", self.default_upstream_reachable().await);
+        }
+        let status = if ready { "ready" } else { "not ready" };
+        (ready, json!({"status": status, "checks": checks}))
+    }
+
+    /// Whether the default upstream (where an unregistered bucket goes) accepts a TCP
+    /// connection.
+    async fn default_upstream_reachable(&self) -> Result<(), String> {
+        let route = self
+            .inner
+            .gateway
+            .resolver()
+            .route_props("", &BucketProps::default())
+            .map_err(|e| e.to_string())?;
+        let endpoint = route.key.endpoint_display();
+        let uri: http::Uri = endpoint
+            .parse()
+            .map_err(|e| format!("endpoint {endpoint}: {e}"))?;
+        let host = uri.host().unwrap_or_default().trim_matches(['[', ']']);
+        let port = uri
+            .port_u16()
+            .unwrap_or(if uri.scheme_str() == Some("https") {
+                443
+            } else {
+                80
+            });
+        match tokio::time::timeout(
+            UPSTREAM_CHECK_TIMEOUT,
+            tokio::net::TcpStream::connect((host, port)),
+        )
+        .await
+        {
+            Ok(Ok(_)) => Ok(()),
+            Ok(Err(e)) => Err(format!("{endpoint}: {e}")),
+            Err(_) => Err(format!(
+                "{endpoint}: no connection within {UPSTREAM_CHECK_TIMEOUT:?}"
+            )),
+        }
+    }
+
+    /// Answers the probes and `/metrics`, which need no token; `None` for other requests.
+    async fn probe(&self, parts: &http::request::Parts) -> Option<http::Response<s3s::Body>> {
+        let path = parts.uri.path();
+        if parts.method != http::Method::GET {
+            return None;
+        }
+        let (status, content_type, body) = match path {
+            "/metrics" => (
+                http::StatusCode::OK,
+                Metrics::CONTENT_TYPE,
+                self.render_metrics(),
+            ),
+            "/healthz" if !self.inner.metrics_only => (
+                http::StatusCode::OK,
+                "application/json",
+                json_text(&json!({"status": "ok"})),
+            ),
+            "/readyz" if !self.inner.metrics_only => {
+                let (ready, value) = self.readiness().await;
+                let status = if ready {
+                    http::StatusCode::OK
+                } else {
+                    http::StatusCode::SERVICE_UNAVAILABLE
+                };
+                (status, "application/json", json_text(&value))
+            }
+            _ => return None,
+        };
+        Some(
+            http::Response::builder()
+                .status(status)
+                .header(http::header::CONTENT_TYPE, content_type)
+                .body(s3s::Body::from(body))
+                .unwrap_or_default(),
+        )
     }
 
     fn authorized(&self, headers: &http::HeaderMap) -> bool {
@@ -132,9 +284,15 @@ impl AdminService {
         given.as_bytes().ct_eq(self.inner.token.as_bytes()).into()
     }
 
-    async fn handle(self, req: http::Request<hyper::body::Incoming>) -> Result<Value, AdminError> {
-        let (parts, body) = req.into_parts();
+    async fn handle(
+        self,
+        parts: http::request::Parts,
+        body: hyper::body::Incoming,
+    ) -> Result<Value, AdminError> {
         let path = parts.uri.path().to_owned();
+        if self.inner.metrics_only {
+            return Err(AdminError::NotFound(format!("{} {path}", parts.method)));
+        }
         let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
         if parts.method == http::Method::GET && segments == ["v1", "health"] {
             return Ok(json!({"status": "ok"}));
@@ -159,10 +317,29 @@ impl AdminService {
             ("DELETE", ["v1", "buckets", b]) => h.remove(b),
             ("PATCH", ["v1", "buckets", b, "props"]) => h.set(b, parse(&body)?).await,
             ("DELETE", ["v1", "buckets", b, "props"]) => h.reset(b, parse(&body)?).await,
-            ("POST", ["v1", "reload-creds"]) => h.reload_creds(),
+            ("POST", ["v1", "reload-creds"]) => {
+                let res = h.reload_creds();
+                self.metrics().credential_reload("admin", res.is_ok());
+                res
+            }
             ("GET", ["v1", "profiles"]) => Ok(h.profiles()),
             _ => Err(AdminError::NotFound(format!("{m} {path}"))),
         }
+    }
+}
+
+fn json_text(value: &Value) -> String {
+    serde_json::to_string_pretty(value).unwrap_or_default() + "\n"
+}
+
+impl CountsConnections for AdminService {
+    fn connection_opened(&self) -> Option<OpenConnection> {
+        let listener = if self.inner.metrics_only {
+            "metrics"
+        } else {
+            "admin"
+        };
+        Some(self.metrics().connection_opened(listener))
     }
 }
 
@@ -182,18 +359,15 @@ impl hyper::service::Service<http::Request<hyper::body::Incoming>> for AdminServ
     fn call(&self, req: http::Request<hyper::body::Incoming>) -> Self::Future {
         let this = self.clone();
         Box::pin(async move {
-            // Liveness for container health checks and probes: plain `ok`, no token.
-            if req.method() == http::Method::GET && req.uri().path() == "/healthz" {
-                let ok = http::Response::builder().header(http::header::CONTENT_TYPE, "text/plain");
-                return Ok(ok
-                    .body(s3s::Body::from("ok\n".to_owned()))
-                    .unwrap_or_default());
+            let (parts, body) = req.into_parts();
+            if let Some(resp) = this.probe(&parts).await {
+                return Ok(resp);
             }
-            let (status, value) = match this.handle(req).await {
+            let (status, value) = match this.handle(parts, body).await {
                 Ok(v) => (http::StatusCode::OK, v),
                 Err(e) => (e.status(), json!({"error": e.to_string()})),
             };
-            let body = serde_json::to_string_pretty(&value).unwrap_or_default() + "\n";
+            let body = json_text(&value);
             Ok(http::Response::builder()
                 .status(status)
                 .header(http::header::CONTENT_TYPE, "application/json")

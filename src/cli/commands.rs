@@ -13,15 +13,28 @@ use super::{
 use crate::config::ServeConfig;
 use crate::profiles::{ProfileEnv, ProfileError, ProfileSet, ResolveOptions};
 
-fn init_tracing(default: &str) {
+/// Logs to stderr at `default` unless `RUST_LOG` says otherwise, as text or JSON lines. s3s
+/// logs every error answer (a client's 404 too) at ERROR with a debug dump; rebucket's own
+/// per-request line (target `rebucket::request`) says what happened, so the default quiets
+/// s3s (`s3s=off`; `RUST_LOG=info,s3s=debug` brings it back).
+fn init_tracing(default: &str, format: crate::config::LogFormat) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(format!("{default},s3s=off")));
     use std::io::IsTerminal;
-    let _ = tracing_subscriber::fmt()
+    let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_ansi(std::io::stderr().is_terminal())
-        .with_writer(std::io::stderr)
-        .try_init();
+        .with_writer(std::io::stderr);
+    let _ = match format {
+        crate::config::LogFormat::Text => builder
+            .with_ansi(std::io::stderr().is_terminal())
+            .try_init(),
+        crate::config::LogFormat::Json => builder
+            .json()
+            .flatten_event(true)
+            .with_current_span(false)
+            .with_span_list(false)
+            .try_init(),
+    };
 }
 
 fn runtime() -> tokio::runtime::Runtime {
@@ -82,7 +95,7 @@ fn config(command: ConfigCommand) -> ExitCode {
 }
 
 fn serve(args: crate::config::ServeArgs) -> ExitCode {
-    init_tracing("info");
+    init_tracing("info", args.log_format);
     let env = ProfileEnv::from_process();
     let config = match ServeConfig::build(args, &env.vars) {
         Ok(c) => c,
@@ -122,7 +135,7 @@ fn serve(args: crate::config::ServeArgs) -> ExitCode {
 }
 
 fn profiles(command: ProfilesCommand) -> ExitCode {
-    init_tracing("warn");
+    init_tracing("warn", crate::config::LogFormat::Text);
     let env = ProfileEnv::from_process();
     let opts = ResolveOptions {
         allow_credential_process: false,
@@ -176,7 +189,7 @@ where
     F: FnOnce(AdminClient) -> Fut,
     Fut: std::future::Future<Output = Result<String, String>>,
 {
-    init_tracing("warn");
+    init_tracing("warn", crate::config::LogFormat::Text);
     let client = match AdminClient::new(args) {
         Ok(c) => c,
         Err(e) => {

@@ -304,6 +304,7 @@ mod tests {
             upstream_first_byte_timeout_ms,
             upstream_idle_timeout_ms,
             allow_link_local,
+            ready_checks_upstream,
         });
         want.sort();
         assert_eq!(keys_of(&table), want, "top-level keys of the example");
@@ -332,6 +333,8 @@ mod tests {
                 data_dir: dir.path().join(data),
                 config,
                 domain: vec![],
+                log_format: Default::default(),
+                metrics_listen: None,
             };
             ServeConfig::build(args, &HashMap::new()).unwrap()
         };
@@ -417,6 +420,8 @@ mod tests {
                 data_dir: dir.path().to_owned(),
                 config: None,
                 domain: vec![d.to_owned()],
+                log_format: Default::default(),
+                metrics_listen: None,
             };
             let serve_refuses = ServeConfig::build(args, &HashMap::new()).is_err();
             assert_eq!(domain_problem(d).is_some(), serve_refuses, "{d:?}");

@@ -62,6 +62,7 @@ Config file keys (--config FILE; all optional; `rebucket config example` prints 
                                wait for an upstream's answer (default 60000)
   upstream_idle_timeout_ms     pause of an upstream transfer either way (default 30000)
   allow_link_local             let upstreams be at link-local/metadata addresses (default false)
+  ready_checks_upstream        /readyz also checks the default upstream (default false)
   [[users]] access_key, secret_key
                                S3 client identities";
 

@@ -28,12 +28,22 @@ impl s3s::auth::S3Auth for FrontAuth {
     }
 }
 
-/// Allows unsigned requests when the operator opted in.
-pub struct AllowAnonymous;
+/// The front's access check, which s3s runs for every request once it knows the operation
+/// (signed or not): it records the operation for the log line and the metrics, and lets
+/// unsigned requests through only when the operator opted in (`allow_anonymous`); otherwise
+/// it answers as s3s's default check does.
+pub struct FrontAccess {
+    pub allow_anonymous: bool,
+}
 
 #[async_trait::async_trait]
-impl s3s::access::S3Access for AllowAnonymous {
-    async fn check(&self, _cx: &mut s3s::access::S3AccessContext<'_>) -> s3s::S3Result<()> {
-        Ok(())
+impl s3s::access::S3Access for FrontAccess {
+    async fn check(&self, cx: &mut s3s::access::S3AccessContext<'_>) -> s3s::S3Result<()> {
+        crate::metrics::request::set_operation_named(cx.s3_op().name());
+        if self.allow_anonymous || cx.credentials().is_some() {
+            Ok(())
+        } else {
+            Err(FrontError::SignatureRequired.into())
+        }
     }
 }

@@ -17,7 +17,7 @@ mod layer;
 mod parity;
 mod range;
 
-pub use auth::{AllowAnonymous, FrontAuth};
+pub use auth::{FrontAccess, FrontAuth};
 pub use cors::{Cors, CorsRules, FollowUp};
 pub use error::FrontError;
 pub use host::FrontHost;
@@ -40,6 +40,8 @@ use crate::gateway::Gateway;
 struct Front {
     host: FrontHost,
     cors: Arc<Cors>,
+    /// For the metrics and whether a bucket is registered (the metrics' bucket label).
+    gateway: Gateway,
 }
 
 /// The S3 front's service over `gateway`, as `config` sets it up: s3s, its request bodies
@@ -48,6 +50,7 @@ pub fn service(config: &ServeConfig, gateway: Gateway) -> FrontLayer<IdleBodies>
     let front = Arc::new(Front {
         host: FrontHost::new(&config.domains),
         cors: Arc::new(Cors::new(Arc::new(gateway.clone()))),
+        gateway: gateway.clone(),
     });
     // The front's settings, shared by its service and the unauthenticated one behind its
     // routes (see [`IgnoredRange`]).
@@ -70,9 +73,9 @@ pub fn service(config: &ServeConfig, gateway: Gateway) -> FrontLayer<IdleBodies>
         allow_anonymous: config.allow_anonymous,
         front: front.clone(),
     });
-    if config.allow_anonymous {
-        b.set_access(AllowAnonymous);
-    }
+    b.set_access(FrontAccess {
+        allow_anonymous: config.allow_anonymous,
+    });
     let s3 = IdleBodies::new(b.build(), config.front_limits.body_idle_timeout);
     FrontLayer::new(s3, front)
 }
@@ -141,6 +144,7 @@ impl s3s::route::S3Route for Routes {
             return Err(FrontError::MethodNotAllowed(req.method).into());
         }
         if req.method == http::Method::OPTIONS {
+            crate::metrics::request::set_operation("PreflightObject");
             let host = req
                 .headers
                 .get(http::header::HOST)
@@ -149,6 +153,11 @@ impl s3s::route::S3Route for Routes {
             let (bucket, _, _) = self.front.host.bucket_and_key(host, req.uri.path());
             return self.front.cors.preflight(&bucket, &req.headers).await;
         }
+        crate::metrics::request::set_operation(if req.method == http::Method::HEAD {
+            "HeadObject"
+        } else {
+            "GetObject"
+        });
         self.ignored_range.call(req).await
     }
 }

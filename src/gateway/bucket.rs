@@ -96,6 +96,7 @@ pub async fn list_buckets(
         send(
             &default_route,
             "list_buckets",
+            gw.metrics(),
             proxy.list_buckets(super::forward::upstream_request(page)),
         )
     };

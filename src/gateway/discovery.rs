@@ -45,7 +45,11 @@ impl Gateway {
             .cloned()
             .unwrap_or_default();
         let client = self.inner.pool.client(&route.key);
-        let region = match region::lookup(&client, &route.backend).await {
+        let lookup = region::lookup(&client, &route.backend).await;
+        self.inner
+            .metrics
+            .discovery(matches!(lookup, Lookup::Found(_)));
+        let region = match lookup {
             Lookup::Found(region) => region.unwrap_or_else(|| route.key.region.clone()),
             Lookup::Missing => {
                 return Err(DiscoveryError::NoSuchBucket {

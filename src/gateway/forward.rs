@@ -7,11 +7,13 @@
 
 use std::future::Future;
 use std::pin::Pin;
+use std::time::Instant;
 
 use s3s::{S3Error, S3ErrorCode, S3Request, S3Response, S3Result};
 use s3s_aws::Proxy;
 
 use super::{Gateway, UpstreamStatus};
+use crate::metrics::{Metrics, request};
 use crate::upstream::error::UpstreamError;
 use crate::upstream::raw;
 use crate::upstream::route::Route;
@@ -63,7 +65,8 @@ impl Gateway {
         input: I,
     ) -> S3Result<S3Response<I::Output>> {
         let proxy = self.proxy(route);
-        let mut resp = send(route, op, I::send(&proxy, upstream_request(input))).await?;
+        let call = I::send(&proxy, upstream_request(input));
+        let mut resp = send(route, op, &self.inner.metrics, call).await?;
         I::name_client_bucket(&mut resp.output, &route.bucket);
         Ok(resp)
     }
@@ -86,13 +89,18 @@ impl Gateway {
 }
 
 /// Makes one upstream call for `route` and answers for the client: the answer with the
-/// upstream's status and the headers its output lost, or the error mapped for the client.
+/// upstream's status and the headers its output lost, or the error mapped for the client,
+/// with rebucket's request id in place of the upstream's. The call's time and the upstream's
+/// request id go to the request's context, a failure without an S3 error to `metrics`.
 pub(super) async fn send<O>(
     route: &Route,
     op: &'static str,
+    metrics: &Metrics,
     call: impl Future<Output = S3Result<S3Response<O>>>,
 ) -> S3Result<S3Response<O>> {
+    let started = Instant::now();
     let (res, recorded) = raw::capture(call).await;
+    request::record_upstream(started.elapsed(), recorded.request_id.as_ref());
     match res {
         Ok(mut resp) => {
             if let Some(answer) = &recorded.answer {
@@ -104,9 +112,16 @@ pub(super) async fn send<O>(
             Ok(resp)
         }
         Err(e) => {
-            let mut e: S3Error = UpstreamError::of_call(e, &recorded, route, op).into();
+            let classified = UpstreamError::of_call(e, &recorded, route, op);
+            if let Some(kind) = classified.metric_kind() {
+                metrics.upstream_error(route.key.endpoint_display(), kind);
+            }
+            let mut e: S3Error = classified.into();
             if let Some(answer) = &recorded.answer {
                 answer.carry_to_error(&mut e);
+            }
+            if let Some(id) = request::id() {
+                e.set_request_id(id.as_str());
             }
             Err(e)
         }

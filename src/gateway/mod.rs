@@ -30,6 +30,7 @@ use std::sync::Arc;
 
 use s3s::S3Result;
 
+use crate::metrics::Metrics;
 use crate::registry::Registry;
 use crate::upstream::UpstreamPool;
 use crate::upstream::error::from_route;
@@ -51,18 +52,35 @@ struct Inner {
     resolver: Arc<Resolver>,
     pool: Arc<UpstreamPool>,
     discovery: discovery::Discovery,
+    metrics: Arc<Metrics>,
 }
 
 impl Gateway {
-    pub fn new(registry: Arc<Registry>, resolver: Arc<Resolver>, pool: Arc<UpstreamPool>) -> Self {
+    pub fn new(
+        registry: Arc<Registry>,
+        resolver: Arc<Resolver>,
+        pool: Arc<UpstreamPool>,
+        metrics: Arc<Metrics>,
+    ) -> Self {
         Self {
             inner: Arc::new(Inner {
                 registry,
                 resolver,
                 pool,
                 discovery: discovery::Discovery::default(),
+                metrics,
             }),
         }
+    }
+
+    /// The metrics of this gateway.
+    pub fn metrics(&self) -> &Arc<Metrics> {
+        &self.inner.metrics
+    }
+
+    /// Whether `bucket` is registered now.
+    pub fn is_registered(&self, bucket: &str) -> bool {
+        self.inner.registry.snapshot().buckets.contains_key(bucket)
     }
 
     pub fn registry(&self) -> &Arc<Registry> {

@@ -1,4 +1,4 @@
-//! Which credentials a profile stands for (SPEC §6), as a chain: a *base* provider (static
+//! Which credentials a profile stands for ([standardized credentials](https://docs.aws.amazon.com/sdkref/latest/guide/standardized-credentials.html)), as a chain: a *base* provider (static
 //! keys, a named `credential_source`, web identity, SSO, `credential_process`) followed by the
 //! roles to assume with it, in order. This mirrors the SDKs' model (and the shape of
 //! `assume-role-tests.json`); [`super::resolve`] then maps it onto [`super::CredentialSource`],

@@ -1,4 +1,4 @@
-//! Configured endpoint URLs (SPEC §8), for any service id (`s3`, `sts`, ...):
+//! Configured endpoint URLs ([service-specific endpoints](https://docs.aws.amazon.com/sdkref/latest/guide/feature-ss-endpoints.html)), for any service id (`s3`, `sts`, ...):
 //!
 //! 1. the client's explicit endpoint (for S3: the bucket's own), which applies even when
 //!    configured endpoints are ignored;

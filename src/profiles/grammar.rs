@@ -1,4 +1,4 @@
-//! The line pass (SPEC §2): turns the text of one shared file into its sections and
+//! The line pass ([file format](https://docs.aws.amazon.com/sdkref/latest/guide/file-format.html)): turns the text of one shared file into its sections and
 //! properties, in file order, implementing the AWS grammar that `rust-ini` does not (comment
 //! rules, continuations, `s3 =` sub-property blocks, `=` as the only delimiter) and reporting
 //! hard errors with their 1-based line. Section headers are kept verbatim (after comment

@@ -1,4 +1,4 @@
-//! Where the shared files live (SPEC §1): `AWS_CONFIG_FILE` / `AWS_SHARED_CREDENTIALS_FILE`,
+//! Where the shared files live ([file location](https://docs.aws.amazon.com/sdkref/latest/guide/file-location.html)): `AWS_CONFIG_FILE` / `AWS_SHARED_CREDENTIALS_FILE`,
 //! otherwise `~/.aws/config` / `~/.aws/credentials`, with the home directory taken from `HOME`
 //! (and, on Windows only, `USERPROFILE`, then `HOMEDRIVE` + `HOMEPATH`), and `~` expanded only
 //! when it is the whole first path component.

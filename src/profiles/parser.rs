@@ -1,13 +1,13 @@
-//! Parsing one shared file and merging the two files into a [`ProfileSet`] (SPEC §2–§4).
+//! Parsing one shared file and merging the two files into a [`ProfileSet`] ([file format](https://docs.aws.amazon.com/sdkref/latest/guide/file-format.html)).
 //!
 //! Pipeline per file:
 //! 1. [`grammar::scan`] runs the AWS line grammar and reports hard errors with their line.
 //! 2. The result is written out as a canonical INI document in which every header, name and
 //!    value is percent-encoded down to characters `rust-ini` treats as plain text, and read
 //!    back with `rust-ini` (`Ini::iter` / `Properties::iter`, so duplicate sections and keys
-//!    come back in file order). `rust-ini` alone cannot implement the AWS grammar (SPEC §13),
-//!    so it is used as the section/property store the product brief requires, never as the
-//!    grammar.
+//!    come back in file order). `rust-ini` alone cannot implement the AWS grammar (see
+//!    `fixtures/aws-config-vectors/SPEC.md`, "Notes on rust-ini"), so it is used as the
+//!    section/property store this project chose, never as the grammar.
 //! 3. Section headers are interpreted for the file kind (`[profile x]` vs `[x]`,
 //!    `[sso-session x]`, `[services x]`, `[default]` vs `[profile default]`), invalid names are
 //!    skipped with a warning, and repeated sections/keys merge with the last one winning.

@@ -1,4 +1,4 @@
-//! `credential_process` (SPEC §6): runs the configured command with `sh -c` and reads the
+//! `credential_process` ([process credentials](https://docs.aws.amazon.com/sdkref/latest/guide/feature-process-credentials.html)): runs the configured command with `sh -c` and reads the
 //! JSON credentials it prints. Only reachable when the operator enabled
 //! `allow_credential_process`; the command's output is never logged.
 

@@ -1,6 +1,9 @@
-//! Turning a named profile into a [`ResolvedProfile`]: region (SPEC §7), S3 endpoint (§8),
-//! addressing style (§9) and the credential source (§6), mapping the SDK-style
-//! [`ProfileChain`] onto what rebucket supports.
+//! Turning a named profile into a [`ResolvedProfile`]: region, S3 endpoint, addressing style and
+//! the credential source, mapping the SDK-style [`ProfileChain`] onto what rebucket supports.
+//! The rules are the AWS SDKs': [region](https://docs.aws.amazon.com/sdkref/latest/guide/feature-region.html),
+//! [service-specific endpoints](https://docs.aws.amazon.com/sdkref/latest/guide/feature-ss-endpoints.html),
+//! [S3 addressing style](https://docs.aws.amazon.com/cli/latest/topics/s3-config.html),
+//! [credentials](https://docs.aws.amazon.com/sdkref/latest/guide/standardized-credentials.html).
 //!
 //! Policy decisions (documented for operators):
 //! * A bucket's profile is authoritative: the gateway's own `AWS_ACCESS_KEY_ID`/... variables

@@ -1,4 +1,4 @@
-//! STS AssumeRole credentials (SPEC §6 `role_arn`): a provider that calls `sts:AssumeRole`
+//! STS AssumeRole credentials ([assume role credentials](https://docs.aws.amazon.com/sdkref/latest/guide/feature-assume-role-credentials.html), `role_arn`): a provider that calls `sts:AssumeRole`
 //! with the source credentials and returns the temporary credentials *with their expiry*, so
 //! the identity cache of the SDK client using it refreshes them before they expire. Chains are
 //! providers nested inside each other's STS clients.

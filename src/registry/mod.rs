@@ -160,6 +160,12 @@ impl Registry {
         Ok(next)
     }
 
+    /// Reads the stored registry without making it current (readiness checks): its version,
+    /// or why it cannot be loaded.
+    pub fn check_stored(&self) -> Result<u64, RegistryError> {
+        Ok(self.store.load()?.map_or(0, |s| s.version))
+    }
+
     fn lock_writer(&self) -> std::sync::MutexGuard<'_, ()> {
         // The mutex guards no data, so a writer that panicked leaves nothing half-done.
         self.writer

@@ -118,6 +118,20 @@ impl UpstreamError {
     }
 }
 
+impl UpstreamError {
+    /// The `kind` label of `rebucket_upstream_errors_total` for a failure without an S3 error
+    /// (`None` for an upstream's S3 error, a bare 4xx or an unroutable bucket).
+    pub fn metric_kind(&self) -> Option<&'static str> {
+        match self {
+            Self::Unreachable { .. } => Some("refused"),
+            Self::TimedOut { .. } => Some("timeout"),
+            Self::ServerError { .. } => Some("5xx"),
+            Self::BadResponse { .. } => Some("bad_response"),
+            Self::Answered(_) | Self::ClientError(_) | Self::Unroutable(_) => None,
+        }
+    }
+}
+
 impl From<UpstreamError> for S3Error {
     fn from(e: UpstreamError) -> Self {
         use http::StatusCode as S;
@@ -245,6 +259,7 @@ mod tests {
                 headers: http::HeaderMap::new(),
             }),
             failure: None,
+            request_id: None,
         }
     }
 
@@ -310,6 +325,7 @@ mod tests {
         let failed = |t| Recorded {
             answer: None,
             failure: Some(t),
+            request_id: None,
         };
         let bare = || S3Error::new(S3ErrorCode::InternalError);
         for (t, want) in [

@@ -142,6 +142,11 @@ impl UpstreamPool {
         client
     }
 
+    /// How many clients are cached.
+    pub fn cached(&self) -> usize {
+        self.clients.lock().unwrap_or_else(|e| e.into_inner()).len()
+    }
+
     /// Drops clients unused for longer than the idle timeout; returns how many remain.
     pub fn evict_idle(&self) -> usize {
         let mut clients = self.clients.lock().unwrap_or_else(|e| e.into_inner());

@@ -56,6 +56,8 @@ pub struct Recorded {
     pub answer: Option<RawAnswer>,
     /// How the call failed before an S3 answer could be read, if it did.
     pub failure: Option<Transport>,
+    /// The upstream's own `x-amz-request-id`, for the log line next to rebucket's.
+    pub request_id: Option<HeaderValue>,
 }
 
 /// Runs one upstream call; returns its result and what its HTTP exchange recorded.
@@ -141,9 +143,16 @@ impl Intercept for Recorder {
                 headers.insert(HeaderName::from_static(name), v);
             }
         }
+        let request_id = resp
+            .headers()
+            .get("x-amz-request-id")
+            .and_then(|v| HeaderValue::from_str(v).ok());
         // Outside `capture` (region lookups, copies through rebucket) there is no slot.
-        let _ =
-            SLOT.try_with(|slot| slot.borrow_mut().answer = Some(RawAnswer { status, headers }));
+        let _ = SLOT.try_with(|slot| {
+            let mut slot = slot.borrow_mut();
+            slot.answer = Some(RawAnswer { status, headers });
+            slot.request_id = request_id;
+        });
         Ok(())
     }
 

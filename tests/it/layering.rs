@@ -23,6 +23,7 @@ const RANKS: &[(&str, u32)] = &[
     ("profiles", 7),
     ("listener", 8),
     ("s3s_errors", 8),
+    ("metrics", 9),
 ];
 
 fn rank(module: &str) -> Option<u32> {

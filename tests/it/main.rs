@@ -13,6 +13,7 @@ mod faults;
 mod gateway;
 mod layering;
 mod normalized_answers;
+mod observe;
 mod profiles;
 mod registry;
 mod routing;

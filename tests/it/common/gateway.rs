@@ -21,6 +21,8 @@ pub struct GwOpts {
     pub aws_credentials: Option<String>,
     pub front_keys: Option<(String, String)>,
     pub admin_token: Option<String>,
+    /// Contents of a `--config` TOML file (none when `None`).
+    pub config_toml: Option<String>,
 }
 
 impl GwOpts {
@@ -44,6 +46,7 @@ impl Default for GwOpts {
             aws_credentials: None,
             front_keys: Some((FRONT_AK.into(), FRONT_SK.into())),
             admin_token: Some(ADMIN_TOKEN.into()),
+            config_toml: None,
         }
     }
 }
@@ -57,6 +60,8 @@ pub struct TestGateway {
     /// The front's first key pair (generated ones included).
     pub front: (String, String),
     pub admin_token: String,
+    /// The `--config` file, if the options gave one.
+    pub config: Option<std::path::PathBuf>,
 }
 
 impl TestGateway {
@@ -107,7 +112,13 @@ impl TestGateway {
             "REBUCKET_SECRET_KEY",
             &opts.front_keys.as_ref().map(|k| k.1.clone()),
         );
+        let config = opts.config_toml.as_ref().map(|text| {
+            let path = home.path().join("rebucket.toml");
+            std::fs::write(&path, text).expect("write config file");
+            path
+        });
         let mut gw = Self {
+            config,
             running: None,
             data,
             home,
@@ -124,8 +135,10 @@ impl TestGateway {
             listen: "127.0.0.1:0".parse().expect("addr"),
             admin_listen: "127.0.0.1:0".parse().expect("addr"),
             data_dir: self.data.path().to_owned(),
-            config: None,
+            config: self.config.clone(),
             domain: Vec::new(),
+            log_format: Default::default(),
+            metrics_listen: None,
         };
         let config = ServeConfig::build(args, &self.env).expect("ServeConfig::build");
         self.front = (

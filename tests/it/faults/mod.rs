@@ -388,6 +388,8 @@ impl Gw {
             data_dir: data.path().to_owned(),
             config: Some(config),
             domain: Vec::new(),
+            log_format: Default::default(),
+            metrics_listen: None,
         };
         let config = rebucket::config::ServeConfig::build(args, &env).expect("config");
         let running = rebucket::server::start(config, rebucket::profiles::ProfileEnv { vars: env })

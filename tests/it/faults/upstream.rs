@@ -389,6 +389,8 @@ fn bound_settings_have_documented_defaults_and_bad_values_name_their_key() {
             data_dir: dir.path().join("data"),
             config: Some(config),
             domain: Vec::new(),
+            log_format: Default::default(),
+            metrics_listen: None,
         };
         let mut env = std::collections::HashMap::new();
         env.insert("REBUCKET_ADMIN_TOKEN".to_owned(), ADMIN_TOKEN.to_owned());
