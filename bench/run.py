@@ -138,11 +138,15 @@ def make_upstream(name: str):
     return S3sFs() if name == "s3s-fs" else upstreams.make(name)
 
 
+class ClientFailed(Exception):
+    pass
+
+
 def client(cmd: str, endpoint: str, ak: str, sk: str, args: list) -> dict:
     argv = [CLIENT, cmd, endpoint, "--ak", ak, "--sk", sk, *map(str, args)]
     out = subprocess.run(argv, capture_output=True, text=True, timeout=3600)
     if out.returncode != 0:
-        raise SystemExit(f"bench client failed: {' '.join(argv)}\n{out.stderr[:1500]}")
+        raise ClientFailed(f"bench client failed: {' '.join(argv)}\n{out.stderr[:600]}")
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
@@ -197,6 +201,9 @@ def variants() -> list[tuple[str, str, dict]]:
     return out
 
 
+failures: list[str] = []
+
+
 def bench_upstream(name: str, samples: dict) -> None:
     up = make_upstream(name).start()
     gws = []
@@ -227,7 +234,14 @@ def bench_upstream(name: str, samples: dict) -> None:
                 k = (rnd + wi) % len(targets)
                 for label, target, pid in targets[k:] + targets[:k]:
                     via = pid is not None
-                    r = run_one(w, target, pid or gws[0][1].proc.pid, up_pids, via)
+                    try:
+                        r = run_one(w, target, pid or gws[0][1].proc.pid, up_pids, via)
+                    except ClientFailed as e:
+                        # one failed sample (an upstream error) must not lose the run
+                        print(f"  ! round {rnd + 1} {w} {label}: {e}", file=sys.stderr)
+                        failures.append(f"{name} {w} {label} round {rnd + 1}")
+                        continue
+                    r["round"] = rnd
                     samples.setdefault((name, w, label), []).append(r)
                     print(f"  round {rnd + 1} {w:9} {label:10} "
                           f"{r.get('rps', r.get('mibps')):9.1f} {SPEC[w][2]}", file=sys.stderr)
@@ -240,7 +254,7 @@ def bench_upstream(name: str, samples: dict) -> None:
 def table(name: str, samples: dict, label: str, title: str) -> str:
     rows = [f"**{title}**", "",
             "| workload | direct | via rebucket | via/direct | p99 ms direct / via "
-            "| rebucket CPU | upstream CPU (direct) | rebucket peak RSS |",
+            "| rebucket CPU | upstream CPU (direct) | rebucket peak RSS (1st round / max) |",
             "|---|---|---|---|---|---|---|---|"]
     for w in WORKLOADS:
         d, v = samples.get((name, w, "direct"), []), samples.get((name, w, label), [])
@@ -249,17 +263,21 @@ def table(name: str, samples: dict, label: str, title: str) -> str:
         unit = SPEC[w][2]
         key = "rps" if unit == "req/s" else "mibps"
         dm, vm = med([r[key] for r in d]), med([r[key] for r in v])
-        ratios = [rv[key] / rd[key] for rd, rv in zip(d, v)]
+        by_round = {r["round"]: r for r in d}
+        ratios = [rv[key] / by_round[rv["round"]][key] for rv in v if rv["round"] in by_round]
         per = "req" if unit == "req/s" else "MiB"
         gw_cpu = med([per_unit_us(r, "gw_ticks", w) for r in v])
         up_cpu = med([per_unit_us(r, "up_ticks", w) for r in d])
         p99 = (f"{med([r['p99_ms'] for r in d]):.1f} / {med([r['p99_ms'] for r in v]):.1f}"
                if "p99_ms" in d[0] else "—")
-        rss = max(r["peak_rss_mib"] for r in v)
+        # first round (fresh process) / highest: later rounds start with what the allocator
+        # kept from the previous round's 256-connection and 1 GiB workloads
+        first = min(v, key=lambda r: r["round"])["peak_rss_mib"]
+        rss = f"{first:.0f} / {max(r['peak_rss_mib'] for r in v):.0f}"
         spread = f" ({min(ratios):.2f}–{max(ratios):.2f})" if len(ratios) > 1 else ""
         rows.append(f"| {LABEL[w]} | {dm:,.0f} {unit} | {vm:,.0f} {unit} | "
                     f"**{med(ratios):.2f}**{spread} | {p99} | {gw_cpu:,.0f} µs/{per} | "
-                    f"{up_cpu:,.0f} µs/{per} | {rss:.0f} MiB |")
+                    f"{up_cpu:,.0f} µs/{per} | {rss} MiB |")
     return "\n".join(rows)
 
 
@@ -285,6 +303,8 @@ def main() -> int:
             print(table(name, samples, label, name if len(labels) == 1 else f"{name}, {label}"),
                   flush=True)
     print(f"\n{time.time() - started:.0f} s, load average {os.getloadavg()[0]:.1f} at the end")
+    if failures:
+        print(f"failed samples (left out): {'; '.join(failures)}")
     if os.environ.get("BENCH_JSON"):
         Path(os.environ["BENCH_JSON"]).write_text(json.dumps(
             [{"upstream": k[0], "workload": k[1], "target": k[2], "samples": v}
