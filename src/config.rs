@@ -11,6 +11,8 @@
 //! endpoint_allowlist = ["127.0.0.1", "minio.local:9000"]  # hosts buckets may point at
 //! connect_timeout_ms = 3000
 //! post_object_max_bytes = 67108864  # largest POST-form (browser) upload; see below
+//! discovery_per_second = 10         # bucket look-ups (HeadBucket) started per second on
+//!                                   # clients' behalf (unsigned callers never start one)
 //! [[users]]
 //! access_key = "AKIA..."
 //! secret_key = "..."
@@ -73,7 +75,11 @@ pub struct ConfigFile {
     pub endpoint_allowlist: Option<Vec<String>>,
     pub connect_timeout_ms: Option<u64>,
     pub post_object_max_bytes: Option<u64>,
+    pub discovery_per_second: Option<u32>,
 }
+
+/// Default for [`ServeConfig::discovery_per_second`]: 10 look-ups a second.
+pub const DEFAULT_DISCOVERY_PER_SECOND: u32 = 10;
 
 /// Default for [`ServeConfig::post_object_max_bytes`]: 64 MiB.
 pub const DEFAULT_POST_OBJECT_MAX_BYTES: u64 = 64 << 20;
@@ -133,6 +139,10 @@ pub struct ServeConfig {
     /// request; larger uploads are refused with 400 EntityTooLarge (S3's own limit is 5 GiB;
     /// PUT and multipart uploads stream and have no such bound).
     pub post_object_max_bytes: u64,
+    /// How many bucket look-ups (HeadBucket on first use of a bucket) may start per second on
+    /// clients' behalf (default [`DEFAULT_DISCOVERY_PER_SECOND`]); past it,
+    /// requests use the route as it is. Bounds what any caller can make rebucket ask upstreams.
+    pub discovery_per_second: u32,
     /// `S3_ENDPOINT`, validated.
     pub default_endpoint: Option<String>,
     /// `AWS_PROFILE`.
@@ -251,6 +261,9 @@ impl ServeConfig {
             post_object_max_bytes: file
                 .post_object_max_bytes
                 .unwrap_or(DEFAULT_POST_OBJECT_MAX_BYTES),
+            discovery_per_second: file
+                .discovery_per_second
+                .unwrap_or(DEFAULT_DISCOVERY_PER_SECOND),
             default_endpoint,
             default_profile: non_blank(env, "AWS_PROFILE"),
             env_credentials,

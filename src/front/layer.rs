@@ -1,7 +1,9 @@
 //! The S3 front's HTTP layer: what happens to every request on the S3 listener around the s3s
 //! service, in order — s3s's differences from S3 fixed on the request ([`Parity::before`]), how
-//! the client reached the front attached ([`FrontOrigin`]), the s3s service called, its answer
-//! fixed ([`Parity::after`]), the CORS follow-up run ([`FollowUp`]), and one log line written.
+//! the client reached the front attached ([`FrontOrigin`]), a fresh [`Verdict`] attached, the
+//! s3s service called, its answer fixed ([`Parity::after`]), the CORS follow-up run
+//! ([`FollowUp`]) if the front's checks let the request in, an anonymous caller's error answer
+//! stripped of its details ([`FrontError::Redacted`]), and one log line written.
 //!
 //! It lives in the front because every step is about the client's side of a request; the
 //! listener (`server.rs`) only serves it.
@@ -13,7 +15,11 @@ use std::time::Instant;
 
 use hyper::service::Service;
 
+use http_body_util::BodyExt;
+
 use super::cors::FollowUp;
+use super::error::FrontError;
+use super::verdict::{Caller, Verdict};
 use super::{Front, FrontHost, FrontOrigin, Parity};
 
 /// A boxed error of the layer: s3s's service errors are opaque to it.
@@ -49,19 +55,72 @@ where
             req.extensions_mut().insert(origin);
         }
         let cors = FollowUp::of(&self.front.cors, &req, &line.bucket);
-        let fut = self.inner.call(req);
+        let verdict = Arc::new(Verdict::default());
+        req.extensions_mut().insert(verdict.clone());
+        let fut = verdict.clone().scope(self.inner.call(req));
         Box::pin(async move {
             let mut res = fut.await.map_err(Into::into);
             if let Ok(resp) = res.as_mut() {
                 parity.after(resp);
-                if let Some(cors) = cors {
+                let admitted = verdict.admitted();
+                if let Some(cors) = cors.filter(|_| admitted.is_some()) {
                     cors.apply(resp).await;
+                }
+                if admitted == Some(Caller::Anonymous) {
+                    redact(resp).await;
                 }
             }
             line.finish(&res);
             res
         })
     }
+}
+
+/// The largest error body read to learn its S3 code (s3s's error answers are a few hundred
+/// bytes).
+const MAX_ERROR_BODY: usize = 64 << 10;
+
+/// Replaces the body of an error answer with [`FrontError::Redacted`]: the same S3 code and
+/// status, a generic message. A body-less answer (HEAD) carries no details and stays.
+async fn redact(resp: &mut http::Response<s3s::Body>) {
+    let status = resp.status();
+    if !(status.is_client_error() || status.is_server_error()) {
+        return;
+    }
+    let body = std::mem::take(resp.body_mut());
+    let bytes = match http_body_util::Limited::new(body, MAX_ERROR_BODY)
+        .collect()
+        .await
+    {
+        Ok(c) => c.to_bytes(),
+        Err(_) => bytes::Bytes::new(),
+    };
+    if bytes.is_empty() {
+        return;
+    }
+    let code = xml_code(&bytes).unwrap_or_else(|| "InternalError".to_owned());
+    let err: s3s::S3Error = FrontError::Redacted { code, status }.into();
+    let mut xml = Vec::new();
+    let mut ser = s3s::xml::Serializer::new(&mut xml);
+    if ser
+        .decl()
+        .and_then(|()| s3s::xml::Serialize::serialize(&err, &mut ser))
+        .is_err()
+    {
+        xml.clear();
+    }
+    if let Ok(len) = http::HeaderValue::try_from(xml.len().to_string()) {
+        resp.headers_mut().insert(http::header::CONTENT_LENGTH, len);
+    }
+    *resp.body_mut() = s3s::Body::from(bytes::Bytes::from(xml));
+}
+
+/// The `<Code>` of an S3 XML error body.
+fn xml_code(body: &[u8]) -> Option<String> {
+    let text = std::str::from_utf8(body).ok()?;
+    let (_, rest) = text.split_once("<Code>")?;
+    let (code, _) = rest.split_once("</Code>")?;
+    Some(code.trim().to_owned()).filter(|c| !c.is_empty() && c.len() < 64)
 }
 
 /// What the per-request log line says about the request.

@@ -21,6 +21,8 @@ pub struct GwOpts {
     pub aws_credentials: Option<String>,
     pub front_keys: Option<(String, String)>,
     pub admin_token: Option<String>,
+    /// Settings of the config file, applied to the built configuration.
+    pub configure: Option<fn(&mut ServeConfig)>,
 }
 
 impl GwOpts {
@@ -44,6 +46,7 @@ impl Default for GwOpts {
             aws_credentials: None,
             front_keys: Some((FRONT_AK.into(), FRONT_SK.into())),
             admin_token: Some(ADMIN_TOKEN.into()),
+            configure: None,
         }
     }
 }
@@ -57,6 +60,7 @@ pub struct TestGateway {
     /// The front's first key pair (generated ones included).
     pub front: (String, String),
     pub admin_token: String,
+    configure: Option<fn(&mut ServeConfig)>,
 }
 
 impl TestGateway {
@@ -114,6 +118,7 @@ impl TestGateway {
             env,
             front: (String::new(), String::new()),
             admin_token: String::new(),
+            configure: opts.configure,
         };
         gw.boot().await;
         gw
@@ -127,7 +132,10 @@ impl TestGateway {
             config: None,
             domain: Vec::new(),
         };
-        let config = ServeConfig::build(args, &self.env).expect("ServeConfig::build");
+        let mut config = ServeConfig::build(args, &self.env).expect("ServeConfig::build");
+        if let Some(configure) = self.configure {
+            configure(&mut config);
+        }
         self.front = (
             config.users[0].access_key.clone(),
             config.users[0].secret_key.clone(),
