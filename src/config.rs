@@ -11,6 +11,7 @@
 //! endpoint_allowlist = ["127.0.0.1", "minio.local:9000"]  # hosts buckets may point at
 //! connect_timeout_ms = 3000
 //! post_object_max_bytes = 67108864  # largest POST-form (browser) upload; see below
+//! post_object_memory_bytes = 268435456  # memory all POST forms in flight may hold together
 //! discovery_per_second = 10         # bucket look-ups (HeadBucket) started per second on
 //!                                   # clients' behalf (unsigned callers never start one)
 //! [[users]]
@@ -76,7 +77,11 @@ pub struct ConfigFile {
     pub connect_timeout_ms: Option<u64>,
     pub post_object_max_bytes: Option<u64>,
     pub discovery_per_second: Option<u32>,
+    pub post_object_memory_bytes: Option<u64>,
 }
+
+/// Default for [`ServeConfig::post_object_memory_bytes`]: 256 MiB (four largest forms).
+pub const DEFAULT_POST_OBJECT_MEMORY_BYTES: u64 = 256 << 20;
 
 /// Default for [`ServeConfig::discovery_per_second`]: 10 look-ups a second.
 pub const DEFAULT_DISCOVERY_PER_SECOND: u32 = 10;
@@ -143,6 +148,10 @@ pub struct ServeConfig {
     /// clients' behalf (default [`DEFAULT_DISCOVERY_PER_SECOND`]); past it,
     /// requests use the route as it is. Bounds what any caller can make rebucket ask upstreams.
     pub discovery_per_second: u32,
+    /// The memory all POST-form uploads in flight may hold together: each form reserves its
+    /// declared length (at most `post_object_max_bytes`) before s3s reads it; a form that
+    /// does not fit is refused with `503 SlowDown`.
+    pub post_object_memory_bytes: u64,
     /// `S3_ENDPOINT`, validated.
     pub default_endpoint: Option<String>,
     /// `AWS_PROFILE`.
@@ -261,6 +270,9 @@ impl ServeConfig {
             post_object_max_bytes: file
                 .post_object_max_bytes
                 .unwrap_or(DEFAULT_POST_OBJECT_MAX_BYTES),
+            post_object_memory_bytes: file
+                .post_object_memory_bytes
+                .unwrap_or(DEFAULT_POST_OBJECT_MEMORY_BYTES),
             discovery_per_second: file
                 .discovery_per_second
                 .unwrap_or(DEFAULT_DISCOVERY_PER_SECOND),

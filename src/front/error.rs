@@ -44,6 +44,10 @@ pub enum FrontError {
     /// rules' cache period): `503 ServiceUnavailable`.
     #[error("The CORS configuration of this bucket cannot be read now.")]
     CorsRulesUnavailable,
+    /// A POST form upload that does not fit in the memory POST forms share
+    /// (`post_object_memory_bytes`): `503 SlowDown`.
+    #[error("Please reduce your request rate.")]
+    PostFormsBusy,
     /// Any error answered to an anonymous caller (let in by `allow_anonymous`): the S3 code and
     /// HTTP status of the error it met, with a generic message. The detailed message (it may
     /// name profiles, internal endpoints, file paths or OS errors) is for signed callers and
@@ -77,6 +81,7 @@ impl From<FrontError> for S3Error {
                 (S3ErrorCode::Custom("AccessForbidden".into()), S::FORBIDDEN)
             }
             FrontError::Internal(_) => (S3ErrorCode::InternalError, S::INTERNAL_SERVER_ERROR),
+            FrontError::PostFormsBusy => (S3ErrorCode::SlowDown, S::SERVICE_UNAVAILABLE),
             FrontError::CorsRulesUnavailable => {
                 (S3ErrorCode::ServiceUnavailable, S::SERVICE_UNAVAILABLE)
             }

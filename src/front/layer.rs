@@ -55,6 +55,26 @@ where
             req.extensions_mut().insert(origin);
         }
         let cors = FollowUp::of(&self.front.cors, &req, &line.bucket);
+        // s3s holds a POST form's whole file in memory (s3s 0.14, `src/ops/mod.rs`): the form
+        // reserves its declared length of the memory forms share, or is refused at once.
+        let mut form_memory = None;
+        if super::is_form(req.method(), req.headers()) {
+            let declared = super::kib(content_length(req.headers()));
+            let want = if declared == 0 {
+                self.front.post_form_max_kib
+            } else {
+                declared.min(self.front.post_form_max_kib)
+            };
+            match self.front.post_forms.clone().try_acquire_many_owned(want) {
+                Ok(permit) => form_memory = Some(permit),
+                Err(_) => {
+                    let resp = error_response(FrontError::PostFormsBusy.into());
+                    let res = Ok(resp);
+                    line.finish(&res);
+                    return Box::pin(async move { res });
+                }
+            }
+        }
         let verdict = Arc::new(Verdict::default());
         req.extensions_mut().insert(verdict.clone());
         let fut = verdict.clone().scope(self.inner.call(req));
@@ -70,6 +90,7 @@ where
                     redact(resp).await;
                 }
             }
+            drop(form_memory);
             line.finish(&res);
             res
         })
@@ -100,19 +121,39 @@ async fn redact(resp: &mut http::Response<s3s::Body>) {
     }
     let code = xml_code(&bytes).unwrap_or_else(|| "InternalError".to_owned());
     let err: s3s::S3Error = FrontError::Redacted { code, status }.into();
-    let mut xml = Vec::new();
-    let mut ser = s3s::xml::Serializer::new(&mut xml);
-    if ser
-        .decl()
-        .and_then(|()| s3s::xml::Serialize::serialize(&err, &mut ser))
-        .is_err()
-    {
-        xml.clear();
-    }
+    let xml = error_xml(&err);
     if let Ok(len) = http::HeaderValue::try_from(xml.len().to_string()) {
         resp.headers_mut().insert(http::header::CONTENT_LENGTH, len);
     }
     *resp.body_mut() = s3s::Body::from(bytes::Bytes::from(xml));
+}
+
+/// S3's XML body of `err`.
+fn error_xml(err: &s3s::S3Error) -> Vec<u8> {
+    let mut xml = Vec::new();
+    let mut ser = s3s::xml::Serializer::new(&mut xml);
+    if ser
+        .decl()
+        .and_then(|()| s3s::xml::Serialize::serialize(err, &mut ser))
+        .is_err()
+    {
+        xml.clear();
+    }
+    xml
+}
+
+/// The answer the layer gives itself, before s3s: `err` as S3 writes an error.
+fn error_response(err: s3s::S3Error) -> http::Response<s3s::Body> {
+    let xml = error_xml(&err);
+    let mut resp = http::Response::new(s3s::Body::from(bytes::Bytes::from(xml)));
+    *resp.status_mut() = err
+        .status_code()
+        .unwrap_or(http::StatusCode::INTERNAL_SERVER_ERROR);
+    resp.headers_mut().insert(
+        http::header::CONTENT_TYPE,
+        http::HeaderValue::from_static("application/xml"),
+    );
+    resp
 }
 
 /// The `<Code>` of an S3 XML error body.

@@ -44,6 +44,10 @@ use crate::gateway::Gateway;
 struct Front {
     host: FrontHost,
     cors: Arc<Cors>,
+    /// The memory POST forms in flight may hold, in KiB (`post_object_memory_bytes`).
+    post_forms: Arc<tokio::sync::Semaphore>,
+    /// The most one form may hold, in KiB (`post_object_max_bytes`).
+    post_form_max_kib: u32,
 }
 
 /// The S3 front's service over `gateway`, as `config` sets it up: s3s inside the front's
@@ -52,6 +56,10 @@ pub fn service(config: &ServeConfig, gateway: Gateway) -> FrontLayer<S3Service> 
     let front = Arc::new(Front {
         host: FrontHost::new(&config.domains),
         cors: Arc::new(Cors::new(Arc::new(gateway.clone()))),
+        post_forms: Arc::new(tokio::sync::Semaphore::new(
+            kib(config.post_object_memory_bytes) as usize,
+        )),
+        post_form_max_kib: kib(config.post_object_max_bytes),
     });
     // The front's settings, shared by its service and the unauthenticated one behind its
     // routes (see [`IgnoredRange`]).
@@ -78,6 +86,13 @@ pub fn service(config: &ServeConfig, gateway: Gateway) -> FrontLayer<S3Service> 
         allow_anonymous: config.allow_anonymous,
     });
     FrontLayer::new(b.build(), front)
+}
+
+/// `bytes` in KiB, rounded up, capped to what a semaphore counts.
+fn kib(bytes: u64) -> u32 {
+    u32::try_from(bytes.div_ceil(1024))
+        .unwrap_or(u32::MAX)
+        .min(u32::try_from(tokio::sync::Semaphore::MAX_PERMITS).unwrap_or(u32::MAX))
 }
 
 #[async_trait::async_trait]
@@ -122,6 +137,11 @@ fn unknown_method(method: &http::Method) -> bool {
 /// `src/ops/mod.rs`, `prepare`). Its custom route is matched between the two, so taking such a
 /// form as a route refuses it (`403 AccessDenied`, see `check_access`) before its file is read.
 fn unsigned_form(method: &http::Method, headers: &http::HeaderMap) -> bool {
+    is_form(method, headers) && !Verdict::current_is_signed()
+}
+
+/// A POST form upload (`multipart/form-data`).
+fn is_form(method: &http::Method, headers: &http::HeaderMap) -> bool {
     method == http::Method::POST
         && headers
             .get(http::header::CONTENT_TYPE)
@@ -131,7 +151,6 @@ fn unsigned_form(method: &http::Method, headers: &http::HeaderMap) -> bool {
                     .to_ascii_lowercase()
                     .starts_with("multipart/form-data")
             })
-        && !Verdict::current_is_signed()
 }
 
 #[async_trait::async_trait]

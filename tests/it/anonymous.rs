@@ -421,3 +421,42 @@ async fn discovery_does_not_resurrect_a_removed_registration() {
     let file = String::from_utf8_lossy(&registry_file(&gw)).into_owned();
     assert!(!file.contains("alias"), "resurrected: {file}");
 }
+
+#[tokio::test]
+async fn post_forms_share_a_bounded_memory_budget() {
+    let _g = light().await;
+    let (_up, _proxy, gw) =
+        setup(&["forms"], Some(|c| c.post_object_memory_bytes = 100 << 10)).await;
+    let (content_type, _) = unsigned_form(&[]);
+    // A form whose headers declare 80 KiB and whose body has not come yet.
+    let open_form = || async {
+        let mut conn = TcpStream::connect(gw.s3_addr()).await.expect("connect");
+        let head = format!(
+            "POST /forms HTTP/1.1\r\nHost: {}\r\nContent-Type: {content_type}\r\n\
+             Content-Length: {}\r\n\r\n",
+            gw.s3_addr(),
+            80 << 10
+        );
+        conn.write_all(head.as_bytes()).await.unwrap();
+        conn
+    };
+    let answer = |mut conn: TcpStream, wait: Duration| async move {
+        let mut buf = vec![0u8; 4096];
+        match tokio::time::timeout(wait, conn.read(&mut buf)).await {
+            Ok(Ok(n)) => Some(String::from_utf8_lossy(&buf[..n]).into_owned()),
+            _ => None,
+        }
+    };
+    let first = open_form().await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let second = answer(open_form().await, Duration::from_secs(5))
+        .await
+        .expect("a form past the budget is answered at once");
+    assert!(second.starts_with("HTTP/1.1 503"), "{second}");
+    assert!(second.contains("<Code>SlowDown</Code>"), "{second}");
+    // The first form's reservation ends with its connection.
+    drop(first);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let third = answer(open_form().await, Duration::from_millis(500)).await;
+    assert_eq!(third, None, "a form within the budget waits for its body");
+}
