@@ -23,6 +23,9 @@
 //! upstream_idle_timeout_ms = 30000  # a transfer pausing this long (either way) fails, 503
 //! allow_link_local = false          # upstreams at 169.254.0.0/16, fe80::/10, fd00:ec2::254
 //! ready_checks_upstream = false     # /readyz also checks the default upstream accepts connections
+//! post_object_memory_bytes = 268435456  # memory all POST forms in flight may hold together
+//! discovery_per_second = 10         # bucket look-ups (HeadBucket) started per second on
+//!                                   # clients' behalf (unsigned callers never start one)
 //! [[users]]
 //! access_key = "AKIA..."
 //! secret_key = "..."
@@ -101,7 +104,14 @@ pub struct ConfigFile {
     /// Whether `/readyz` also checks that the default upstream accepts connections.
     #[serde(default)]
     pub ready_checks_upstream: bool,
+    pub discovery_per_second: Option<u32>,
+    pub post_object_memory_bytes: Option<u64>,
 }
+
+/// Default for [`ServeConfig::post_object_memory_bytes`]: 256 MiB (four largest forms).
+pub const DEFAULT_POST_OBJECT_MEMORY_BYTES: u64 = 256 << 20;
+
+pub use crate::gateway::DEFAULT_DISCOVERY_PER_SECOND;
 
 /// Default for [`ServeConfig::post_object_max_bytes`]: 64 MiB.
 pub const DEFAULT_POST_OBJECT_MAX_BYTES: u64 = 64 << 20;
@@ -191,6 +201,14 @@ pub struct ServeConfig {
     pub allow_link_local: bool,
     /// `S3_ENDPOINT`.
     pub default_endpoint: Option<Endpoint>,
+    /// How many bucket look-ups (HeadBucket on first use of a bucket) may start per second on
+    /// clients' behalf (default [`DEFAULT_DISCOVERY_PER_SECOND`]); past it,
+    /// requests use the route as it is. Bounds what any caller can make rebucket ask upstreams.
+    pub discovery_per_second: u32,
+    /// The memory all POST-form uploads in flight may hold together: each form reserves its
+    /// declared length (at most `post_object_max_bytes`) before s3s reads it; a form that
+    /// does not fit is refused with `503 SlowDown`.
+    pub post_object_memory_bytes: u64,
     /// `AWS_PROFILE`.
     pub default_profile: Option<String>,
     /// `AWS_ACCESS_KEY_ID` and friends.
@@ -317,6 +335,12 @@ impl ServeConfig {
             upstream_first_byte_timeout,
             upstream_idle_timeout,
             allow_link_local: file.allow_link_local,
+            post_object_memory_bytes: file
+                .post_object_memory_bytes
+                .unwrap_or(DEFAULT_POST_OBJECT_MEMORY_BYTES),
+            discovery_per_second: file
+                .discovery_per_second
+                .unwrap_or(DEFAULT_DISCOVERY_PER_SECOND),
             default_endpoint,
             default_profile: vars::var(env, "AWS_PROFILE").map(str::to_owned),
             env_credentials,

@@ -305,6 +305,8 @@ mod tests {
             upstream_idle_timeout_ms,
             allow_link_local,
             ready_checks_upstream,
+            discovery_per_second,
+            post_object_memory_bytes,
         });
         want.sort();
         assert_eq!(keys_of(&table), want, "top-level keys of the example");

@@ -63,6 +63,8 @@ Config file keys (--config FILE; all optional; `rebucket config example` prints 
   upstream_idle_timeout_ms     pause of an upstream transfer either way (default 30000)
   allow_link_local             let upstreams be at link-local/metadata addresses (default false)
   ready_checks_upstream        /readyz also checks the default upstream (default false)
+  post_object_memory_bytes     memory all POST forms in flight share (default 268435456)
+  discovery_per_second         bucket look-ups started per second (default 10)
   [[users]] access_key, secret_key
                                S3 client identities";
 

@@ -1,8 +1,10 @@
-//! Who may use the S3 front: its client identities and the anonymous switch.
+//! Who may use the S3 front: its client identities and the anonymous switch, both recording
+//! what they decided on the request's [`Verdict`].
 
 use s3s::auth::SimpleAuth;
 
 use super::error::FrontError;
+use super::verdict::Verdict;
 
 /// The S3 front's client identities. Unlike s3s's `SimpleAuth` (which answers `NotSignedUp`),
 /// an unknown key answers `403 InvalidAccessKeyId`, as S3 does.
@@ -21,6 +23,9 @@ impl FrontAuth {
 #[async_trait::async_trait]
 impl s3s::auth::S3Auth for FrontAuth {
     async fn get_secret_key(&self, access_key: &str) -> s3s::S3Result<s3s::auth::SecretKey> {
+        // s3s asks only for a signed request's key, and refuses the request if its signature
+        // then does not match.
+        Verdict::note_key_lookup();
         self.0
             .lookup(access_key)
             .cloned()
@@ -29,9 +34,10 @@ impl s3s::auth::S3Auth for FrontAuth {
 }
 
 /// The front's access check, which s3s runs for every request once it knows the operation
-/// (signed or not): it records the operation for the log line and the metrics, and lets
-/// unsigned requests through only when the operator opted in (`allow_anonymous`); otherwise
-/// it answers as s3s's default check does.
+/// (signed or not): it records the operation for the log line and the metrics, lets unsigned
+/// requests through only when the operator opted in (`allow_anonymous`, else `403
+/// AccessDenied` as s3s's default check answers), and records the decision on the request's
+/// [`Verdict`].
 pub struct FrontAccess {
     pub allow_anonymous: bool,
 }
@@ -40,10 +46,11 @@ pub struct FrontAccess {
 impl s3s::access::S3Access for FrontAccess {
     async fn check(&self, cx: &mut s3s::access::S3AccessContext<'_>) -> s3s::S3Result<()> {
         crate::metrics::request::set_operation_named(cx.s3_op().name());
-        if self.allow_anonymous || cx.credentials().is_some() {
-            Ok(())
-        } else {
-            Err(FrontError::SignatureRequired.into())
+        let signed = cx.credentials().is_some();
+        if !signed && !self.allow_anonymous {
+            return Err(FrontError::SignatureRequired.into());
         }
+        Verdict::admit(cx.extensions_mut(), signed);
+        Ok(())
     }
 }

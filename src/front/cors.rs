@@ -19,12 +19,24 @@ use s3s::{Body, S3ErrorCode, S3Response, S3Result};
 
 use super::error::FrontError;
 
+/// Which buckets a read of CORS rules may reach.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reach {
+    /// Any bucket, as an operation would (a bucket not registered yet is discovered): for
+    /// requests the front let in.
+    Any,
+    /// Only buckets already registered; never starts discovery: for preflights, which are
+    /// unsigned.
+    Known,
+}
+
 /// Where the front reads a bucket's CORS rules: the bucket's upstream, as the gateway reaches
 /// it. Narrow on purpose: CORS needs nothing else of the gateway.
 #[async_trait::async_trait]
 pub trait CorsRules: Send + Sync {
-    /// The bucket's CORS rules as its upstream keeps them (`None`: it has no configuration).
-    async fn cors_rules(&self, bucket: &str) -> S3Result<Option<Vec<CORSRule>>>;
+    /// The bucket's CORS rules as its upstream keeps them (`None`: it has no configuration);
+    /// with [`Reach::Known`], `NoSuchBucket` for a bucket that is not registered.
+    async fn cors_rules(&self, bucket: &str, reach: Reach) -> S3Result<Option<Vec<CORSRule>>>;
 }
 
 /// How long a bucket's rules are reused before they are read again (changes made through
@@ -34,10 +46,20 @@ const TTL: Duration = Duration::from_secs(5);
 /// A bucket's CORS rules, `None` when it has no configuration.
 type Rules = Option<Arc<Vec<CORSRule>>>;
 
+/// What a read of a bucket's rules gave, as kept [`TTL`]: failures too, so that requests
+/// (preflights above all, which are unsigned) cost the upstream at most one read per bucket
+/// and period.
+#[derive(Clone)]
+enum Cached {
+    Rules(Rules),
+    NoSuchBucket,
+    Unreadable,
+}
+
 /// The CORS rules of the front's buckets, read from their upstreams and kept [`TTL`].
 pub struct Cors {
     source: Arc<dyn CorsRules>,
-    cache: Mutex<HashMap<String, (Instant, Rules)>>,
+    cache: Mutex<HashMap<String, (Instant, Cached)>>,
 }
 
 impl Cors {
@@ -49,17 +71,39 @@ impl Cors {
     }
 
     /// The bucket's rules, from the cache while fresh.
-    async fn rules(&self, bucket: &str) -> S3Result<Rules> {
-        if let Some((at, rules)) = self.cache.lock().expect("cors cache").get(bucket)
-            && at.elapsed() < TTL
-        {
-            return Ok(rules.clone());
+    async fn rules(&self, bucket: &str, reach: Reach) -> S3Result<Rules> {
+        let cached = self
+            .cache
+            .lock()
+            .expect("cors cache")
+            .get(bucket)
+            .filter(|(at, _)| at.elapsed() < TTL)
+            .map(|(_, c)| c.clone());
+        match cached {
+            Some(Cached::Rules(rules)) => return Ok(rules),
+            Some(Cached::NoSuchBucket) => return Err(FrontError::CorsBucketNotFound.into()),
+            Some(Cached::Unreadable) => return Err(FrontError::CorsRulesUnavailable.into()),
+            None => {}
         }
-        let rules = self.source.cors_rules(bucket).await?.map(Arc::new);
+        let res = self
+            .source
+            .cors_rules(bucket, reach)
+            .await
+            .map(|rules| rules.map(Arc::new));
+        let cached = match &res {
+            Ok(rules) => Cached::Rules(rules.clone()),
+            // A bucket the registry does not know is not kept: a stream of guessed names
+            // must not grow the cache.
+            Err(e) if *e.code() == S3ErrorCode::NoSuchBucket && reach == Reach::Known => {
+                return res;
+            }
+            Err(e) if *e.code() == S3ErrorCode::NoSuchBucket => Cached::NoSuchBucket,
+            Err(_) => Cached::Unreadable,
+        };
         let mut cache = self.cache.lock().expect("cors cache");
         cache.retain(|_, (at, _)| at.elapsed() < TTL);
-        cache.insert(bucket.to_owned(), (Instant::now(), rules.clone()));
-        Ok(rules)
+        cache.insert(bucket.to_owned(), (Instant::now(), cached));
+        res
     }
 
     /// Drops what is known of the bucket's rules (a client changed them).
@@ -69,12 +113,15 @@ impl Cors {
 
     /// S3's answer to a preflight request for `bucket`: refused before anything is looked up
     /// without an `Origin`, and for a bucket without rules or an upstream that cannot say.
+    /// Preflights are unsigned, so only rules already cached or of a registered bucket are
+    /// read ([`Reach::Known`]): a preflight never starts discovery; a bucket rebucket does not
+    /// know yet is answered as one that does not exist.
     pub async fn preflight(&self, bucket: &str, headers: &HeaderMap) -> S3Result<S3Response<Body>> {
         let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
         let Some(origin) = header("origin").filter(|_| !bucket.is_empty()) else {
             return Err(FrontError::PreflightWithoutOrigin.into());
         };
-        let rules = match self.rules(bucket).await {
+        let rules = match self.rules(bucket, Reach::Known).await {
             Ok(Some(rules)) => rules,
             Ok(None) => return Err(FrontError::CorsNotEnabled.into()),
             Err(e) if *e.code() == S3ErrorCode::NoSuchBucket => {
@@ -111,7 +158,7 @@ impl Cors {
     /// on `bucket` (none when no rule allows it, or the rules cannot be read). The request's
     /// headers are not checked, only its origin and method.
     pub async fn headers_for(&self, bucket: &str, method: &str, origin: &str) -> HeaderMap {
-        match self.rules(bucket).await {
+        match self.rules(bucket, Reach::Any).await {
             Ok(Some(rules)) => matching(&rules, origin, method, &[])
                 .map(|rule| answer_headers(rule, origin))
                 .unwrap_or_default(),
@@ -125,7 +172,9 @@ impl Cors {
 }
 
 /// What CORS asks of a request through the front once it is answered: the `Access-Control-*`
-/// headers for its `Origin`, and forgetting the bucket's rules when it changed them.
+/// headers for its `Origin`, and forgetting the bucket's rules when it changed them. The layer
+/// applies it only to requests the front's checks let in (see `Verdict`): reading the rules
+/// uses the bucket's upstream credentials.
 pub struct FollowUp {
     cors: Arc<Cors>,
     bucket: String,

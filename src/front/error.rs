@@ -40,6 +40,23 @@ pub enum FrontError {
          Access-Control-Request-Headers are not whitelisted by the resource's CORS spec."
     )]
     CorsNotAllowed,
+    /// A preflight on a bucket whose CORS rules could not be read a moment ago (kept for the
+    /// rules' cache period): `503 ServiceUnavailable`.
+    #[error("The CORS configuration of this bucket cannot be read now.")]
+    CorsRulesUnavailable,
+    /// A POST form upload that does not fit in the memory POST forms share
+    /// (`post_object_memory_bytes`): `503 SlowDown`.
+    #[error("Please reduce your request rate.")]
+    PostFormsBusy,
+    /// Any error answered to an anonymous caller (let in by `allow_anonymous`): the S3 code and
+    /// HTTP status of the error it met, with a generic message. The detailed message (it may
+    /// name profiles, internal endpoints, file paths or OS errors) is for signed callers and
+    /// the log.
+    #[error("{}", if *status == http::StatusCode::FORBIDDEN { "Access Denied" } else { "The request could not be completed." })]
+    Redacted {
+        code: String,
+        status: http::StatusCode,
+    },
     /// The front's unauthenticated inner service failed (a bug, never a client's fault): `500
     /// InternalError`.
     #[error("internal error: {0}")]
@@ -64,6 +81,15 @@ impl From<FrontError> for S3Error {
                 (S3ErrorCode::Custom("AccessForbidden".into()), S::FORBIDDEN)
             }
             FrontError::Internal(_) => (S3ErrorCode::InternalError, S::INTERNAL_SERVER_ERROR),
+            FrontError::PostFormsBusy => (S3ErrorCode::SlowDown, S::SERVICE_UNAVAILABLE),
+            FrontError::CorsRulesUnavailable => {
+                (S3ErrorCode::ServiceUnavailable, S::SERVICE_UNAVAILABLE)
+            }
+            FrontError::Redacted { code, status } => (
+                S3ErrorCode::from_bytes(code.as_bytes())
+                    .unwrap_or_else(|| S3ErrorCode::Custom(code.clone().into())),
+                *status,
+            ),
         };
         let mut err = S3Error::with_message(code, e.to_string());
         err.set_status_code(status);

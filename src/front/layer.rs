@@ -1,8 +1,10 @@
 //! The S3 front's HTTP layer: what happens to every request on the S3 listener around the s3s
 //! service, in order — s3s's differences from S3 fixed on the request ([`Parity::before`]), how
-//! the client reached the front attached ([`FrontOrigin`]), the s3s service called, its answer
-//! fixed ([`Parity::after`]), the CORS follow-up run ([`FollowUp`]), rebucket's request id put
-//! on the answer (headers and error body), one log line written and the request counted
+//! the client reached the front attached ([`FrontOrigin`]), a POST form's memory reserved, a
+//! fresh [`Verdict`] attached, the s3s service called, its answer fixed ([`Parity::after`]), the
+//! CORS follow-up run ([`FollowUp`]) if the front's checks let the request in, an anonymous
+//! caller's error answer stripped of its details ([`FrontError::Redacted`]), rebucket's request
+//! id put on the answer (headers and error body), one log line written and the request counted
 //! (`crate::metrics`).
 //!
 //! It lives in the front because every step is about the client's side of a request; the
@@ -13,10 +15,13 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use http_body_util::BodyExt;
 use hyper::service::Service;
 use s3s::header::{X_AMZ_ID_2, X_AMZ_REQUEST_ID};
 
 use super::cors::FollowUp;
+use super::error::FrontError;
+use super::verdict::{Caller, Verdict};
 use super::{Front, FrontHost, FrontOrigin, Parity};
 use crate::metrics::request::{self, RequestId, Summary};
 use crate::metrics::{CountsConnections, Finished, OpenConnection, bucket_label, status_class};
@@ -56,20 +61,51 @@ where
             req.extensions_mut().insert(origin);
         }
         let cors = FollowUp::of(&self.front.cors, &req, &line.bucket);
-        let fut = self.inner.call(req);
         let front = self.front.clone();
+        // s3s holds a POST form's whole file in memory (s3s 0.14, `src/ops/mod.rs`): the form
+        // reserves its declared length of the memory forms share, or is refused at once.
+        let mut form_memory = None;
+        if super::is_form(req.method(), req.headers()) {
+            let declared = super::kib(content_length(req.headers()));
+            let want = if declared == 0 {
+                self.front.post_form_max_kib
+            } else {
+                declared.min(self.front.post_form_max_kib)
+            };
+            match self.front.post_forms.clone().try_acquire_many_owned(want) {
+                Ok(permit) => form_memory = Some(permit),
+                Err(_) => {
+                    let mut res = Ok(error_response(FrontError::PostFormsBusy.into()));
+                    return Box::pin(async move {
+                        let error_code = res.as_mut().ok().and_then(|resp| stamp(resp, id));
+                        let summary = Summary::default();
+                        line.finish(&res, id, summary, error_code.as_deref(), &front);
+                        drop(in_flight);
+                        res
+                    });
+                }
+            }
+        }
+        let verdict = Arc::new(Verdict::default());
+        req.extensions_mut().insert(verdict.clone());
+        let fut = verdict.clone().scope(self.inner.call(req));
         Box::pin(async move {
             let (mut res, summary) = request::scope(id, async move {
                 let mut res = fut.await.map_err(Into::into);
                 if let Ok(resp) = res.as_mut() {
                     parity.after(resp);
-                    if let Some(cors) = cors {
+                    let admitted = verdict.admitted();
+                    if let Some(cors) = cors.filter(|_| admitted.is_some()) {
                         cors.apply(resp).await;
+                    }
+                    if admitted == Some(Caller::Anonymous) {
+                        redact(resp).await;
                     }
                 }
                 res
             })
             .await;
+            drop(form_memory);
             let error_code = res.as_mut().ok().and_then(|resp| stamp(resp, id));
             line.finish(&res, id, summary, error_code.as_deref(), &front);
             drop(in_flight);
@@ -143,6 +179,73 @@ fn with_request_id(body: &[u8], id: &str) -> Option<Vec<u8>> {
         }
     }
     Some(out)
+}
+
+/// The largest error body read to learn its S3 code (s3s's error answers are a few hundred
+/// bytes).
+const MAX_ERROR_BODY: usize = 64 << 10;
+
+/// Replaces the body of an error answer with [`FrontError::Redacted`]: the same S3 code and
+/// status, a generic message. A body-less answer (HEAD) carries no details and stays.
+async fn redact(resp: &mut http::Response<s3s::Body>) {
+    let status = resp.status();
+    if !(status.is_client_error() || status.is_server_error()) {
+        return;
+    }
+    let body = std::mem::take(resp.body_mut());
+    let bytes = match http_body_util::Limited::new(body, MAX_ERROR_BODY)
+        .collect()
+        .await
+    {
+        Ok(c) => c.to_bytes(),
+        Err(_) => bytes::Bytes::new(),
+    };
+    if bytes.is_empty() {
+        return;
+    }
+    let code = xml_code(&bytes).unwrap_or_else(|| "InternalError".to_owned());
+    let err: s3s::S3Error = FrontError::Redacted { code, status }.into();
+    let xml = error_xml(&err);
+    if let Ok(len) = http::HeaderValue::try_from(xml.len().to_string()) {
+        resp.headers_mut().insert(http::header::CONTENT_LENGTH, len);
+    }
+    *resp.body_mut() = s3s::Body::from(bytes::Bytes::from(xml));
+}
+
+/// S3's XML body of `err`.
+fn error_xml(err: &s3s::S3Error) -> Vec<u8> {
+    let mut xml = Vec::new();
+    let mut ser = s3s::xml::Serializer::new(&mut xml);
+    if ser
+        .decl()
+        .and_then(|()| s3s::xml::Serialize::serialize(err, &mut ser))
+        .is_err()
+    {
+        xml.clear();
+    }
+    xml
+}
+
+/// The answer the layer gives itself, before s3s: `err` as S3 writes an error.
+fn error_response(err: s3s::S3Error) -> http::Response<s3s::Body> {
+    let xml = error_xml(&err);
+    let mut resp = http::Response::new(s3s::Body::from(bytes::Bytes::from(xml)));
+    *resp.status_mut() = err
+        .status_code()
+        .unwrap_or(http::StatusCode::INTERNAL_SERVER_ERROR);
+    resp.headers_mut().insert(
+        http::header::CONTENT_TYPE,
+        http::HeaderValue::from_static("application/xml"),
+    );
+    resp
+}
+
+/// The `<Code>` of an S3 XML error body.
+fn xml_code(body: &[u8]) -> Option<String> {
+    let text = std::str::from_utf8(body).ok()?;
+    let (_, rest) = text.split_once("<Code>")?;
+    let (code, _) = rest.split_once("</Code>")?;
+    Some(code.trim().to_owned()).filter(|c| !c.is_empty() && c.len() < 64)
 }
 
 /// What the per-request log line says about the request.

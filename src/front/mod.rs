@@ -7,7 +7,10 @@
 //! - s3s's differences from S3 fixed on the HTTP layer around s3s ([`Parity`]);
 //! - how a request reached the front ([`FrontOrigin`]), for answers that hand out a URL;
 //! - browsers' cross-origin requests ([`Cors`]): preflights as a custom route, the
-//!   `Access-Control-*` headers of other requests on the HTTP layer ([`FollowUp`]).
+//!   `Access-Control-*` headers of other requests on the HTTP layer ([`FollowUp`]);
+//! - what the signature and access checks decided ([`Verdict`]): the CORS follow-up runs only
+//!   for requests they let in, anonymous callers get errors without details, and an unsigned
+//!   POST form is refused before s3s reads its file.
 
 mod auth;
 mod cors;
@@ -16,14 +19,16 @@ mod host;
 mod layer;
 mod parity;
 mod range;
+mod verdict;
 
 pub use auth::{FrontAccess, FrontAuth};
-pub use cors::{Cors, CorsRules, FollowUp};
+pub use cors::{Cors, CorsRules, FollowUp, Reach};
 pub use error::FrontError;
 pub use host::FrontHost;
 pub use layer::FrontLayer;
 pub use parity::Parity;
 pub use range::IgnoredRange;
+pub use verdict::{Caller, Verdict};
 
 use crate::gateway::FrontOrigin;
 use crate::listener::IdleBodies;
@@ -42,6 +47,10 @@ struct Front {
     cors: Arc<Cors>,
     /// For the metrics and whether a bucket is registered (the metrics' bucket label).
     gateway: Gateway,
+    /// The memory POST forms in flight may hold, in KiB (`post_object_memory_bytes`).
+    post_forms: Arc<tokio::sync::Semaphore>,
+    /// The most one form may hold, in KiB (`post_object_max_bytes`).
+    post_form_max_kib: u32,
 }
 
 /// The S3 front's service over `gateway`, as `config` sets it up: s3s, its request bodies
@@ -51,6 +60,10 @@ pub fn service(config: &ServeConfig, gateway: Gateway) -> FrontLayer<IdleBodies>
         host: FrontHost::new(&config.domains),
         cors: Arc::new(Cors::new(Arc::new(gateway.clone()))),
         gateway: gateway.clone(),
+        post_forms: Arc::new(tokio::sync::Semaphore::new(
+            kib(config.post_object_memory_bytes) as usize,
+        )),
+        post_form_max_kib: kib(config.post_object_max_bytes),
     });
     // The front's settings, shared by its service and the unauthenticated one behind its
     // routes (see [`IgnoredRange`]).
@@ -80,10 +93,21 @@ pub fn service(config: &ServeConfig, gateway: Gateway) -> FrontLayer<IdleBodies>
     FrontLayer::new(s3, front)
 }
 
+/// `bytes` in KiB, rounded up, capped to what a semaphore counts.
+fn kib(bytes: u64) -> u32 {
+    u32::try_from(bytes.div_ceil(1024))
+        .unwrap_or(u32::MAX)
+        .min(u32::try_from(tokio::sync::Semaphore::MAX_PERMITS).unwrap_or(u32::MAX))
+}
+
 #[async_trait::async_trait]
 impl CorsRules for Gateway {
-    async fn cors_rules(&self, bucket: &str) -> S3Result<Option<Vec<s3s::dto::CORSRule>>> {
-        self.bucket_cors(bucket).await
+    async fn cors_rules(
+        &self,
+        bucket: &str,
+        reach: Reach,
+    ) -> S3Result<Option<Vec<s3s::dto::CORSRule>>> {
+        self.bucket_cors(bucket, reach == Reach::Any).await
     }
 }
 
@@ -112,6 +136,28 @@ fn unknown_method(method: &http::Method) -> bool {
     .contains(method)
 }
 
+/// A POST form upload (`multipart/form-data`) that s3s found no signature in. s3s reads a form's
+/// fields up to its file, checks the signature they carry (`x-amz-signature` or `signature`),
+/// then reads the whole file into memory and only then runs its access check (s3s 0.14,
+/// `src/ops/mod.rs`, `prepare`). Its custom route is matched between the two, so taking such a
+/// form as a route refuses it (`403 AccessDenied`, see `check_access`) before its file is read.
+fn unsigned_form(method: &http::Method, headers: &http::HeaderMap) -> bool {
+    is_form(method, headers) && !Verdict::current_is_signed()
+}
+
+/// A POST form upload (`multipart/form-data`).
+fn is_form(method: &http::Method, headers: &http::HeaderMap) -> bool {
+    method == http::Method::POST
+        && headers
+            .get(http::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| {
+                v.trim_start()
+                    .to_ascii_lowercase()
+                    .starts_with("multipart/form-data")
+            })
+}
+
 #[async_trait::async_trait]
 impl s3s::route::S3Route for Routes {
     fn is_match(
@@ -123,6 +169,7 @@ impl s3s::route::S3Route for Routes {
     ) -> bool {
         unknown_method(method)
             || method == http::Method::OPTIONS
+            || (!self.allow_anonymous && unsigned_form(method, headers))
             || self
                 .ignored_range
                 .is_match(method, uri, headers, extensions)
@@ -130,13 +177,16 @@ impl s3s::route::S3Route for Routes {
 
     async fn check_access(&self, req: &mut S3Request<Body>) -> S3Result<()> {
         if req.method == http::Method::OPTIONS {
+            // Answered from rules already known, never on the caller's behalf upstream (see
+            // `Cors::preflight`); not admitted for anything else.
             return Ok(());
         }
-        match req.credentials {
-            Some(_) => Ok(()),
-            None if self.allow_anonymous => Ok(()),
-            None => Err(FrontError::SignatureRequired.into()),
+        let signed = req.credentials.is_some();
+        if !signed && !self.allow_anonymous {
+            return Err(FrontError::SignatureRequired.into());
         }
+        Verdict::admit(&req.extensions, signed);
+        Ok(())
     }
 
     async fn call(&self, req: S3Request<Body>) -> S3Result<S3Response<Body>> {

@@ -16,12 +16,25 @@ use crate::upstream::error;
 
 impl Gateway {
     /// The bucket's CORS rules as its upstream keeps them (`None`: it has no configuration).
-    pub async fn bucket_cors(&self, bucket: &str) -> S3Result<Option<Vec<CORSRule>>> {
+    /// Unless `discover`, only a registered bucket is asked for (else `NoSuchBucket`), and
+    /// neither discovery nor a region look-up starts.
+    pub async fn bucket_cors(
+        &self,
+        bucket: &str,
+        discover: bool,
+    ) -> S3Result<Option<Vec<CORSRule>>> {
         let input = GetBucketCorsInput {
             bucket: bucket.to_owned(),
             expected_bucket_owner: None,
         };
-        let res = self.forward(input).await;
+        let res = if discover {
+            self.forward(input).await
+        } else {
+            if !self.registry().snapshot().buckets.contains_key(bucket) {
+                return Err(GatewayError::NotRegistered.into());
+            }
+            self.forward_known(input).await
+        };
         match res {
             Ok(resp) => Ok(resp.output.cors_rules),
             Err(e) if *e.code() == S3ErrorCode::NoSuchCORSConfiguration => Ok(None),
@@ -53,12 +66,16 @@ pub async fn delete_bucket(
     let out = gw.forward(req.input).await?;
     // A registration that only recorded the region was discovery's: it goes with the bucket.
     // Properties an operator set stay, and apply again if the bucket comes back.
-    let res = gw.registry().update(|state| {
-        if state.buckets.get(&bucket).is_some_and(is_discovered_only) {
-            state.buckets.remove(&bucket);
-        }
-        Ok(())
-    });
+    let forget = bucket.clone();
+    let res = gw
+        .registry()
+        .update_async(move |state| {
+            if state.buckets.get(&forget).is_some_and(is_discovered_only) {
+                state.buckets.remove(&forget);
+            }
+            Ok(())
+        })
+        .await;
     if let Err(e) = res {
         tracing::warn!(%bucket, error = %e, "cannot update the registry after DeleteBucket");
     }

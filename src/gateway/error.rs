@@ -44,6 +44,10 @@ pub enum GatewayError {
     /// The body ended before its declared length, or could not be read: `400 IncompleteBody`.
     #[error("{0}")]
     IncompleteBody(String),
+    /// A bucket that is not registered, asked for where discovery must not start (a
+    /// preflight's CORS rules): `404 NoSuchBucket`.
+    #[error("The specified bucket does not exist")]
+    NotRegistered,
 }
 
 impl GatewayError {
@@ -65,6 +69,7 @@ impl GatewayError {
                 S::BAD_REQUEST,
             ),
             Self::IncompleteBody(_) => (S3ErrorCode::IncompleteBody, S::BAD_REQUEST),
+            Self::NotRegistered => (S3ErrorCode::NoSuchBucket, S::NOT_FOUND),
         }
     }
 }

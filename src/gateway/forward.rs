@@ -56,6 +56,18 @@ impl Gateway {
         }
     }
 
+    /// Forwards `input` to its bucket's upstream as the registry routes it now: no discovery,
+    /// no region look-up after a wrong-region redirect (for requests made on behalf of
+    /// unsigned callers).
+    pub(super) async fn forward_known<I: Operation>(
+        &self,
+        mut input: I,
+    ) -> S3Result<S3Response<I::Output>> {
+        let route = self.route_without_discovery(input.bucket_mut())?;
+        *input.bucket_mut() = route.backend.clone();
+        self.send(&route, I::NAME, input).await
+    }
+
     /// Sends `input`, already named for the upstream, to `route`'s upstream as part of
     /// operation `op`.
     pub(super) async fn send<I: Operation>(
@@ -78,7 +90,7 @@ impl Gateway {
 
     /// Looks the region of `route`'s bucket up, records it, and returns the corrected route.
     async fn relocate(&self, route: &Route) -> Option<Route> {
-        let region = self.look_up_region(route).await.ok()?;
+        let region = self.look_up_region_for_client(route).await.ok()?;
         if region == route.key.region {
             return None;
         }

@@ -22,7 +22,7 @@ mod ops;
 mod origin;
 mod put;
 
-pub use discovery::DiscoveryError;
+pub use discovery::{DEFAULT_DISCOVERY_PER_SECOND, DiscoveryError, NEGATIVE_TTL};
 pub use error::{GatewayError, MAX_UPLOAD_SIZE};
 pub use origin::{FrontOrigin, object_url};
 
@@ -111,5 +111,14 @@ impl Gateway {
             self.spawn_discovery(route.clone());
         }
         Ok(route)
+    }
+
+    /// The route of `bucket` as the registry has it now, without starting discovery.
+    pub fn route_without_discovery(&self, bucket: &str) -> S3Result<Route> {
+        let snapshot = self.inner.registry.snapshot();
+        self.inner
+            .resolver
+            .route(&snapshot, bucket)
+            .map_err(from_route)
     }
 }

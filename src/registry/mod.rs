@@ -6,7 +6,9 @@
 //!   ([`BucketProps`]), the endpoint allowlist ([`EndpointPolicy`]);
 //! - [`values`]: the value types, each validated once when parsed ([`Endpoint`], ...);
 //! - [`store`]: persistence ([`Store`], [`FileStore`]).
-//! - this file: the live [`Registry`] (snapshots, serialized writers) and its errors.
+//! - this file: the live [`Registry`] (snapshots, serialized writers that store only changes
+//!   and retry after another process's write, off the async workers with
+//!   [`Registry::update_async`]) and its errors.
 
 mod props;
 mod store;
@@ -46,8 +48,8 @@ pub enum RegistryError {
     /// The stored registry is not valid; it is left as is for the operator to fix or restore.
     #[error("registry file {} is corrupt: {reason}", path.display())]
     Corrupt { path: PathBuf, reason: String },
-    /// Another writer changed the stored registry since this process last read it; nothing was
-    /// stored. [`Registry::reload`] and retry.
+    /// Another writer kept changing the stored registry while this process tried to store its
+    /// change ([`CONFLICT_RETRIES`] times); nothing was stored.
     #[error(
         "the registry was changed by another writer (expected stored version {expected}, found {found}); reload and retry"
     )]
@@ -56,6 +58,10 @@ pub enum RegistryError {
     #[error("bucket {0:?} is registered already (use `bucket props set` to change it)")]
     AlreadyRegistered(String),
 }
+
+/// How many times [`Registry::update`] reloads and retries after a conflict with another
+/// writer before it gives up.
+pub const CONFLICT_RETRIES: u32 = 5;
 
 /// One immutable version of the registry. Its values are typed, so any state is valid; reading
 /// one refuses invalid values with an error naming the bucket.
@@ -134,21 +140,57 @@ impl Registry {
     }
 
     /// Applies `f` to a copy of the current state, bumps the version, persists, swaps.
-    /// Writers are serialized; if `f` fails or persisting fails, nothing changes (neither the
-    /// snapshot nor the store).
+    /// Writers are serialized; if `f` fails, the result is invalid, or persisting fails,
+    /// nothing changes (neither the snapshot nor the store). A result equal to the current
+    /// state stores nothing and keeps the version. If another writer changed the store since
+    /// it was read ([`RegistryError::Conflict`]), the store is read again and `f` applied to
+    /// what it holds, up to [`CONFLICT_RETRIES`] times.
+    ///
+    /// It blocks on file I/O (an fsync'd write): from async code, use [`Self::update_async`].
     pub fn update<T>(
         &self,
-        f: impl FnOnce(&mut RegistryState) -> Result<T, RegistryError>,
+        mut f: impl FnMut(&mut RegistryState) -> Result<T, RegistryError>,
     ) -> Result<(T, Arc<RegistryState>), RegistryError> {
         let _writer = self.lock_writer();
-        let current = self.current.load_full();
-        let mut next = (*current).clone();
-        let out = f(&mut next)?;
-        next.version = current.version + 1;
-        self.store.compare_and_swap(current.version, &next)?;
-        let next = Arc::new(next);
-        self.current.store(next.clone());
-        Ok((out, next))
+        let mut attempt = 0;
+        loop {
+            let current = self.current.load_full();
+            let mut next = (*current).clone();
+            let out = f(&mut next)?;
+            if next == *current {
+                return Ok((out, current));
+            }
+            next.version = current.version + 1;
+            match self.store.compare_and_swap(current.version, &next) {
+                Ok(()) => {
+                    let next = Arc::new(next);
+                    self.current.store(next.clone());
+                    return Ok((out, next));
+                }
+                Err(RegistryError::Conflict { expected, found }) if attempt < CONFLICT_RETRIES => {
+                    attempt += 1;
+                    tracing::info!(
+                        expected,
+                        found,
+                        "the registry was changed by another writer; reloading"
+                    );
+                    let stored = self.store.load()?.unwrap_or_default();
+                    self.current.store(Arc::new(stored));
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    /// [`Self::update`] on tokio's blocking pool, so async workers never wait on the file.
+    pub async fn update_async<T: Send + 'static>(
+        self: &Arc<Self>,
+        f: impl FnMut(&mut RegistryState) -> Result<T, RegistryError> + Send + 'static,
+    ) -> Result<(T, Arc<RegistryState>), RegistryError> {
+        let this = self.clone();
+        tokio::task::spawn_blocking(move || this.update(f))
+            .await
+            .map_err(|e| RegistryError::Io(std::io::Error::other(e.to_string())))?
     }
 
     /// Re-reads the store and makes what it holds the current snapshot (an empty store gives an
@@ -171,5 +213,109 @@ impl Registry {
         self.writer
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicU64, Ordering};
+
+    /// A store in memory that counts its writes; `interfere` makes another writer store a
+    /// newer version before each of this registry's next writes.
+    #[derive(Default)]
+    struct Counting {
+        state: Mutex<Option<RegistryState>>,
+        writes: AtomicU64,
+        interfere: AtomicU64,
+    }
+
+    impl Store for Arc<Counting> {
+        fn load(&self) -> Result<Option<RegistryState>, RegistryError> {
+            Ok(self.state.lock().unwrap().clone())
+        }
+        fn compare_and_swap(
+            &self,
+            expected: u64,
+            next: &RegistryState,
+        ) -> Result<(), RegistryError> {
+            let mut state = self.state.lock().unwrap();
+            if self.interfere.load(Ordering::SeqCst) > 0 {
+                self.interfere.fetch_sub(1, Ordering::SeqCst);
+                let mut other = state.clone().unwrap_or_default();
+                other.version += 1;
+                other
+                    .buckets
+                    .insert(format!("other{}", other.version), BucketProps::default());
+                *state = Some(other);
+            }
+            let found = state.as_ref().map_or(0, |s| s.version);
+            if found != expected {
+                return Err(RegistryError::Conflict { expected, found });
+            }
+            self.writes.fetch_add(1, Ordering::SeqCst);
+            *state = Some(next.clone());
+            Ok(())
+        }
+    }
+
+    fn region(r: &str) -> impl FnMut(&mut RegistryState) -> Result<(), RegistryError> + '_ {
+        move |s| {
+            s.buckets.entry("b".into()).or_default().cloud_region = Some(r.parse().unwrap());
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn an_update_that_changes_nothing_stores_nothing() {
+        let store = Arc::new(Counting::default());
+        let reg = Registry::open_with_store(Box::new(store.clone())).unwrap();
+        let (_, first) = reg.update(region("eu-west-1")).unwrap();
+        assert_eq!((first.version, store.writes.load(Ordering::SeqCst)), (1, 1));
+        let (_, same) = reg.update(region("eu-west-1")).unwrap();
+        assert!(Arc::ptr_eq(&first, &same), "a new snapshot for no change");
+        assert_eq!((same.version, store.writes.load(Ordering::SeqCst)), (1, 1));
+        let (_, moved) = reg.update(region("us-east-2")).unwrap();
+        assert_eq!((moved.version, store.writes.load(Ordering::SeqCst)), (2, 2));
+    }
+
+    #[test]
+    fn a_conflict_reloads_and_applies_the_change_to_the_other_writers_state() {
+        let store = Arc::new(Counting::default());
+        let reg = Registry::open_with_store(Box::new(store.clone())).unwrap();
+        store.interfere.store(2, Ordering::SeqCst);
+        let (_, next) = reg.update(region("eu-west-1")).unwrap();
+        assert_eq!(next.version, 3);
+        assert!(next.buckets.contains_key("other1") && next.buckets.contains_key("other2"));
+        assert_eq!(next.buckets["b"].cloud_region.as_deref(), Some("eu-west-1"));
+        assert_eq!(store.load().unwrap().as_ref(), Some(&*next));
+        assert_eq!(reg.snapshot(), next);
+
+        // A writer that never lets go: the conflict is reported, nothing of this one stored.
+        store.interfere.store(u64::MAX, Ordering::SeqCst);
+        let err = reg.update(region("us-east-2")).unwrap_err();
+        assert!(matches!(err, RegistryError::Conflict { .. }), "{err}");
+        assert_ne!(
+            store.load().unwrap().unwrap().buckets["b"]
+                .cloud_region
+                .as_deref(),
+            Some("us-east-2")
+        );
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn update_async_runs_off_the_async_worker() {
+        let store = Arc::new(Counting::default());
+        let reg = Arc::new(Registry::open_with_store(Box::new(store.clone())).unwrap());
+        let worker = std::thread::current().id();
+        let (ran_on, next) = reg
+            .update_async(|s| {
+                s.buckets.entry("b".into()).or_default();
+                Ok(std::thread::current().id())
+            })
+            .await
+            .unwrap();
+        assert_ne!(ran_on, worker);
+        assert_eq!(next.version, 1);
     }
 }

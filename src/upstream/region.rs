@@ -10,6 +10,10 @@ use aws_smithy_runtime_api::client::result::SdkError;
 pub enum Lookup {
     /// The bucket exists; its region if the upstream told.
     Found(Option<String>),
+    /// The upstream refused (`403`) but named the bucket's region, as S3 does for a bucket
+    /// the credentials may not use
+    /// (<https://docs.aws.amazon.com/AmazonS3/latest/API/API_HeadBucket.html>).
+    Refused { region: String },
     /// The upstream says there is no such bucket.
     Missing,
     /// The upstream could not be asked, or refused (message safe to show).
@@ -27,6 +31,11 @@ pub async fn lookup(client: &aws_sdk_s3::Client, bucket: &str) -> Lookup {
 fn from_error(err: &SdkError<HeadBucketError, HttpResponse>) -> Lookup {
     if let Some(raw) = err.raw_response() {
         if let Some(region) = raw.headers().get("x-amz-bucket-region") {
+            if raw.status().as_u16() == 403 {
+                return Lookup::Refused {
+                    region: region.to_owned(),
+                };
+            }
             return Lookup::Found(Some(region.to_owned()));
         }
         if raw.status().as_u16() == 404 {

@@ -8,17 +8,17 @@ use std::path::{Path, PathBuf};
 
 /// Top-level modules, from the top of the request path down; a module may import only modules
 /// with a greater rank. Modules of equal rank are independent of each other. `config` (settings
-/// validated once) sits beside the gateway: the front and the wiring read it, and it names the
-/// defaults of the layers below. `listener` (connection bounds) and `s3s_errors` (an adapter)
+/// validated once) sits between the front and the gateway: the front and the wiring read it,
+/// and it names the defaults of the layers below. `listener` (connection bounds) and `s3s_errors` (an adapter)
 /// are leaves.
 const RANKS: &[(&str, u32)] = &[
     ("cli", 0),
     ("server", 1),
     ("admin", 2),
     ("front", 2),
-    ("gateway", 3),
     ("config", 3),
-    ("upstream", 4),
+    ("gateway", 4),
+    ("upstream", 5),
     ("registry", 6),
     ("profiles", 7),
     ("listener", 8),

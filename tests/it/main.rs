@@ -6,6 +6,7 @@
 //! server (moto_server, installed by `conformance/setup.sh`) and CI runs them with
 //! `cargo test -- --include-ignored` (see `.ci/run`).
 
+mod anonymous;
 mod aws_config_vectors;
 mod cli;
 mod common;

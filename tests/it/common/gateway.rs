@@ -23,6 +23,8 @@ pub struct GwOpts {
     pub admin_token: Option<String>,
     /// Contents of a `--config` TOML file (none when `None`).
     pub config_toml: Option<String>,
+    /// Settings of the config file, applied to the built configuration.
+    pub configure: Option<fn(&mut ServeConfig)>,
 }
 
 impl GwOpts {
@@ -47,6 +49,7 @@ impl Default for GwOpts {
             front_keys: Some((FRONT_AK.into(), FRONT_SK.into())),
             admin_token: Some(ADMIN_TOKEN.into()),
             config_toml: None,
+            configure: None,
         }
     }
 }
@@ -62,6 +65,7 @@ pub struct TestGateway {
     pub admin_token: String,
     /// The `--config` file, if the options gave one.
     pub config: Option<std::path::PathBuf>,
+    configure: Option<fn(&mut ServeConfig)>,
 }
 
 impl TestGateway {
@@ -125,6 +129,7 @@ impl TestGateway {
             env,
             front: (String::new(), String::new()),
             admin_token: String::new(),
+            configure: opts.configure,
         };
         gw.boot().await;
         gw
@@ -140,7 +145,10 @@ impl TestGateway {
             log_format: Default::default(),
             metrics_listen: None,
         };
-        let config = ServeConfig::build(args, &self.env).expect("ServeConfig::build");
+        let mut config = ServeConfig::build(args, &self.env).expect("ServeConfig::build");
+        if let Some(configure) = self.configure {
+            configure(&mut config);
+        }
         self.front = (
             config.users[0].access_key.clone(),
             config.users[0].secret_key.clone(),
