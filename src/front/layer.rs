@@ -346,6 +346,26 @@ impl RequestLine {
         let operation = summary.operation.unwrap_or("unknown");
         let upstream_ms = summary.upstream.map(millis);
         let upstream_id = summary.upstream_id.as_ref().and_then(|v| v.to_str().ok());
+        // The fields every request's line has, then the outcome's.
+        macro_rules! log_request {
+            ($level:ident, $($outcome:tt)*) => {
+                tracing::$level!(
+                    target: "rebucket::request",
+                    request_id = %id,
+                    method = %self.method,
+                    host = %self.host,
+                    bucket = %self.bucket,
+                    key = %self.key,
+                    operation,
+                    bytes_in = self.bytes_in,
+                    ms = millis(total),
+                    upstream_ms,
+                    user = self.user.as_deref(),
+                    upstream_request_id = upstream_id,
+                    $($outcome)*
+                )
+            };
+        }
         let (status, bytes_out) = match res {
             Ok(resp) => {
                 let bytes_out = if self.method == http::Method::HEAD {
@@ -357,43 +377,17 @@ impl RequestLine {
                         .exact()
                         .unwrap_or(0)
                 };
-                tracing::info!(
-                    target: "rebucket::request",
-                    request_id = %id,
-                    method = %self.method,
-                    host = %self.host,
-                    bucket = %self.bucket,
-                    key = %self.key,
-                    operation,
+                log_request!(
+                    info,
                     status = resp.status().as_u16(),
                     error_code,
-                    bytes_in = self.bytes_in,
                     bytes_out,
-                    ms = millis(total),
-                    upstream_ms,
-                    user = self.user.as_deref(),
-                    upstream_request_id = upstream_id,
                     "request"
                 );
                 (status_class(resp.status()), bytes_out)
             }
             Err(e) => {
-                tracing::warn!(
-                    target: "rebucket::request",
-                    request_id = %id,
-                    method = %self.method,
-                    host = %self.host,
-                    bucket = %self.bucket,
-                    key = %self.key,
-                    operation,
-                    error = %e,
-                    bytes_in = self.bytes_in,
-                    ms = millis(total),
-                    upstream_ms,
-                    user = self.user.as_deref(),
-                    upstream_request_id = upstream_id,
-                    "request failed"
-                );
+                log_request!(warn, error = %e, "request failed");
                 ("error", 0)
             }
         };

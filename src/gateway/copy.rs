@@ -130,6 +130,54 @@ async fn read_source(
     }
 }
 
+/// A copy input's source conditions and SSE-C key (the `copy_source_*` fields both copy
+/// operations share), taken for the source's GET, with `range`.
+macro_rules! source_read {
+    ($input:ident, $range:expr) => {
+        SourceRead {
+            if_match: $input.copy_source_if_match.take(),
+            if_none_match: $input.copy_source_if_none_match.take(),
+            if_modified_since: $input.copy_source_if_modified_since.take(),
+            if_unmodified_since: $input.copy_source_if_unmodified_since.take(),
+            sse_customer_algorithm: $input.copy_source_sse_customer_algorithm.take(),
+            sse_customer_key: $input.copy_source_sse_customer_key.take(),
+            sse_customer_key_md5: $input.copy_source_sse_customer_key_md5.take(),
+            range: $range,
+        }
+    };
+}
+
+/// `put` with the metadata of `from`: the source's, or with `REPLACE` the copy's own.
+macro_rules! metadata_from {
+    ($from:ident, $put:expr) => {
+        PutObjectInput {
+            metadata: $from.metadata,
+            content_type: $from.content_type,
+            content_encoding: $from.content_encoding,
+            content_disposition: $from.content_disposition,
+            content_language: $from.content_language,
+            cache_control: $from.cache_control,
+            expires: $from.expires,
+            ..$put
+        }
+    };
+}
+
+/// A copy's answer from its write's output `put`: the encryption the write reports, and
+/// `fields` (evaluated after those are taken).
+macro_rules! copy_answer {
+    ($output:ident from $put:ident { $($field:ident: $value:expr),* }) => {
+        $output {
+            server_side_encryption: $put.server_side_encryption.clone(),
+            ssekms_key_id: $put.ssekms_key_id.clone(),
+            sse_customer_algorithm: $put.sse_customer_algorithm.clone(),
+            sse_customer_key_md5: $put.sse_customer_key_md5.clone(),
+            $($field: $value,)*
+            ..Default::default()
+        }
+    };
+}
+
 /// The checksums and ETag of a write, as a copy's result names them.
 macro_rules! copied {
     ($result:ident, $written:expr $(, $field:ident)*) => {{
@@ -155,16 +203,7 @@ impl Copy for CopyObjectInput {
     }
 
     fn source_read(&mut self) -> Result<SourceRead, GatewayError> {
-        Ok(SourceRead {
-            if_match: self.copy_source_if_match.take(),
-            if_none_match: self.copy_source_if_none_match.take(),
-            if_modified_since: self.copy_source_if_modified_since.take(),
-            if_unmodified_since: self.copy_source_if_unmodified_since.take(),
-            sse_customer_algorithm: self.copy_source_sse_customer_algorithm.take(),
-            sse_customer_key: self.copy_source_sse_customer_key.take(),
-            sse_customer_key_md5: self.copy_source_sse_customer_key_md5.take(),
-            range: None,
-        })
+        Ok(source_read!(self, None))
     }
 
     fn write(self, backend: String, got: GetObjectOutput) -> PutObjectInput {
@@ -174,47 +213,11 @@ impl Copy for CopyObjectInput {
             .metadata_directive
             .as_ref()
             .is_some_and(|d| d.as_str() == MetadataDirective::REPLACE);
-        let (
-            metadata,
-            content_type,
-            content_encoding,
-            content_disposition,
-            content_language,
-            cache_control,
-            expires,
-        ) = if replace {
-            (
-                input.metadata,
-                input.content_type,
-                input.content_encoding,
-                input.content_disposition,
-                input.content_language,
-                input.cache_control,
-                input.expires,
-            )
-        } else {
-            (
-                got.metadata,
-                got.content_type,
-                got.content_encoding,
-                got.content_disposition,
-                got.content_language,
-                got.cache_control,
-                got.expires,
-            )
-        };
-        PutObjectInput {
+        let put = PutObjectInput {
             bucket: backend,
             key: input.key,
             body: got.body,
             content_length: got.content_length,
-            metadata,
-            content_type,
-            content_encoding,
-            content_disposition,
-            content_language,
-            cache_control,
-            expires,
             acl: input.acl,
             storage_class: input.storage_class,
             tagging: input.tagging,
@@ -228,20 +231,20 @@ impl Copy for CopyObjectInput {
                 .website_redirect_location
                 .or(got.website_redirect_location),
             ..Default::default()
+        };
+        if replace {
+            metadata_from!(input, put)
+        } else {
+            metadata_from!(got, put)
         }
     }
 
     fn answer(source_version: Option<String>, put: PutObjectOutput) -> CopyObjectOutput {
-        CopyObjectOutput {
+        copy_answer!(CopyObjectOutput from put {
             version_id: put.version_id.clone(),
-            server_side_encryption: put.server_side_encryption.clone(),
-            ssekms_key_id: put.ssekms_key_id.clone(),
-            sse_customer_algorithm: put.sse_customer_algorithm.clone(),
-            sse_customer_key_md5: put.sse_customer_key_md5.clone(),
             copy_object_result: Some(copied!(CopyObjectResult, put, checksum_type)),
-            copy_source_version_id: source_version,
-            ..Default::default()
-        }
+            copy_source_version_id: source_version
+        })
     }
 }
 
@@ -259,16 +262,7 @@ impl Copy for UploadPartCopyInput {
             ),
             None => None,
         };
-        Ok(SourceRead {
-            if_match: self.copy_source_if_match.take(),
-            if_none_match: self.copy_source_if_none_match.take(),
-            if_modified_since: self.copy_source_if_modified_since.take(),
-            if_unmodified_since: self.copy_source_if_unmodified_since.take(),
-            sse_customer_algorithm: self.copy_source_sse_customer_algorithm.take(),
-            sse_customer_key: self.copy_source_sse_customer_key.take(),
-            sse_customer_key_md5: self.copy_source_sse_customer_key_md5.take(),
-            range,
-        })
+        Ok(source_read!(self, range))
     }
 
     fn write(self, backend: String, got: GetObjectOutput) -> UploadPartInput {
@@ -287,14 +281,9 @@ impl Copy for UploadPartCopyInput {
     }
 
     fn answer(source_version: Option<String>, put: UploadPartOutput) -> UploadPartCopyOutput {
-        UploadPartCopyOutput {
-            server_side_encryption: put.server_side_encryption.clone(),
-            ssekms_key_id: put.ssekms_key_id.clone(),
-            sse_customer_algorithm: put.sse_customer_algorithm.clone(),
-            sse_customer_key_md5: put.sse_customer_key_md5.clone(),
+        copy_answer!(UploadPartCopyOutput from put {
             copy_part_result: Some(copied!(CopyPartResult, put)),
-            copy_source_version_id: source_version,
-            ..Default::default()
-        }
+            copy_source_version_id: source_version
+        })
     }
 }

@@ -12,6 +12,7 @@ use s3s::{S3, S3Request, S3Response, S3Result};
 
 use super::body::watch_body;
 use super::error::{GatewayError, MAX_UPLOAD_SIZE};
+use super::forward::Operation;
 use super::get::strip_aws_chunked;
 use super::{FrontOrigin, Gateway, object_url};
 
@@ -45,19 +46,52 @@ fn check_size(
     }
 }
 
-pub async fn put_object(
-    gw: &Gateway,
-    req: S3Request<PutObjectInput>,
-) -> S3Result<S3Response<PutObjectOutput>> {
+/// What PutObject and UploadPart share: a body that streams upstream, checked on its way.
+trait Upload: Operation {
+    fn body_mut(&mut self) -> &mut Option<StreamingBlob>;
+    fn content_length(&self) -> Option<i64>;
+    fn checksum_algorithm_mut(&mut self) -> &mut Option<ChecksumAlgorithm>;
+}
+
+macro_rules! upload {
+    ($($input:ident),*) => {$(
+        impl Upload for $input {
+            fn body_mut(&mut self) -> &mut Option<StreamingBlob> {
+                &mut self.body
+            }
+            fn content_length(&self) -> Option<i64> {
+                self.content_length
+            }
+            fn checksum_algorithm_mut(&mut self) -> &mut Option<ChecksumAlgorithm> {
+                &mut self.checksum_algorithm
+            }
+        }
+    )*};
+}
+
+upload!(PutObjectInput, UploadPartInput);
+
+/// Forwards an upload: refused early when too large, its checksum algorithm named, its body
+/// watched (see [`watch_body`]); a failure of the client's body is answered as the client's.
+async fn upload<I: Upload>(gw: &Gateway, req: S3Request<I>) -> S3Result<S3Response<I::Output>> {
     let mut input = req.input;
-    check_size(input.body.as_ref(), input.content_length)?;
-    input.content_encoding = strip_aws_chunked(input.content_encoding);
-    input.checksum_algorithm = checksum_algorithm(input.checksum_algorithm, &req.headers);
-    let verdict;
-    (input.body, verdict) = watch_body(input.body, &req.headers, req.trailing_headers);
+    let declared = input.content_length();
+    check_size(input.body_mut().as_ref(), declared)?;
+    let named = input.checksum_algorithm_mut().take();
+    *input.checksum_algorithm_mut() = checksum_algorithm(named, &req.headers);
+    let (body, verdict) = watch_body(input.body_mut().take(), &req.headers, req.trailing_headers);
+    *input.body_mut() = body;
     gw.forward(input)
         .await
         .map_err(|e| verdict.take().unwrap_or(e))
+}
+
+pub async fn put_object(
+    gw: &Gateway,
+    mut req: S3Request<PutObjectInput>,
+) -> S3Result<S3Response<PutObjectOutput>> {
+    req.input.content_encoding = strip_aws_chunked(req.input.content_encoding.take());
+    upload(gw, req).await
 }
 
 /// The upload of a POST object, as s3s's default does it (a PutObject of the form's file),
@@ -112,14 +146,7 @@ pub async fn upload_part(
     gw: &Gateway,
     req: S3Request<UploadPartInput>,
 ) -> S3Result<S3Response<UploadPartOutput>> {
-    let mut input = req.input;
-    check_size(input.body.as_ref(), input.content_length)?;
-    input.checksum_algorithm = checksum_algorithm(input.checksum_algorithm, &req.headers);
-    let verdict;
-    (input.body, verdict) = watch_body(input.body, &req.headers, req.trailing_headers);
-    gw.forward(input)
-        .await
-        .map_err(|e| verdict.take().unwrap_or(e))
+    upload(gw, req).await
 }
 
 pub async fn complete_multipart_upload(

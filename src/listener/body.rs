@@ -17,9 +17,9 @@ use std::time::Duration;
 use bytes::Bytes;
 use hyper::body::{Body, Frame, Incoming, SizeHint};
 use s3s::service::S3Service;
-use tokio::time::Sleep;
 
 use super::BoxError;
+use super::idle::IdleClock;
 
 /// The client sent nothing of its request body for the body idle timeout.
 #[derive(Debug, thiserror::Error)]
@@ -30,8 +30,7 @@ pub struct BodyIdle(pub Duration);
 /// while it is being read.
 pub struct IdleBody<B> {
     inner: B,
-    idle: Duration,
-    sleep: Option<Pin<Box<Sleep>>>,
+    clock: IdleClock,
     /// Set when the timeout fired.
     fired: Arc<AtomicBool>,
 }
@@ -40,8 +39,7 @@ impl<B> IdleBody<B> {
     pub fn new(inner: B, idle: Duration, fired: Arc<AtomicBool>) -> Self {
         Self {
             inner,
-            idle,
-            sleep: None,
+            clock: IdleClock::new(idle),
             fired,
         }
     }
@@ -60,23 +58,17 @@ where
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
         match Pin::new(&mut self.inner).poll_frame(cx) {
-            Poll::Pending => {
-                let idle = self.idle;
-                let sleep = self
-                    .sleep
-                    .get_or_insert_with(|| Box::pin(tokio::time::sleep(idle)));
-                match sleep.as_mut().poll(cx) {
-                    Poll::Ready(()) => {
-                        self.sleep = None;
-                        self.fired.store(true, Ordering::Release);
-                        tracing::info!(idle_ms = idle.as_millis(), "request body stalled: cut off");
-                        Poll::Ready(Some(Err(Box::new(BodyIdle(idle)))))
-                    }
-                    Poll::Pending => Poll::Pending,
+            Poll::Pending => match self.clock.poll_pending(cx) {
+                Poll::Ready(()) => {
+                    let idle = self.clock.idle();
+                    self.fired.store(true, Ordering::Release);
+                    tracing::info!(idle_ms = idle.as_millis(), "request body stalled: cut off");
+                    Poll::Ready(Some(Err(Box::new(BodyIdle(idle)))))
                 }
-            }
+                Poll::Pending => Poll::Pending,
+            },
             Poll::Ready(ready) => {
-                self.sleep = None;
+                self.clock.progressed();
                 Poll::Ready(ready.map(|r| r.map_err(Into::into)))
             }
         }

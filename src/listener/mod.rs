@@ -33,6 +33,7 @@
 //!   the size is the `SETTINGS_MAX_HEADER_LIST_SIZE` announced to the client (RFC 9113 §6.5.2).
 
 pub mod body;
+pub mod idle;
 pub mod io;
 
 use std::future::Future;

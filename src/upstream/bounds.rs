@@ -48,9 +48,10 @@ use aws_smithy_runtime_api::client::retries::classifiers::{
 use aws_smithy_types::body::SdkBody;
 use aws_smithy_types::retry::RetryConfig;
 use bytes::Bytes;
-use tokio::time::{Instant, Sleep};
+use tokio::time::Instant;
 
 use super::guard;
+use crate::listener::idle::IdleClock;
 
 /// Default bound on the wait for an answer's head once the request is sent: 60 s.
 pub const DEFAULT_FIRST_BYTE_TIMEOUT: Duration = Duration::from_secs(60);
@@ -137,8 +138,7 @@ impl HttpConnector for BoundedConnector {
                         let body = resp.take_body();
                         *resp.body_mut() = SdkBody::from_body_1_x(ReceivedBody {
                             inner: body,
-                            idle: bounds.idle,
-                            sleep: None,
+                            clock: IdleClock::new(bounds.idle),
                         });
                         return Ok(resp);
                     }
@@ -261,9 +261,7 @@ impl hyper::body::Body for SentBody {
 /// The answer's body, failing when the upstream sends nothing for `idle` while it is read.
 struct ReceivedBody {
     inner: SdkBody,
-    idle: Duration,
-    /// Armed while the reader waits for data.
-    sleep: Option<Pin<Box<Sleep>>>,
+    clock: IdleClock,
 }
 
 impl hyper::body::Body for ReceivedBody {
@@ -275,21 +273,15 @@ impl hyper::body::Body for ReceivedBody {
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<hyper::body::Frame<Bytes>, BoxError>>> {
         match Pin::new(&mut self.inner).poll_frame(cx) {
-            Poll::Pending => {
-                let idle = self.idle;
-                let sleep = self
-                    .sleep
-                    .get_or_insert_with(|| Box::pin(tokio::time::sleep(idle)));
-                match sleep.as_mut().poll(cx) {
-                    Poll::Ready(()) => {
-                        self.sleep = None;
-                        Poll::Ready(Some(Err(Box::new(timeout(Stalled::Receive(idle))))))
-                    }
-                    Poll::Pending => Poll::Pending,
+            Poll::Pending => match self.clock.poll_pending(cx) {
+                Poll::Ready(()) => {
+                    let idle = self.clock.idle();
+                    Poll::Ready(Some(Err(Box::new(timeout(Stalled::Receive(idle))))))
                 }
-            }
+                Poll::Pending => Poll::Pending,
+            },
             ready => {
-                self.sleep = None;
+                self.clock.progressed();
                 ready
             }
         }
