@@ -2,8 +2,8 @@
 # The conformance run CI calls after `cargo build` (rebucket at target/debug/rebucket,
 # or $REBUCKET_BIN):
 #   1. setup.sh
-#   2. pytest test_e2e_clients.py against moto and rclone (issue 2)
-#   3. run_matrix.py for moto, rclone and SeaweedFS (issue 5; CONFORMANCE_UPSTREAMS
+#   2. pytest test_e2e_clients.py against moto and rclone (the S3 clients end to end)
+#   3. run_matrix.py for moto, rclone and SeaweedFS (the differential suite; CONFORMANCE_UPSTREAMS
 #      overrides the list, --with-juicefs adds the JuiceFS gateway, --with-garage garage,
 #      built from crates.io on first use); a difference that is
 #      neither fixed nor listed in KNOWN-DIFFERENCES.md fails the run (CONFORMANCE_STRICT=0:

@@ -1,17 +1,20 @@
 //! rebucket: an S3-compatible gateway that routes every bucket to its own upstream S3 server,
 //! signing upstream requests with that bucket's own AWS profile.
 //!
-//! Layout (see `ARCHITECTURE.md`):
-//! - [`profiles`]: the AWS shared `config`/`credentials` parser and profile resolution.
-//! - [`registry`]: bucket -> properties, validated and persisted in the data dir.
-//! - [`upstream`]: upstream S3 clients, their cache, region lookup and error mapping.
+//! A request goes front → gateway → upstream → (registry, profiles), and so do the imports
+//! (see `ARCHITECTURE.md`; `tests/it/layering.rs` checks it):
+//! - [`front`]: the S3 front: s3s with the front's identities and routes, inside the layer that
+//!   gives every request its id, parity fixes, CORS and log line.
+//! - [`config`]: the operator's settings, validated once.
 //! - [`gateway`]: the `s3s::S3` implementation that routes and forwards every operation.
-//! - [`admin`]: the token-protected JSON admin API.
-//! - [`front`]: requests the S3 front answers before s3s's operations (custom routes).
-//! - [`server`]: listeners, the embedded default store, start-up.
-//! - [`listener`]: the bounds of every listener's connections (timeouts, limits).
-//! - [`cli`]: the `rebucket` command line.
-//! - [`metrics`]: Prometheus metrics, request ids and readiness, a leaf every layer calls.
+//! - [`upstream`]: upstream S3 clients, their cache and bounds, routing, error mapping.
+//! - [`registry`]: bucket -> typed properties, persisted in the data dir.
+//! - [`profiles`]: the AWS shared `config`/`credentials` parser and profile resolution.
+//!
+//! Wiring on top: [`cli`] (the `rebucket` command line), [`server`] (listeners, the embedded
+//! default store, start-up), [`admin`] (the token-protected JSON admin API). Leaves below
+//! everything: [`listener`] (connection bounds), [`metrics`] (Prometheus metrics, request ids),
+//! [`s3s_errors`] (the one adapter for s3s's untyped errors).
 
 pub mod admin;
 pub mod cli;

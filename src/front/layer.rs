@@ -203,7 +203,11 @@ async fn redact(resp: &mut http::Response<s3s::Body>) {
     if bytes.is_empty() {
         return;
     }
-    let code = xml_code(&bytes).unwrap_or_else(|| "InternalError".to_owned());
+    let code = error_code(&bytes)
+        .map(str::trim)
+        .filter(|c| !c.is_empty() && c.len() < 64)
+        .unwrap_or("InternalError")
+        .to_owned();
     let err: s3s::S3Error = FrontError::Redacted { code, status }.into();
     let xml = error_xml(&err);
     if let Ok(len) = http::HeaderValue::try_from(xml.len().to_string()) {
@@ -240,13 +244,6 @@ fn error_response(err: s3s::S3Error) -> http::Response<s3s::Body> {
     resp
 }
 
-/// The `<Code>` of an S3 XML error body.
-fn xml_code(body: &[u8]) -> Option<String> {
-    let text = std::str::from_utf8(body).ok()?;
-    let (_, rest) = text.split_once("<Code>")?;
-    let (code, _) = rest.split_once("</Code>")?;
-    Some(code.trim().to_owned()).filter(|c| !c.is_empty() && c.len() < 64)
-}
 
 /// What the per-request log line says about the request.
 struct RequestLine {
