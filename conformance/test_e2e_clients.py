@@ -1,4 +1,4 @@
-"""Issue 2 end to end: the real aws cli and boto3 through rebucket, in front of
+"""End to end: the real aws cli and boto3 through rebucket, in front of
 moto and rclone. `pytest conformance/test_e2e_clients.py [--upstreams moto] [--via direct]`."""
 from __future__ import annotations
 
@@ -379,3 +379,53 @@ def test_cors_answers_like_s3(gw):
     gw.aws("s3api", "delete-bucket-cors", "--bucket", bucket)
     r = options(Origin="https://app.example", **{"Access-Control-Request-Method": "GET"})
     assert r.status == 403 and b"CORS is not enabled" in r.data
+
+
+def _metrics(gw) -> dict[tuple[str, frozenset], float]:
+    """rebucket's `/metrics` (admin listener, no token) as {(name, labels): value}."""
+    import urllib.request
+    text = urllib.request.urlopen(f"{gw.server.admin_endpoint}/metrics", timeout=10).read().decode()
+    out = {}
+    for line in text.splitlines():
+        if not line or line.startswith("#"):
+            continue
+        series, value = line.rsplit(" ", 1)
+        name, _, labels = series.partition("{")
+        pairs = frozenset(tuple(kv.split("=", 1)) for kv in labels.rstrip("}").split(",") if kv)
+        out[(name, pairs)] = float(value)
+    return out
+
+
+def _sum(m, name, **labels) -> float:
+    want = {(k, f'"{v}"') for k, v in labels.items()}
+    return sum(v for (n, ls), v in m.items() if n == name and want <= ls)
+
+
+def test_metrics_count_what_the_clients_sent(gw, bucket):
+    """/metrics moves by exactly the requests aws cli and boto3 sent, and their bytes."""
+    if gw.direct:
+        pytest.skip("rebucket's metrics: only through rebucket")
+    body = os.urandom(4096)
+    src = gw.tmp / "metrics-4k.bin"
+    src.write_bytes(body)
+    before = _metrics(gw)
+    gw.s3.put_object(Bucket=bucket, Key="metrics/a", Body=body)
+    gw.s3.put_object(Bucket=bucket, Key="metrics/b", Body=body)
+    assert gw.s3.get_object(Bucket=bucket, Key="metrics/a")["Body"].read() == body
+    gw.s3.head_object(Bucket=bucket, Key="metrics/b")
+    gw.aws("s3api", "put-object", "--bucket", bucket, "--key", "metrics/c", "--body", str(src))
+    gw.aws("s3api", "head-object", "--bucket", bucket, "--key", "metrics/c")
+    after = _metrics(gw)
+
+    def moved(name, **labels):
+        return _sum(after, name, **labels) - _sum(before, name, **labels)
+
+    assert moved("rebucket_requests_total", operation="PutObject", status="2xx") == 3
+    assert moved("rebucket_requests_total", operation="GetObject", status="2xx") == 1
+    assert moved("rebucket_requests_total", operation="HeadObject", status="2xx") == 2
+    assert moved("rebucket_requests_total") == 6, "no other request was counted"
+    assert moved("rebucket_received_bytes_total") == 3 * 4096
+    assert moved("rebucket_sent_bytes_total") == 4096, "one GET body; HEADs send none"
+    assert moved("rebucket_request_duration_seconds_count", operation="PutObject") == 3
+    assert moved("rebucket_upstream_duration_seconds_count", operation="HeadObject") == 2
+    assert _sum(after, "rebucket_requests_in_flight") == 0
