@@ -133,16 +133,16 @@ impl ConfigFile {
 #[derive(Debug, Clone, clap::Args)]
 pub struct ServeArgs {
     /// Address of the S3 front.
-    #[arg(long, default_value = "127.0.0.1:8080")]
+    #[arg(long, default_value = "127.0.0.1:8080", env = "REBUCKET_LISTEN")]
     pub listen: SocketAddr,
     /// Address of the admin API.
-    #[arg(long, default_value = "127.0.0.1:8081")]
+    #[arg(long, default_value = "127.0.0.1:8081", env = "REBUCKET_ADMIN_LISTEN")]
     pub admin_listen: SocketAddr,
     /// Where the registry, generated keys and the embedded store live.
-    #[arg(long, default_value = "./rebucket-data")]
+    #[arg(long, default_value = "./rebucket-data", env = "REBUCKET_DATA_DIR")]
     pub data_dir: PathBuf,
     /// TOML config file.
-    #[arg(long)]
+    #[arg(long, env = "REBUCKET_CONFIG")]
     pub config: Option<PathBuf>,
     /// Base domain for virtual-hosted-style requests (repeatable; adds to the config file's).
     #[arg(long)]

@@ -42,6 +42,9 @@ Environment (read once at start):
                                generated into <data-dir>/front-keys.json and printed once)
   REBUCKET_ADMIN_TOKEN         admin API token (else admin_token_file, else generated into
                                <data-dir>/admin-token)
+  REBUCKET_LISTEN, REBUCKET_ADMIN_LISTEN, REBUCKET_DATA_DIR, REBUCKET_CONFIG,
+  REBUCKET_LOG_FORMAT, REBUCKET_METRICS_LISTEN
+                               the flags of the same names (a flag given wins)
   RUST_LOG                     log filter, e.g. info (default), debug, rebucket=debug
 
 Config file keys (--config FILE; all optional; `rebucket config example` prints them commented):

@@ -244,7 +244,6 @@ fn error_response(err: s3s::S3Error) -> http::Response<s3s::Body> {
     resp
 }
 
-
 /// What the per-request log line says about the request.
 struct RequestLine {
     started: Instant,

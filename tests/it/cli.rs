@@ -281,10 +281,12 @@ impl Gateway {
         let home = tempfile::tempdir().unwrap();
         let (s3_port, admin_port) = (free_port(), free_port());
         let child = rebucket(home.path())
-            .args(["serve", "--data-dir"])
-            .arg(home.path().join("data"))
-            .args(["--listen", &format!("127.0.0.1:{s3_port}")])
-            .args(["--admin-listen", &format!("127.0.0.1:{admin_port}")])
+            // The flags' environment equivalents: the admin port below is only reachable
+            // if REBUCKET_ADMIN_LISTEN was read.
+            .arg("serve")
+            .env("REBUCKET_DATA_DIR", home.path().join("data"))
+            .env("REBUCKET_LISTEN", format!("127.0.0.1:{s3_port}"))
+            .env("REBUCKET_ADMIN_LISTEN", format!("127.0.0.1:{admin_port}"))
             .env("REBUCKET_ADMIN_TOKEN", TOKEN)
             .env("RUST_LOG", "warn")
             .stdin(Stdio::null())
