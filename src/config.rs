@@ -165,8 +165,9 @@ pub enum LogFormat {
     Json,
 }
 
-/// Everything `serve` needs, validated.
-#[derive(Debug, Clone)]
+/// Everything `serve` needs, validated. Its `Debug` leaves out the admin token and the users'
+/// secrets.
+#[derive(Clone)]
 pub struct ServeConfig {
     pub listen: SocketAddr,
     pub admin_listen: SocketAddr,
@@ -215,6 +216,23 @@ pub struct ServeConfig {
     pub env_credentials: Option<StaticCredentials>,
 }
 
+impl std::fmt::Debug for ServeConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServeConfig")
+            .field("listen", &self.listen)
+            .field("admin_listen", &self.admin_listen)
+            .field("data_dir", &self.data_dir)
+            .field("users", &self.users)
+            .field("admin_token", &"<hidden>")
+            .field("admin_token_source", &self.admin_token_source)
+            .field("domains", &self.domains)
+            .field("default_endpoint", &self.default_endpoint)
+            .field("default_profile", &self.default_profile)
+            .field("env_credentials", &self.env_credentials)
+            .finish_non_exhaustive()
+    }
+}
+
 /// A timeout setting in milliseconds: 1 ms to an hour, `default` when not set.
 fn timeout_ms(name: &str, v: Option<u64>, default: Duration) -> Result<Duration, ConfigError> {
     let Some(ms) = v else {
@@ -230,18 +248,43 @@ fn timeout_ms(name: &str, v: Option<u64>, default: Duration) -> Result<Duration,
     Ok(d)
 }
 
-/// Writes `contents` to `path` readable by the owner only, atomically.
+/// Writes `contents` to `path` readable by the owner only, atomically: through a temporary file
+/// of an unpredictable name created exclusively (`O_EXCL`, mode 0600), then renamed.
 pub fn write_private(path: &Path, contents: &str) -> std::io::Result<()> {
     use std::io::Write;
-    let tmp = path.with_extension("tmp");
+    let name = path
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or("secret");
+    let tmp = path.with_file_name(format!(".{name}.{}.tmp", random_string(16, SECRET_CHARS)));
     let mut opts = std::fs::OpenOptions::new();
-    opts.write(true).create(true).truncate(true);
+    opts.write(true).create_new(true);
     #[cfg(unix)]
     std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
     let mut f = opts.open(&tmp)?;
-    f.write_all(contents.as_bytes())?;
-    f.sync_all()?;
-    std::fs::rename(&tmp, path)
+    let written = f
+        .write_all(contents.as_bytes())
+        .and_then(|()| f.sync_all())
+        .and_then(|()| std::fs::rename(&tmp, path));
+    if written.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    written
+}
+
+/// Whether a file that holds secrets can be read by others than its owner (group or world
+/// bits set), as `serve` warns.
+pub fn readable_by_others(path: &Path) -> bool {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::metadata(path).is_ok_and(|m| m.permissions().mode() & 0o077 != 0)
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = path;
+        false
+    }
 }
 
 /// A random string of `len` characters from `alphabet`.
@@ -278,10 +321,17 @@ impl ServeConfig {
             None => ConfigFile::default(),
         };
         let data_dir = args.data_dir.clone();
+        let created = !data_dir.exists();
         std::fs::create_dir_all(&data_dir).map_err(|source| ConfigError::DataDir {
             path: data_dir.clone(),
             source,
         })?;
+        // A data dir rebucket creates is its owner's only: it holds generated secrets.
+        #[cfg(unix)]
+        if created {
+            use std::os::unix::fs::PermissionsExt;
+            let _ = std::fs::set_permissions(&data_dir, std::fs::Permissions::from_mode(0o700));
+        }
 
         let (users, generated_keys) = Self::users(&file, env, &data_dir)?;
         let (admin_token, admin_token_source) = Self::admin_token(&file, env, &data_dir)?;
@@ -479,6 +529,79 @@ impl ServeConfig {
                 "admin token file {}: {e}",
                 path.display()
             ))),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secret_files_are_the_owners_only_and_leave_no_temp_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("admin-token");
+        write_private(&path, "one").unwrap();
+        write_private(&path, "two").unwrap();
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "two");
+        assert!(!readable_by_others(&path));
+        let names: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(names, ["admin-token"], "no temporary file left");
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+            assert!(readable_by_others(&path));
+        }
+    }
+
+    #[test]
+    fn the_debug_of_a_config_shows_no_secret() {
+        let dir = tempfile::tempdir().unwrap();
+        let args = ServeArgs {
+            listen: "127.0.0.1:0".parse().unwrap(),
+            admin_listen: "127.0.0.1:0".parse().unwrap(),
+            data_dir: dir.path().join("data"),
+            config: None,
+            domain: vec![],
+            log_format: Default::default(),
+            metrics_listen: None,
+        };
+        let env: HashMap<String, String> = [
+            ("REBUCKET_ACCESS_KEY", "FRONTKEY"),
+            ("REBUCKET_SECRET_KEY", "front-secret-0123456789"),
+            ("REBUCKET_ADMIN_TOKEN", "admin-token-0123456789"),
+            ("AWS_ACCESS_KEY_ID", "UPKEY"),
+            ("AWS_SECRET_ACCESS_KEY", "upstream-secret-0123456789"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect();
+        let config = ServeConfig::build(args, &env).unwrap();
+        let shown = format!("{config:?}");
+        for secret in [
+            "front-secret-0123456789",
+            "admin-token-0123456789",
+            "upstream-secret-0123456789",
+        ] {
+            assert!(!shown.contains(secret), "{secret} in {shown}");
+        }
+        assert!(shown.contains("FRONTKEY"), "{shown}");
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(dir.path().join("data"))
+                .unwrap()
+                .permissions()
+                .mode();
+            assert_eq!(
+                mode & 0o777,
+                0o700,
+                "a data dir rebucket creates is the owner's"
+            );
         }
     }
 }

@@ -17,9 +17,45 @@ use crate::profiles::{ProfileEnv, ProfileError, ProfileSet, ResolveOptions};
 /// logs every error answer (a client's 404 too) at ERROR with a debug dump; rebucket's own
 /// per-request line (target `rebucket::request`) says what happened, so the default quiets
 /// s3s (`s3s=off`; `RUST_LOG=info,s3s=debug` brings it back).
+/// Log targets whose debug and trace output can carry secrets of requests (s3s prints parsed
+/// requests: SSE-C keys, session tokens, signatures; the SDK and signer print signed headers
+/// and canonical requests): capped at `info` whatever `RUST_LOG` asks.
+const SECRET_BEARING_TARGETS: &[&str] = &[
+    "s3s",
+    "s3s_aws",
+    "aws_sigv4",
+    "aws_smithy_runtime",
+    "aws_smithy_http_client",
+    "aws_config",
+    "hyper",
+    "hyper_util",
+    "h2",
+];
+
+/// `filter` with [`SECRET_BEARING_TARGETS`] capped at `info`: their own directives are
+/// replaced (one the filter turned off stays off).
+fn capped(filter: tracing_subscriber::EnvFilter) -> tracing_subscriber::EnvFilter {
+    let text = filter.to_string();
+    let target_of = |d: &str| d.split(['=', '[']).next().unwrap_or("").trim().to_owned();
+    let mut kept: Vec<String> = text
+        .split(',')
+        .map(str::trim)
+        .filter(|d| !d.is_empty())
+        .filter(|d| !SECRET_BEARING_TARGETS.contains(&target_of(d).as_str()) || d.ends_with("=off"))
+        .map(str::to_owned)
+        .collect();
+    for target in SECRET_BEARING_TARGETS {
+        if !kept.iter().any(|d| target_of(d) == *target) {
+            kept.push(format!("{target}=info"));
+        }
+    }
+    tracing_subscriber::EnvFilter::new(kept.join(","))
+}
+
 fn init_tracing(default: &str, format: crate::config::LogFormat) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(format!("{default},s3s=off")));
+    let filter = capped(filter);
     use std::io::IsTerminal;
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
@@ -106,12 +142,31 @@ fn serve(args: crate::config::ServeArgs) -> ExitCode {
     };
     if config.generated_keys {
         let u = &config.users[0];
+        // The secret stays in its file (owner-only), never on a terminal or in a log.
+        let file = config.data_dir.join("front-keys.json");
         println!(
-            "Generated S3 client keys (kept in {}):",
-            config.data_dir.join("front-keys.json").display()
+            "Generated S3 client keys: AWS_ACCESS_KEY_ID={}; the secret key is in {} \
+             (readable by this user only): jq -r .secret_key {}",
+            u.access_key,
+            file.display(),
+            file.display()
         );
-        println!("  AWS_ACCESS_KEY_ID={}", u.access_key);
-        println!("  AWS_SECRET_ACCESS_KEY={}", u.secret_key);
+    }
+    // Files that hold secrets should be their owner's only.
+    let secret_files = [
+        config.data_dir.join("front-keys.json"),
+        std::path::PathBuf::from(&config.admin_token_source),
+        env.credentials_file(),
+    ];
+    for file in secret_files
+        .iter()
+        .filter(|f| crate::config::readable_by_others(f))
+    {
+        eprintln!(
+            "rebucket: warning: {} holds secrets and is readable by others than its owner \
+             (chmod 600 it)",
+            file.display()
+        );
     }
     let rt = runtime();
     rt.block_on(async move {
@@ -418,4 +473,26 @@ async fn ls(c: AdminClient, as_json: bool) -> Result<String, String> {
 
 fn pretty(v: &Value) -> String {
     serde_json::to_string_pretty(v).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secret_bearing_log_targets_are_capped_at_info() {
+        let filter = capped(tracing_subscriber::EnvFilter::new("trace,s3s=trace,h2=off"));
+        let text = filter.to_string();
+        assert!(text.contains("s3s=info"), "{text}");
+        assert!(
+            !text.contains("s3s=trace"),
+            "the caller's directive is replaced: {text}"
+        );
+        assert!(text.contains("aws_sigv4=info"), "{text}");
+        assert!(
+            !text.contains("h2=info"),
+            "a target turned off stays off: {text}"
+        );
+        assert!(text.contains("h2=off"), "{text}");
+    }
 }
