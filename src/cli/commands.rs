@@ -265,7 +265,7 @@ fn props_text(v: &Value) -> String {
         .collect();
     let r = &v["route"];
     if let Some(e) = r.get("error") {
-        rows.push(["route.error".into(), text(e), "-".into()]);
+        rows.push(["route.error".into(), text(e), String::new()]);
     } else {
         let src = &r["sources"];
         let backend_source = if props
@@ -302,8 +302,16 @@ fn props_text(v: &Value) -> String {
     };
     let header = ["PROPERTY", "VALUE", "SOURCE"].map(str::to_owned);
     let all: Vec<&[String; 3]> = std::iter::once(&header).chain(rows.iter()).collect();
+    // A route error is a sentence, not a column: it does not widen the table.
     let widths: Vec<usize> = (0..2)
-        .map(|i| all.iter().map(|r| r[i].len()).max().unwrap_or(0) + 2)
+        .map(|i| {
+            all.iter()
+                .filter(|r| r[0] != "route.error")
+                .map(|r| r[i].len())
+                .max()
+                .unwrap_or(0)
+                + 2
+        })
         .collect();
     std::iter::once(title)
         .chain(all.iter().map(|[a, b, c]| {
