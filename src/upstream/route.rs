@@ -278,7 +278,24 @@ impl Resolver {
             (_, _, Some(r)) => (r.credentials.clone(), ProfileFile),
             (_, _, None) => (CredentialSource::Anonymous, BuiltIn),
         };
-        let profile_endpoint = resolved.as_ref().and_then(|r| r.endpoint_url.clone());
+        // Without a profile the SDKs still read the variables (`AWS_ENDPOINT_URL[_S3]`,
+        // `AWS_REGION`, `AWS_DEFAULT_REGION`): the same rules, over an empty profile.
+        let no_profile = std::collections::BTreeMap::new();
+        let profile_endpoint = match &resolved {
+            Some(r) => r.endpoint_url.clone(),
+            None => crate::profiles::endpoint::resolve_endpoint_url(
+                &profiles,
+                &profile,
+                &self.env.vars,
+                "s3",
+                crate::profiles::endpoint::ClientEndpoint::default(),
+            )
+            .map_err(|e| fail(e.into()))?,
+        };
+        let profile_region = match &resolved {
+            Some(r) => r.region.clone(),
+            None => crate::profiles::resolve::resolve_region(&no_profile, &self.env.vars),
+        };
         let profile_endpoint_source =
             |e: &str| env_or_file(&["AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL"], e);
         let (mut endpoint, mut endpoint_source) = match explicit_endpoint {
@@ -313,10 +330,7 @@ impl Resolver {
             credentials_source = Source::Embedded;
             embedded_route = true;
         }
-        let (region, region_source) = match (
-            &props.cloud_region,
-            resolved.as_ref().and_then(|r| r.region.clone()),
-        ) {
+        let (region, region_source) = match (&props.cloud_region, profile_region) {
             (Some(r), _) => (r.to_string(), BucketProp("extra.aws.cloud_region")),
             (None, Some(r)) => {
                 let source = env_or_file(&["AWS_REGION", "AWS_DEFAULT_REGION"], &r);

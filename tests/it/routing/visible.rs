@@ -316,3 +316,39 @@ async fn nothing_configured_uses_the_embedded_store_and_its_preflights_answer_40
         String::from_utf8_lossy(&body)
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn aws_variables_apply_without_any_profile() {
+    let _g = light().await;
+    let a = Upstream::start(&[KEYS_A]).await;
+    // No AWS files, no S3_ENDPOINT: the env keys, AWS_ENDPOINT_URL_S3 and AWS_REGION route.
+    let mut gw = TestGateway::start(GwOpts {
+        aws_keys: Some((KEYS_A.0.into(), KEYS_A.1.into())),
+        ..GwOpts::default()
+    })
+    .await;
+    gw.env
+        .insert("AWS_ENDPOINT_URL_S3".into(), a.endpoint.clone());
+    gw.env.insert("AWS_REGION".into(), "eu-north-1".into());
+    gw.restart().await;
+    let r = route_of(&gw, "plain").await;
+    assert_eq!(r["endpoint"], a.endpoint.as_str(), "{r}");
+    assert_eq!(r["region"], "eu-north-1", "{r}");
+    assert_eq!(
+        sources(&r),
+        [
+            "env AWS_ENDPOINT_URL_S3",
+            "built-in default",
+            "env AWS_REGION",
+            "built-in default",
+            "env AWS_ACCESS_KEY_ID"
+        ],
+        "{r}"
+    );
+    a.create_bucket("plain").await;
+    a.put("plain", "k", b"from A").await;
+    assert_eq!(
+        get_text(&gw.client(), "plain", "k").await.unwrap(),
+        "from A"
+    );
+}
