@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import atexit
 import os
+import re
 import shutil
 import signal
 import socket
@@ -397,14 +398,24 @@ class Rebucket:
         return parse_show(r.out)
 
 
+def show_rows(text: str) -> list[tuple[str, str, str]]:
+    """`show bucket`'s table: (name, value, source) per row after the title line and the
+    `PROPERTY  VALUE  SOURCE` header; columns are separated by two or more spaces and an unset
+    value or source is `-`, returned as ""."""
+    rows = []
+    lines = [ln for ln in text.splitlines() if ln.strip()]
+    header = next((i for i, ln in enumerate(lines) if ln.split()[:1] == ["PROPERTY"]), -1)
+    for line in lines[header + 1:]:
+        cols = [c.strip() for c in re.split(r"\s{2,}", line.strip())]
+        cols += [""] * (3 - len(cols))
+        name, value, source = cols[0], cols[1], " ".join(cols[2:]).strip()
+        rows.append((name, "" if value == "-" else value, "" if source == "-" else source))
+    return rows
+
+
 def parse_show(text: str) -> dict[str, str]:
-    props = {}
-    for line in text.splitlines():
-        if not line.strip():
-            continue
-        name, _, value = line.strip().partition(" ")
-        props[name] = value.strip()
-    return props
+    """`show bucket` as name -> value: the bucket's properties and its `route.*` rows."""
+    return {name: value for name, value, _ in show_rows(text)}
 
 
 def make_tmp() -> Path:

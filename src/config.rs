@@ -26,6 +26,8 @@
 //! post_object_memory_bytes = 268435456  # memory all POST forms in flight may hold together
 //! discovery_per_second = 10         # bucket look-ups (HeadBucket) started per second on
 //!                                   # clients' behalf (unsigned callers never start one)
+//! embedded_fallback = false         # buckets with no route of their own go to the embedded
+//!                                   # store (default: only when no upstream is configured)
 //! [[users]]
 //! access_key = "AKIA..."
 //! secret_key = "..."
@@ -106,6 +108,9 @@ pub struct ConfigFile {
     pub ready_checks_upstream: bool,
     pub discovery_per_second: Option<u32>,
     pub post_object_memory_bytes: Option<u64>,
+    /// Whether a bucket with no route of its own goes to the embedded store; unset: only when
+    /// nothing at all is configured (see [`crate::upstream::route::Defaults`]).
+    pub embedded_fallback: Option<bool>,
 }
 
 /// Default for [`ServeConfig::post_object_memory_bytes`]: 256 MiB (four largest forms).
@@ -214,6 +219,8 @@ pub struct ServeConfig {
     pub default_profile: Option<String>,
     /// `AWS_ACCESS_KEY_ID` and friends.
     pub env_credentials: Option<StaticCredentials>,
+    /// `embedded_fallback`: `None` lets the resolver decide (on only when nothing is configured).
+    pub embedded_fallback: Option<bool>,
 }
 
 impl std::fmt::Debug for ServeConfig {
@@ -394,6 +401,7 @@ impl ServeConfig {
             default_endpoint,
             default_profile: vars::var(env, "AWS_PROFILE").map(str::to_owned),
             env_credentials,
+            embedded_fallback: file.embedded_fallback,
         })
     }
 

@@ -72,6 +72,7 @@ pub async fn start(config: ServeConfig, env: ProfileEnv) -> Result<Running, BoxE
         endpoint: config.default_endpoint.clone(),
         profile: config.default_profile.clone(),
         env_credentials: config.env_credentials.clone(),
+        embedded_fallback: config.embedded_fallback,
         embedded: Some(EmbeddedUpstream {
             endpoint: format!("http://{store_addr}"),
             credentials: StaticCredentials {
@@ -81,14 +82,17 @@ pub async fn start(config: ServeConfig, env: ProfileEnv) -> Result<Running, BoxE
             },
         }),
     };
-    if defaults.is_unconfigured(&profiles) {
-        tracing::info!(store = %store_dir.display(), "no upstream configured: serving buckets from the embedded store");
-    }
     let opts = ResolveOptions {
         allow_credential_process: config.allow_credential_process,
     };
     let resolver = Arc::new(Resolver::new(defaults, env, opts, profiles));
     let registry = Arc::new(Registry::open(&config.data_dir)?);
+    if resolver
+        .defaults()
+        .embedded_fallback_on(&resolver.profiles(), &registry.snapshot())
+    {
+        tracing::info!(store = %store_dir.display(), "buckets with no route of their own are served from the embedded store");
+    }
     let metrics = Arc::new(Metrics::new());
     metrics.registry_loaded();
     let pool = Arc::new(UpstreamPool::new(PoolSettings {

@@ -14,6 +14,7 @@ pub struct Handlers<'a> {
 }
 
 fn route_json(route: &Route) -> Value {
+    let s = &route.sources;
     json!({
         "backend_bck": route.backend,
         "profile": route.profile,
@@ -21,6 +22,14 @@ fn route_json(route: &Route) -> Value {
         "region": route.key.region,
         "addressing_style": if route.key.path_style { "path" } else { "virtual" },
         "credentials": describe_source(&route.key.credentials),
+        "embedded": route.embedded,
+        "sources": {
+            "endpoint": s.endpoint.label(),
+            "profile": s.profile.label(),
+            "region": s.region.label(),
+            "addressing_style": s.addressing_style.label(),
+            "credentials": s.credentials.label(),
+        },
     })
 }
 
@@ -36,7 +45,8 @@ fn props_json(props: &BucketProps) -> Value {
 
 impl Handlers<'_> {
     fn bucket_json(&self, name: &str, props: &BucketProps, registered: bool) -> Value {
-        let route = match self.gateway.resolver().route_props(name, props) {
+        let snapshot = self.gateway.registry().snapshot();
+        let route = match self.gateway.resolver().route_props(&snapshot, name, props) {
             Ok(r) => route_json(&r),
             Err(e) => json!({"error": e.to_string()}),
         };
@@ -121,7 +131,7 @@ impl Handlers<'_> {
         let mut warnings = Vec::new();
         if relookup {
             let props = next.buckets.get(&bucket).cloned().unwrap_or_default();
-            match self.gateway.resolver().route_props(&bucket, &props) {
+            match self.gateway.resolver().route_props(&next, &bucket, &props) {
                 Ok(route) => {
                     if let Err(why) = self.gateway.look_up_region(&route).await {
                         warnings.push(format!(

@@ -207,7 +207,11 @@ impl AdminService {
             .inner
             .gateway
             .resolver()
-            .route_props("", &BucketProps::default())
+            .route_props(
+                &self.inner.gateway.registry().snapshot(),
+                "",
+                &BucketProps::default(),
+            )
             .map_err(|e| e.to_string())?;
         let endpoint = route.key.endpoint_display();
         let uri: http::Uri = endpoint

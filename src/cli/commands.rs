@@ -300,21 +300,80 @@ fn warn_all(v: &Value) {
     }
 }
 
-/// `name   value` lines, sorted, aligned.
+/// `show bucket` as text: a title line saying whether the bucket is registered, then one
+/// table `PROPERTY  VALUE  SOURCE` sorted by name: the bucket's properties (`-` when unset),
+/// then `route.*`, where its requests really go and where each setting came from.
 fn props_text(v: &Value) -> String {
     let Some(props) = v["props"].as_object() else {
         return String::new();
     };
-    let width = props.keys().map(String::len).max().unwrap_or(0) + 6;
-    let mut names: Vec<&String> = props.keys().collect();
-    names.sort();
-    names
-        .into_iter()
-        .map(|k| {
-            format!("{k:<width$}{}", props[k].as_str().unwrap_or_default())
+    let text = |v: &Value| match v.as_str() {
+        Some(s) if !s.is_empty() => s.to_owned(),
+        _ => "-".to_owned(),
+    };
+    let mut rows: Vec<[String; 3]> = props
+        .iter()
+        .map(|(k, v)| {
+            let source = if text(v) == "-" { "-" } else { "bucket prop" };
+            [k.clone(), text(v), source.to_owned()]
+        })
+        .collect();
+    let r = &v["route"];
+    if let Some(e) = r.get("error") {
+        rows.push(["route.error".into(), text(e), String::new()]);
+    } else {
+        let src = &r["sources"];
+        let backend_source = if props
+            .get("backend_bck")
+            .and_then(Value::as_str)
+            .is_some_and(|b| !b.is_empty())
+        {
+            "bucket prop backend_bck"
+        } else {
+            "bucket name"
+        };
+        rows.extend(
+            [
+                ["route.addressing_style", "addressing_style"],
+                ["route.credentials", "credentials"],
+                ["route.endpoint", "endpoint"],
+                ["route.profile", "profile"],
+                ["route.region", "region"],
+            ]
+            .map(|[name, field]| [name.to_owned(), text(&r[field]), text(&src[field])]),
+        );
+        rows.push([
+            "route.backend_bck".into(),
+            text(&r["backend_bck"]),
+            backend_source.into(),
+        ]);
+    }
+    rows.sort();
+    let name = text(&v["name"]);
+    let title = if v["registered"].as_bool() == Some(true) {
+        format!("s3://{name}: registered")
+    } else {
+        format!("s3://{name}: not registered (routed by the defaults)")
+    };
+    let header = ["PROPERTY", "VALUE", "SOURCE"].map(str::to_owned);
+    let all: Vec<&[String; 3]> = std::iter::once(&header).chain(rows.iter()).collect();
+    // A route error is a sentence, not a column: it does not widen the table.
+    let widths: Vec<usize> = (0..2)
+        .map(|i| {
+            all.iter()
+                .filter(|r| r[0] != "route.error")
+                .map(|r| r[i].len())
+                .max()
+                .unwrap_or(0)
+                + 2
+        })
+        .collect();
+    std::iter::once(title)
+        .chain(all.iter().map(|[a, b, c]| {
+            format!("{a:<w0$}{b:<w1$}{c}", w0 = widths[0], w1 = widths[1])
                 .trim_end()
                 .to_owned()
-        })
+        }))
         .collect::<Vec<_>>()
         .join("\n")
 }

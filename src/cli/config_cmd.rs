@@ -307,6 +307,7 @@ mod tests {
             ready_checks_upstream,
             discovery_per_second,
             post_object_memory_bytes,
+            embedded_fallback,
         });
         want.sort();
         assert_eq!(keys_of(&table), want, "top-level keys of the example");

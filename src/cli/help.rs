@@ -68,6 +68,8 @@ Config file keys (--config FILE; all optional; `rebucket config example` prints 
   ready_checks_upstream        /readyz also checks the default upstream (default false)
   post_object_memory_bytes     memory all POST forms in flight share (default 268435456)
   discovery_per_second         bucket look-ups started per second (default 10)
+  embedded_fallback            buckets with no route go to the embedded store (default: only
+                               when no endpoint, profile, keys or routed bucket is configured)
   [[users]] access_key, secret_key
                                S3 client identities";
 

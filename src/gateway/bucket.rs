@@ -3,6 +3,7 @@
 //! the client's prefix and pages applied to that merged list. Also
 //! the bucket's CORS rules, which the front applies to browsers' requests.
 
+use crate::upstream::route::RouteCause;
 use std::collections::BTreeSet;
 
 use s3s::dto::*;
@@ -38,6 +39,9 @@ impl Gateway {
         match res {
             Ok(resp) => Ok(resp.output.cors_rules),
             Err(e) if *e.code() == S3ErrorCode::NoSuchCORSConfiguration => Ok(None),
+            // An upstream without CORS support (the embedded s3s-fs store) keeps no rules: its
+            // buckets answer as S3 does for a bucket without a CORS configuration.
+            Err(e) if *e.code() == S3ErrorCode::NotImplemented => Ok(None),
             Err(e) => Err(e),
         }
     }
@@ -87,10 +91,15 @@ pub async fn list_buckets(
     req: S3Request<ListBucketsInput>,
 ) -> S3Result<S3Response<ListBucketsOutput>> {
     let snapshot = gw.registry().snapshot();
-    let default_route = gw
+    // With no default upstream (and the embedded fallback off) only registered buckets exist.
+    let default_route = match gw
         .resolver()
-        .route_props("", &BucketProps::default())
-        .map_err(error::from_route)?;
+        .route_props(&snapshot, "", &BucketProps::default())
+    {
+        Ok(route) => Some(route),
+        Err(e) if matches!(*e.source, RouteCause::NoUpstream) => None,
+        Err(e) => return Err(error::from_route(e)),
+    };
     let ListBucketsInput {
         bucket_region,
         continuation_token,
@@ -108,24 +117,27 @@ pub async fn list_buckets(
         max_buckets: None,
         prefix: prefix.clone(),
     };
-    let proxy = gw.proxy(&default_route);
-    let list = |page: ListBucketsInput| {
-        send(
-            &default_route,
-            "list_buckets",
-            gw.metrics(),
-            proxy.list_buckets(super::forward::upstream_request(page)),
-        )
-    };
-    let mut resp = list(page.clone()).await?;
-    while let Some(token) = resp.output.continuation_token.take() {
-        page.continuation_token = Some(token);
-        let more = list(page.clone()).await?;
-        resp.output.continuation_token = more.output.continuation_token;
-        resp.output
-            .buckets
-            .get_or_insert_with(Vec::new)
-            .extend(more.output.buckets.unwrap_or_default());
+    let mut resp = S3Response::new(ListBucketsOutput::default());
+    if let Some(default_route) = &default_route {
+        let proxy = gw.proxy(default_route);
+        let list = |page: ListBucketsInput| {
+            send(
+                default_route,
+                "list_buckets",
+                gw.metrics(),
+                proxy.list_buckets(super::forward::upstream_request(page)),
+            )
+        };
+        resp = list(page.clone()).await?;
+        while let Some(token) = resp.output.continuation_token.take() {
+            page.continuation_token = Some(token);
+            let more = list(page.clone()).await?;
+            resp.output.continuation_token = more.output.continuation_token;
+            resp.output
+                .buckets
+                .get_or_insert_with(Vec::new)
+                .extend(more.output.buckets.unwrap_or_default());
+        }
     }
     let wanted = |name: &str| prefix.as_deref().is_none_or(|p| name.starts_with(p));
     let buckets = resp.output.buckets.get_or_insert_with(Vec::new);

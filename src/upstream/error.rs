@@ -249,6 +249,14 @@ mod tests {
                 path_style: true,
                 credentials: crate::profiles::CredentialSource::Anonymous,
             },
+            sources: crate::upstream::route::RouteSources {
+                endpoint: crate::upstream::route::Source::BucketProp("extra.aws.endpoint"),
+                profile: crate::upstream::route::Source::BuiltIn,
+                region: crate::upstream::route::Source::BuiltIn,
+                addressing_style: crate::upstream::route::Source::BuiltIn,
+                credentials: crate::upstream::route::Source::BuiltIn,
+            },
+            embedded: false,
         }
     }
 

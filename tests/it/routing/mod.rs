@@ -7,6 +7,7 @@ mod aliases;
 mod cross_upstream;
 mod failures;
 mod props;
+mod visible;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
