@@ -1,0 +1,273 @@
+//! Every request S3 accepts is accepted through rebucket, and bad input gets S3's answer: keys
+//! of every printable ASCII character and with leading or trailing spaces (differential: what
+//! the upstream accepts directly, rebucket accepts), a SigV4 request dated by its signed `Date`
+//! header, an empty `Content-MD5`, a POST form whose policy's `expiration` is malformed.
+
+use aws_sdk_s3::primitives::ByteStream;
+
+use crate::common::*;
+
+/// What one key does through a client: PUT, GET, HEAD, DELETE, a multipart upload and a copy.
+async fn key_round_trip(c: &aws_sdk_s3::Client, bucket: &str, key: &str) -> Result<(), String> {
+    let body = format!("body of {key:?}");
+    let fail = |op: &str, e: String| format!("{op} {key:?}: {e}");
+    c.put_object()
+        .bucket(bucket)
+        .key(key)
+        .body(ByteStream::from(body.clone().into_bytes()))
+        .send()
+        .await
+        .map_err(|e| fail("PutObject", format!("{:?}", err_parts(&e))))?;
+    let got = c
+        .get_object()
+        .bucket(bucket)
+        .key(key)
+        .send()
+        .await
+        .map_err(|e| fail("GetObject", format!("{:?}", err_parts(&e))))?;
+    let bytes = collect(got.body).await;
+    if bytes != body.as_bytes() {
+        return Err(fail("GetObject", "another body".into()));
+    }
+    c.head_object()
+        .bucket(bucket)
+        .key(key)
+        .send()
+        .await
+        .map_err(|e| fail("HeadObject", format!("{:?}", err_parts(&e))))?;
+    let copy = format!("copy/{key}");
+    c.copy_object()
+        .bucket(bucket)
+        .key(&copy)
+        .copy_source(format!(
+            "{bucket}/{}",
+            percent_encoding::utf8_percent_encode(key, percent_encoding::NON_ALPHANUMERIC)
+        ))
+        .send()
+        .await
+        .map_err(|e| fail("CopyObject", format!("{:?}", err_parts(&e))))?;
+    let mp = c
+        .create_multipart_upload()
+        .bucket(bucket)
+        .key(key)
+        .send()
+        .await
+        .map_err(|e| fail("CreateMultipartUpload", format!("{:?}", err_parts(&e))))?;
+    let id = mp.upload_id().unwrap_or_default().to_owned();
+    let part = c
+        .upload_part()
+        .bucket(bucket)
+        .key(key)
+        .upload_id(&id)
+        .part_number(1)
+        .body(ByteStream::from(body.clone().into_bytes()))
+        .send()
+        .await
+        .map_err(|e| fail("UploadPart", format!("{:?}", err_parts(&e))))?;
+    c.complete_multipart_upload()
+        .bucket(bucket)
+        .key(key)
+        .upload_id(&id)
+        .multipart_upload(
+            aws_sdk_s3::types::CompletedMultipartUpload::builder()
+                .parts(
+                    aws_sdk_s3::types::CompletedPart::builder()
+                        .part_number(1)
+                        .set_e_tag(part.e_tag().map(str::to_owned))
+                        .build(),
+                )
+                .build(),
+        )
+        .send()
+        .await
+        .map_err(|e| fail("CompleteMultipartUpload", format!("{:?}", err_parts(&e))))?;
+    for k in [key, copy.as_str()] {
+        c.delete_object()
+            .bucket(bucket)
+            .key(k)
+            .send()
+            .await
+            .map_err(|e| fail("DeleteObject", format!("{:?}", err_parts(&e))))?;
+    }
+    Ok(())
+}
+
+/// Keys S3 accepts: every printable ASCII character alone, and keys with leading or trailing
+/// spaces ([Object key naming](https://docs.aws.amazon.com/AmazonS3/latest/userguide/object-keys.html)).
+fn odd_keys() -> Vec<String> {
+    let mut keys: Vec<String> = (0x20u8..0x7f).map(|b| (b as char).to_string()).collect();
+    keys.extend(
+        [" lead", "trail ", " both ", "  ", "a b", "dir/ x", "dir/x "]
+            .iter()
+            .map(|k| (*k).to_owned()),
+    );
+    keys
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_key_the_upstream_accepts_works_through_rebucket() {
+    let _g = light().await;
+    let up = Upstream::start(&[KEYS_A]).await;
+    up.create_bucket("keys").await;
+    let gw = TestGateway::start(GwOpts::upstream(&up)).await;
+    let (direct, front) = (up.client(), gw.client());
+    let mut failures = Vec::new();
+    for key in odd_keys() {
+        // Differential: a key the upstream itself refuses says nothing about rebucket.
+        if let Err(e) = key_round_trip(&direct, "keys", &key).await {
+            eprintln!("upstream refuses {key:?} directly: {e}");
+            continue;
+        }
+        if let Err(e) = key_round_trip(&front, "keys", &key).await {
+            failures.push(e);
+        }
+    }
+    assert!(failures.is_empty(), "{failures:#?}");
+}
+
+fn sha256_hex(data: &[u8]) -> String {
+    let mut h = aws_smithy_checksums::ChecksumAlgorithm::Sha256.into_impl();
+    h.update(data);
+    hex::encode(h.finalize())
+}
+
+/// A SigV4 `Authorization` header signed by hand over `headers` (names lowercase, the
+/// payload's SHA-256 in `x-amz-content-sha256`), dated by `iso` (`YYYYMMDDTHHMMSSZ`).
+fn sigv4_authorization(
+    method: &str,
+    path: &str,
+    headers: &[(String, String)],
+    iso: &str,
+    when: std::time::SystemTime,
+    payload_hash: &str,
+) -> String {
+    let mut signed: Vec<(String, String)> = headers
+        .iter()
+        .map(|(k, v)| (k.to_ascii_lowercase(), v.trim().to_owned()))
+        .collect();
+    signed.sort();
+    let names = signed
+        .iter()
+        .map(|(k, _)| k.as_str())
+        .collect::<Vec<_>>()
+        .join(";");
+    let canonical_headers: String = signed.iter().map(|(k, v)| format!("{k}:{v}\n")).collect();
+    let canonical = format!("{method}\n{path}\n\n{canonical_headers}\n{names}\n{payload_hash}");
+    let scope = format!("{}/us-east-1/s3/aws4_request", &iso[..8]);
+    let to_sign = format!(
+        "AWS4-HMAC-SHA256\n{iso}\n{scope}\n{}",
+        sha256_hex(canonical.as_bytes())
+    );
+    let key = aws_sigv4::sign::v4::generate_signing_key(FRONT_SK, when, "us-east-1", "s3");
+    let sig = aws_sigv4::sign::v4::calculate_signature(key, to_sign.as_bytes());
+    format!(
+        "AWS4-HMAC-SHA256 Credential={FRONT_AK}/{scope}, SignedHeaders={names}, Signature={sig}"
+    )
+}
+
+/// HTTP date (RFC 1123) and ISO basic date of now.
+fn dates() -> (std::time::SystemTime, String, String) {
+    let now = std::time::SystemTime::now();
+    let http = httpdate_of(now);
+    let iso = aws_smithy_types::DateTime::from(now)
+        .fmt(aws_smithy_types::date_time::Format::DateTime)
+        .expect("date");
+    // 2026-12-02T04:05:06Z or with fraction → 20261202T040506Z
+    let iso: String = iso
+        .split('.')
+        .next()
+        .unwrap()
+        .chars()
+        .filter(|c| c.is_ascii_digit() || *c == 'T')
+        .collect::<String>()
+        + "Z";
+    (now, http, iso)
+}
+
+fn httpdate_of(t: std::time::SystemTime) -> String {
+    aws_smithy_types::DateTime::from(t)
+        .fmt(aws_smithy_types::date_time::Format::HttpDate)
+        .expect("http date")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sigv4_request_dated_by_its_signed_date_header_is_accepted() {
+    let _g = light().await;
+    let up = Upstream::start(&[KEYS_A]).await;
+    up.create_bucket("dated").await;
+    let gw = TestGateway::start(GwOpts::upstream(&up)).await;
+    let (when, http_date, iso) = dates();
+    let body = b"dated by Date".to_vec();
+    let hash = sha256_hex(&body);
+    let host = gw.s3_addr().to_string();
+    let signed = vec![
+        ("host".to_owned(), host.clone()),
+        ("date".to_owned(), http_date.clone()),
+        ("x-amz-content-sha256".to_owned(), hash.clone()),
+    ];
+    let auth = sigv4_authorization("PUT", "/dated/k", &signed, &iso, when, &hash);
+    let mut headers = signed.clone();
+    headers.push(("authorization".into(), auth));
+    let url = format!("{}/dated/k", gw.endpoint());
+    let (status, _, answer) = http_call("PUT", &url, &headers, body.clone()).await;
+    assert_eq!(
+        status,
+        200,
+        "PUT dated by Date: {}",
+        String::from_utf8_lossy(&answer)
+    );
+    assert_eq!(up.get("dated", "k").await.as_deref(), Some(&body[..]));
+
+    // x-amz-date wins over Date when both are there (and signed).
+    let mut signed = signed;
+    signed.push(("x-amz-date".into(), iso.clone()));
+    signed[1].1 = "Thu, 01 Jan 2015 00:00:00 GMT".into();
+    let auth = sigv4_authorization("PUT", "/dated/k", &signed, &iso, when, &hash);
+    let mut headers = signed;
+    headers.push(("authorization".into(), auth));
+    let (status, _, answer) = http_call("PUT", &url, &headers, body).await;
+    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&answer));
+
+    // A wrong signature over a Date header is still refused.
+    let signed = vec![
+        ("host".to_owned(), host),
+        ("date".to_owned(), http_date),
+        ("x-amz-content-sha256".to_owned(), hash.clone()),
+    ];
+    let auth = sigv4_authorization("PUT", "/dated/other", &signed, &iso, when, &hash);
+    let mut headers = signed;
+    headers.push(("authorization".into(), auth));
+    let (status, _, answer) = http_call("PUT", &url, &headers, b"x".to_vec()).await;
+    assert_eq!(status, 403, "{}", String::from_utf8_lossy(&answer));
+    assert_eq!(xml_code(&answer), "SignatureDoesNotMatch");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_empty_content_md5_is_invalid_digest() {
+    let _g = light().await;
+    let up = Upstream::start(&[KEYS_A]).await;
+    up.create_bucket("digest").await;
+    let gw = TestGateway::start(GwOpts::upstream(&up)).await;
+    let err = gw
+        .client()
+        .put_object()
+        .bucket("digest")
+        .key("k")
+        .content_md5("")
+        .body(ByteStream::from_static(b"data"))
+        .send()
+        .await
+        .expect_err("an empty Content-MD5 is refused");
+    let (status, code, _) = err_parts(&err);
+    assert_eq!((status, code.as_str()), (400, "InvalidDigest"));
+    assert_eq!(up.get("digest", "k").await, None, "nothing was stored");
+    gw.client()
+        .put_object()
+        .bucket("digest")
+        .key("k")
+        .content_md5("jXd/OF09/siBXSD3SWAm3A==")
+        .body(ByteStream::from_static(b"data"))
+        .send()
+        .await
+        .expect("a right Content-MD5 is accepted");
+}
