@@ -57,6 +57,9 @@ pub enum FrontError {
         code: String,
         status: http::StatusCode,
     },
+    /// A `Content-MD5` header without a value: `400 InvalidDigest`.
+    #[error("The Content-MD5 you specified was invalid.")]
+    InvalidDigest,
     /// The front's unauthenticated inner service failed (a bug, never a client's fault): `500
     /// InternalError`.
     #[error("internal error: {0}")]
@@ -80,6 +83,7 @@ impl From<FrontError> for S3Error {
             | FrontError::CorsNotAllowed => {
                 (S3ErrorCode::Custom("AccessForbidden".into()), S::FORBIDDEN)
             }
+            FrontError::InvalidDigest => (S3ErrorCode::InvalidDigest, S::BAD_REQUEST),
             FrontError::Internal(_) => (S3ErrorCode::InternalError, S::INTERNAL_SERVER_ERROR),
             FrontError::PostFormsBusy => (S3ErrorCode::SlowDown, S::SERVICE_UNAVAILABLE),
             FrontError::CorsRulesUnavailable => {

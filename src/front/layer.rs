@@ -55,8 +55,21 @@ where
     fn call(&self, mut req: http::Request<hyper::body::Incoming>) -> Self::Future {
         let id = RequestId::next();
         let in_flight = self.front.gateway.metrics().request_started();
-        let parity = Parity::before(&mut req);
+        let mut parity = Parity::before(&mut req);
         let line = RequestLine::new(&req, &self.front.host);
+        let front = self.front.clone();
+        let refuse = move |err: FrontError, line: RequestLine, in_flight| -> Self::Future {
+            let mut res = Ok(error_response(err.into()));
+            Box::pin(async move {
+                let error_code = res.as_mut().ok().and_then(|resp| stamp(resp, id));
+                line.finish(&res, id, Summary::default(), error_code.as_deref(), &front);
+                drop(in_flight);
+                res
+            })
+        };
+        if let Some(err) = parity.refusal() {
+            return refuse(err, line, in_flight);
+        }
         if let Some(origin) = FrontOrigin::of(req.headers(), req.uri(), line.virtual_hosted) {
             req.extensions_mut().insert(origin);
         }
@@ -74,16 +87,7 @@ where
             };
             match self.front.post_forms.clone().try_acquire_many_owned(want) {
                 Ok(permit) => form_memory = Some(permit),
-                Err(_) => {
-                    let mut res = Ok(error_response(FrontError::PostFormsBusy.into()));
-                    return Box::pin(async move {
-                        let error_code = res.as_mut().ok().and_then(|resp| stamp(resp, id));
-                        let summary = Summary::default();
-                        line.finish(&res, id, summary, error_code.as_deref(), &front);
-                        drop(in_flight);
-                        res
-                    });
-                }
+                Err(_) => return refuse(FrontError::PostFormsBusy, line, in_flight),
             }
         }
         let verdict = Arc::new(Verdict::default());

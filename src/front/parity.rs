@@ -3,6 +3,7 @@
 //! Decided from the request ([`Parity::before`]) and applied to the answer ([`Parity::after`]);
 //! each fix says which S3 behaviour it restores and why it cannot live in the gateway.
 
+use super::error::FrontError;
 use crate::gateway::UpstreamStatus;
 use crate::s3s_errors::FAILED_POLICY_CONDITION;
 
@@ -10,6 +11,7 @@ use crate::s3s_errors::FAILED_POLICY_CONDITION;
 pub struct Parity {
     post_object: bool,
     attributes: bool,
+    refusal: Option<FrontError>,
 }
 
 impl Parity {
@@ -17,10 +19,18 @@ impl Parity {
     pub fn before<B>(req: &mut http::Request<B>) -> Self {
         bodiless_copy_has_length(req);
         preflight_is_anonymous(req);
+        sigv4_date_header(req);
         Self {
             post_object: is_post_object(req),
             attributes: is_get_object_attributes(req),
+            refusal: empty_content_md5(req),
         }
+    }
+
+    /// The error S3 answers this request with before any operation runs, where s3s would let
+    /// it through.
+    pub fn refusal(&mut self) -> Option<FrontError> {
+        self.refusal.take()
     }
 
     /// Fixes the answer s3s gives.
@@ -68,6 +78,73 @@ fn bodiless_copy_has_length<B>(req: &mut http::Request<B>) {
             http::HeaderValue::from_static("0"),
         );
     }
+}
+
+/// SigV4 takes a request's time from `x-amz-date` or, without it, from the `Date` header
+/// ([Signature Version 4 header-based auth](https://docs.aws.amazon.com/AmazonS3/latest/API/sig-v4-header-based-auth.html):
+/// "The time stamp must be in UTC and in the following ISO 8601 format ... If `x-amz-date` is
+/// not present, the `Date` header is used"); s3s 0.14 reads only `x-amz-date` and answers
+/// `400 InvalidRequest` without it. The `Date` value (RFC 1123) is copied, in the ISO basic
+/// format of the string to sign, into an `x-amz-date` header. s3s builds the canonical request
+/// only from the headers the `SignedHeaders` list names (`date`, not the added header), so the
+/// client's signature still verifies; a `Date` that is no RFC 1123 date is left to s3s.
+fn sigv4_date_header<B>(req: &mut http::Request<B>) {
+    let h = req.headers();
+    let sigv4 = h
+        .get(http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("AWS4-HMAC-SHA256 "));
+    if !sigv4 || h.contains_key("x-amz-date") {
+        return;
+    }
+    let Some(iso) = h
+        .get(http::header::DATE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(rfc1123_to_iso_basic)
+    else {
+        return;
+    };
+    if let Ok(v) = http::HeaderValue::from_str(&iso) {
+        req.headers_mut().insert("x-amz-date", v);
+    }
+}
+
+/// `Sun, 06 Nov 1994 08:49:37 GMT` → `19941106T084937Z`; `None` for anything else.
+fn rfc1123_to_iso_basic(date: &str) -> Option<String> {
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    let mut parts = date.split(' ');
+    let (_weekday, day, month, year, time, zone) = (
+        parts.next()?.strip_suffix(',')?,
+        parts.next()?,
+        parts.next()?,
+        parts.next()?,
+        parts.next()?,
+        parts.next()?,
+    );
+    let digits = |s: &str, n: usize| s.len() == n && s.bytes().all(|b| b.is_ascii_digit());
+    let month = MONTHS.iter().position(|m| *m == month)? + 1;
+    let hms: Vec<&str> = time.split(':').collect();
+    let ok = parts.next().is_none()
+        && zone == "GMT"
+        && digits(day, 2)
+        && digits(year, 4)
+        && hms.len() == 3
+        && hms.iter().all(|p| digits(p, 2));
+    ok.then(|| format!("{year}{month:02}{day}T{}{}{}Z", hms[0], hms[1], hms[2]))
+}
+
+/// S3 answers a `Content-MD5` header without a value with `400 InvalidDigest`
+/// ([Error responses](https://docs.aws.amazon.com/AmazonS3/latest/API/ErrorResponses.html):
+/// "The Content-MD5 you specified is not valid"); s3s 0.14 passes the empty digest on and the
+/// upload succeeds.
+fn empty_content_md5<B>(req: &http::Request<B>) -> Option<FrontError> {
+    req.headers()
+        .get_all("content-md5")
+        .iter()
+        .any(|v| v.as_bytes().trim_ascii().is_empty())
+        .then_some(FrontError::InvalidDigest)
 }
 
 /// A preflight (`OPTIONS`) is never authenticated: S3 answers it before, and without, any
@@ -209,6 +286,53 @@ mod tests {
             .insert(UpstreamStatus(http::StatusCode::OK));
         upstream_status(&mut resp);
         assert_eq!(resp.status(), http::StatusCode::NOT_MODIFIED);
+    }
+
+    #[test]
+    fn a_sigv4_date_header_becomes_x_amz_date() {
+        let req = |date: &str, amz: Option<&str>, auth: &str| {
+            let mut b = http::Request::get("/b/k")
+                .header("date", date)
+                .header("authorization", auth);
+            if let Some(a) = amz {
+                b = b.header("x-amz-date", a);
+            }
+            let mut r = b.body(()).unwrap();
+            sigv4_date_header(&mut r);
+            r.headers()
+                .get("x-amz-date")
+                .map(|v| v.to_str().unwrap().to_owned())
+        };
+        let v4 = "AWS4-HMAC-SHA256 Credential=x";
+        let date = "Wed, 02 Dec 2026 04:05:06 GMT";
+        assert_eq!(req(date, None, v4).as_deref(), Some("20261202T040506Z"));
+        assert_eq!(
+            req(date, Some("20261202T000000Z"), v4).as_deref(),
+            Some("20261202T000000Z"),
+            "x-amz-date wins"
+        );
+        assert_eq!(req(date, None, "AWS x:y"), None, "SigV2 keeps its Date");
+        assert_eq!(req("yesterday", None, v4), None);
+        assert_eq!(rfc1123_to_iso_basic("Wed, 2 Dec 2026 04:05:06 GMT"), None);
+        assert_eq!(rfc1123_to_iso_basic("Wed, 02 Foo 2026 04:05:06 GMT"), None);
+    }
+
+    #[test]
+    fn an_empty_content_md5_is_an_invalid_digest() {
+        let req = |md5: &str| {
+            http::Request::put("/b/k")
+                .header("content-md5", md5)
+                .body(())
+                .unwrap()
+        };
+        assert_eq!(empty_content_md5(&req("")), Some(FrontError::InvalidDigest));
+        assert_eq!(
+            empty_content_md5(&req(" ")),
+            Some(FrontError::InvalidDigest)
+        );
+        assert_eq!(empty_content_md5(&req("1B2M2Y8AsgTpgAmY7PhCfg==")), None);
+        let none = http::Request::put("/b/k").body(()).unwrap();
+        assert_eq!(empty_content_md5(&none), None);
     }
 
     #[test]

@@ -15,8 +15,8 @@ use s3s_aws::Proxy;
 use super::{Gateway, UpstreamStatus};
 use crate::metrics::{Metrics, request};
 use crate::upstream::error::UpstreamError;
-use crate::upstream::raw;
 use crate::upstream::route::Route;
+use crate::upstream::{BlankKey, raw};
 
 /// The future an upstream call returns.
 pub type Call<'a, O> = Pin<Box<dyn Future<Output = S3Result<S3Response<O>>> + Send + 'a>>;
@@ -28,6 +28,10 @@ pub trait Operation: Sized + Send + 'static {
     const NAME: &'static str;
     /// The bucket the input names.
     fn bucket_mut(&mut self) -> &mut String;
+    /// The object key the input names, if it names one.
+    fn key_mut(&mut self) -> Option<&mut String> {
+        None
+    }
     /// A copy to send again after a wrong-region redirect; `None` for inputs whose body
     /// streams and cannot be sent twice.
     fn replay(&self) -> Option<Self>;
@@ -74,10 +78,11 @@ impl Gateway {
         &self,
         route: &Route,
         op: &'static str,
-        input: I,
+        mut input: I,
     ) -> S3Result<S3Response<I::Output>> {
         let proxy = self.proxy(route);
-        let call = I::send(&proxy, upstream_request(input));
+        let blank = input.key_mut().and_then(BlankKey::hide);
+        let call = BlankKey::scope(blank, I::send(&proxy, upstream_request(input)));
         let mut resp = send(route, op, &self.inner.metrics, call).await?;
         I::name_client_bucket(&mut resp.output, &route.bucket);
         Ok(resp)

@@ -1,5 +1,6 @@
 //! Every S3 operation the gateway forwards, in one table: its input and output, whether its
 //! input can be sent twice (`replayable`; `once` for inputs whose body streams), where its
+//! input names an object key (`object FIELD`), where its
 //! output names the bucket (`names FIELD`, or `renamed_by FN`) — the one place that rule
 //! lives —, a fix of the input s3s parsed (`shaped`), a fix of the output before the client
 //! gets it (`answered`), and, for operations with more to do, the function of their family's
@@ -19,6 +20,7 @@ macro_rules! operations {
         }
         $(
             $op:ident: $input:ident => $output:ident, $replay:ident
+            $(, object $keyfield:ident)?
             $(, names $field:ident)?
             $(, renamed_by $renamer:path)?
             $(, shaped $shape:path)?
@@ -36,6 +38,12 @@ macro_rules! operations {
                 }
 
                 replay!($replay);
+
+                $(
+                    fn key_mut(&mut self) -> Option<&mut String> {
+                        Some(&mut self.$keyfield)
+                    }
+                )?
 
                 fn send(proxy: &Proxy, req: S3Request<Self>) -> Call<'_, Self::Output> {
                     proxy.$op(req)
@@ -107,12 +115,12 @@ operations! {
         list_buckets: ListBucketsInput => ListBucketsOutput = bucket::list_buckets;
         post_object: PostObjectInput => PostObjectOutput = put::post_object;
     }
-    abort_multipart_upload: AbortMultipartUploadInput => AbortMultipartUploadOutput, replayable;
-    complete_multipart_upload: CompleteMultipartUploadInput => CompleteMultipartUploadOutput, replayable, names bucket, own put::complete_multipart_upload;
-    copy_object: CopyObjectInput => CopyObjectOutput, replayable, own copy::copy_object;
+    abort_multipart_upload: AbortMultipartUploadInput => AbortMultipartUploadOutput, replayable, object key;
+    complete_multipart_upload: CompleteMultipartUploadInput => CompleteMultipartUploadOutput, replayable, object key, names bucket, own put::complete_multipart_upload;
+    copy_object: CopyObjectInput => CopyObjectOutput, replayable, object key, own copy::copy_object;
     create_bucket: CreateBucketInput => CreateBucketOutput, replayable, renamed_by bucket::created_location, own bucket::create_bucket;
     create_bucket_metadata_table_configuration: CreateBucketMetadataTableConfigurationInput => CreateBucketMetadataTableConfigurationOutput, replayable;
-    create_multipart_upload: CreateMultipartUploadInput => CreateMultipartUploadOutput, replayable, names bucket, own put::create_multipart_upload;
+    create_multipart_upload: CreateMultipartUploadInput => CreateMultipartUploadOutput, replayable, object key, names bucket, own put::create_multipart_upload;
     create_session: CreateSessionInput => CreateSessionOutput, replayable;
     delete_bucket: DeleteBucketInput => DeleteBucketOutput, replayable, own bucket::delete_bucket;
     delete_bucket_analytics_configuration: DeleteBucketAnalyticsConfigurationInput => DeleteBucketAnalyticsConfigurationOutput, replayable;
@@ -128,8 +136,8 @@ operations! {
     delete_bucket_replication: DeleteBucketReplicationInput => DeleteBucketReplicationOutput, replayable;
     delete_bucket_tagging: DeleteBucketTaggingInput => DeleteBucketTaggingOutput, replayable;
     delete_bucket_website: DeleteBucketWebsiteInput => DeleteBucketWebsiteOutput, replayable;
-    delete_object: DeleteObjectInput => DeleteObjectOutput, replayable;
-    delete_object_tagging: DeleteObjectTaggingInput => DeleteObjectTaggingOutput, replayable;
+    delete_object: DeleteObjectInput => DeleteObjectOutput, replayable, object key;
+    delete_object_tagging: DeleteObjectTaggingInput => DeleteObjectTaggingOutput, replayable, object key;
     delete_objects: DeleteObjectsInput => DeleteObjectsOutput, replayable;
     delete_public_access_block: DeletePublicAccessBlockInput => DeletePublicAccessBlockOutput, replayable;
     get_bucket_accelerate_configuration: GetBucketAccelerateConfigurationInput => GetBucketAccelerateConfigurationOutput, replayable;
@@ -153,17 +161,17 @@ operations! {
     get_bucket_tagging: GetBucketTaggingInput => GetBucketTaggingOutput, replayable;
     get_bucket_versioning: GetBucketVersioningInput => GetBucketVersioningOutput, replayable;
     get_bucket_website: GetBucketWebsiteInput => GetBucketWebsiteOutput, replayable;
-    get_object: GetObjectInput => GetObjectOutput, replayable, answered get::stored_encoding_get;
-    get_object_acl: GetObjectAclInput => GetObjectAclOutput, replayable;
-    get_object_attributes: GetObjectAttributesInput => GetObjectAttributesOutput, replayable, shaped get::split_object_attributes;
-    get_object_legal_hold: GetObjectLegalHoldInput => GetObjectLegalHoldOutput, replayable;
+    get_object: GetObjectInput => GetObjectOutput, replayable, object key, answered get::stored_encoding_get;
+    get_object_acl: GetObjectAclInput => GetObjectAclOutput, replayable, object key;
+    get_object_attributes: GetObjectAttributesInput => GetObjectAttributesOutput, replayable, object key, shaped get::split_object_attributes;
+    get_object_legal_hold: GetObjectLegalHoldInput => GetObjectLegalHoldOutput, replayable, object key;
     get_object_lock_configuration: GetObjectLockConfigurationInput => GetObjectLockConfigurationOutput, replayable;
-    get_object_retention: GetObjectRetentionInput => GetObjectRetentionOutput, replayable;
-    get_object_tagging: GetObjectTaggingInput => GetObjectTaggingOutput, replayable;
-    get_object_torrent: GetObjectTorrentInput => GetObjectTorrentOutput, replayable;
+    get_object_retention: GetObjectRetentionInput => GetObjectRetentionOutput, replayable, object key;
+    get_object_tagging: GetObjectTaggingInput => GetObjectTaggingOutput, replayable, object key;
+    get_object_torrent: GetObjectTorrentInput => GetObjectTorrentOutput, replayable, object key;
     get_public_access_block: GetPublicAccessBlockInput => GetPublicAccessBlockOutput, replayable;
     head_bucket: HeadBucketInput => HeadBucketOutput, replayable;
-    head_object: HeadObjectInput => HeadObjectOutput, replayable, answered get::stored_encoding_head;
+    head_object: HeadObjectInput => HeadObjectOutput, replayable, object key, answered get::stored_encoding_head;
     list_bucket_analytics_configurations: ListBucketAnalyticsConfigurationsInput => ListBucketAnalyticsConfigurationsOutput, replayable;
     list_bucket_intelligent_tiering_configurations: ListBucketIntelligentTieringConfigurationsInput => ListBucketIntelligentTieringConfigurationsOutput, replayable;
     list_bucket_inventory_configurations: ListBucketInventoryConfigurationsInput => ListBucketInventoryConfigurationsOutput, replayable;
@@ -172,7 +180,7 @@ operations! {
     list_object_versions: ListObjectVersionsInput => ListObjectVersionsOutput, replayable, names name;
     list_objects: ListObjectsInput => ListObjectsOutput, replayable, names name;
     list_objects_v2: ListObjectsV2Input => ListObjectsV2Output, replayable, names name;
-    list_parts: ListPartsInput => ListPartsOutput, replayable, names bucket;
+    list_parts: ListPartsInput => ListPartsOutput, replayable, object key, names bucket;
     put_bucket_accelerate_configuration: PutBucketAccelerateConfigurationInput => PutBucketAccelerateConfigurationOutput, replayable;
     put_bucket_acl: PutBucketAclInput => PutBucketAclOutput, replayable;
     put_bucket_analytics_configuration: PutBucketAnalyticsConfigurationInput => PutBucketAnalyticsConfigurationOutput, replayable;
@@ -191,15 +199,15 @@ operations! {
     put_bucket_tagging: PutBucketTaggingInput => PutBucketTaggingOutput, replayable;
     put_bucket_versioning: PutBucketVersioningInput => PutBucketVersioningOutput, replayable;
     put_bucket_website: PutBucketWebsiteInput => PutBucketWebsiteOutput, replayable;
-    put_object: PutObjectInput => PutObjectOutput, once, own put::put_object;
-    put_object_acl: PutObjectAclInput => PutObjectAclOutput, replayable;
-    put_object_legal_hold: PutObjectLegalHoldInput => PutObjectLegalHoldOutput, replayable;
+    put_object: PutObjectInput => PutObjectOutput, once, object key, own put::put_object;
+    put_object_acl: PutObjectAclInput => PutObjectAclOutput, replayable, object key;
+    put_object_legal_hold: PutObjectLegalHoldInput => PutObjectLegalHoldOutput, replayable, object key;
     put_object_lock_configuration: PutObjectLockConfigurationInput => PutObjectLockConfigurationOutput, replayable;
-    put_object_retention: PutObjectRetentionInput => PutObjectRetentionOutput, replayable;
-    put_object_tagging: PutObjectTaggingInput => PutObjectTaggingOutput, replayable;
+    put_object_retention: PutObjectRetentionInput => PutObjectRetentionOutput, replayable, object key;
+    put_object_tagging: PutObjectTaggingInput => PutObjectTaggingOutput, replayable, object key;
     put_public_access_block: PutPublicAccessBlockInput => PutPublicAccessBlockOutput, replayable;
-    restore_object: RestoreObjectInput => RestoreObjectOutput, replayable;
-    select_object_content: SelectObjectContentInput => SelectObjectContentOutput, replayable;
-    upload_part: UploadPartInput => UploadPartOutput, once, own put::upload_part;
-    upload_part_copy: UploadPartCopyInput => UploadPartCopyOutput, replayable, own copy::upload_part_copy;
+    restore_object: RestoreObjectInput => RestoreObjectOutput, replayable, object key;
+    select_object_content: SelectObjectContentInput => SelectObjectContentOutput, replayable, object key;
+    upload_part: UploadPartInput => UploadPartOutput, once, object key, own put::upload_part;
+    upload_part_copy: UploadPartCopyInput => UploadPartCopyOutput, replayable, object key, own copy::upload_part_copy;
 }

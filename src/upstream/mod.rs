@@ -15,6 +15,7 @@ pub mod raw;
 pub mod region;
 pub mod route;
 mod shape;
+pub use shape::BlankKey;
 pub mod trailer;
 
 use std::collections::HashMap;

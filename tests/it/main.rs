@@ -18,3 +18,4 @@ mod observe;
 mod profiles;
 mod registry;
 mod routing;
+mod s3_accepts;
