@@ -47,6 +47,10 @@ impl Gateway {
     }
 }
 
+/// How many pages of the default upstream's bucket list one ListBuckets reads (S3 pages hold
+/// up to 10,000 buckets): a bound on the upstream calls one request can make.
+const MAX_LIST_BUCKETS_PAGES: usize = 100;
+
 pub async fn create_bucket(
     gw: &Gateway,
     req: S3Request<CreateBucketInput>,
@@ -129,7 +133,17 @@ pub async fn list_buckets(
             )
         };
         resp = list(page.clone()).await?;
+        let mut pages = 1;
         while let Some(token) = resp.output.continuation_token.take() {
+            if pages == MAX_LIST_BUCKETS_PAGES {
+                tracing::warn!(
+                    pages,
+                    "ListBuckets: the default upstream has more pages than rebucket reads; \
+                     the list is cut there"
+                );
+                break;
+            }
+            pages += 1;
             page.continuation_token = Some(token);
             let more = list(page.clone()).await?;
             resp.output.continuation_token = more.output.continuation_token;

@@ -298,6 +298,11 @@ fn normalize_xml(xml: &str, normalize: Normalize) -> Option<String> {
     spell_booleans(quoted.as_deref().unwrap_or(xml)).or(quoted)
 }
 
+/// The largest XML answer read whole to be normalized (a ListParts of 10,000 parts or a page
+/// of 1,000 keys of 1,024 bytes is a few MiB); a larger one fails the call instead of growing
+/// rebucket's memory without bound.
+pub const MAX_NORMALIZED_BYTES: usize = 32 << 20;
+
 impl HttpConnector for NormalizingConnector {
     fn call(&self, request: HttpRequest) -> HttpConnectorFuture {
         let normalize = request.extension::<Normalize>().copied();
@@ -312,11 +317,10 @@ impl HttpConnector for NormalizingConnector {
             if !resp.status().is_success() {
                 return Ok(resp);
             }
-            let bytes = resp
-                .take_body()
+            let bytes = http_body_util::Limited::new(resp.take_body(), MAX_NORMALIZED_BYTES)
                 .collect()
                 .await
-                .map_err(ConnectorError::io)?
+                .map_err(|e| ConnectorError::io(format!("answer to normalize: {e}").into()))?
                 .to_bytes();
             let normalized = std::str::from_utf8(&bytes)
                 .ok()

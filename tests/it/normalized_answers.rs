@@ -66,3 +66,39 @@ async fn upstream_clients_read_normalized_answers() {
         .await;
     assert_eq!(up.expect("initiate read").upload_id(), Some("u"));
 }
+
+/// A listing answer one byte over what rebucket reads whole to normalize.
+fn oversized(_method: &str, _target: &str) -> Canned {
+    let head = "<ListBucketResult><Name>b</Name><IsTruncated>false</IsTruncated><Prefix>";
+    let tail = "</Prefix></ListBucketResult>";
+    let pad = rebucket::upstream::compat::MAX_NORMALIZED_BYTES + 1 - head.len() - tail.len();
+    let mut xml = String::with_capacity(head.len() + pad + tail.len());
+    xml.push_str(head);
+    xml.extend(std::iter::repeat_n('p', pad));
+    xml.push_str(tail);
+    Canned::new(200)
+        .header("content-type", "application/xml")
+        .body(xml)
+        .chunked()
+}
+
+#[tokio::test]
+async fn an_answer_too_large_to_normalize_fails_the_call() {
+    let _g = light().await;
+    let upstream = CannedUpstream::start(oversized).await;
+    let pool = UpstreamPool::new(PoolSettings::default());
+    let client = pool.client(&UpstreamKey {
+        endpoint: Some(upstream.endpoint.clone()),
+        region: "us-east-1".into(),
+        path_style: true,
+        credentials: CredentialSource::Anonymous,
+    });
+    let err = client
+        .list_objects()
+        .bucket("b")
+        .send()
+        .await
+        .expect_err("an answer over the bound is not read whole");
+    let text = format!("{:?}", err);
+    assert!(text.contains("length limit"), "{text}");
+}
