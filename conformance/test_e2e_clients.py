@@ -401,10 +401,12 @@ def _sum(m, name, **labels) -> float:
     return sum(v for (n, ls), v in m.items() if n == name and want <= ls)
 
 
-def test_metrics_count_what_the_clients_sent(gw, bucket):
+def test_metrics_count_what_the_clients_sent(gw):
     """/metrics moves by exactly the requests aws cli and boto3 sent, and their bytes."""
     if gw.direct:
         pytest.skip("rebucket's metrics: only through rebucket")
+    bucket = f"e2e-{gw.name}-metrics"
+    gw.aws("s3", "mb", f"s3://{bucket}")
     body = os.urandom(4096)
     src = gw.tmp / "metrics-4k.bin"
     src.write_bytes(body)

@@ -55,7 +55,10 @@ pub async fn create_bucket(
     gw: &Gateway,
     req: S3Request<CreateBucketInput>,
 ) -> S3Result<S3Response<CreateBucketOutput>> {
-    gw.forward(req.input).await
+    let bucket = req.input.bucket.clone();
+    let out = gw.forward(req.input).await?;
+    gw.bucket_created(&bucket);
+    Ok(out)
 }
 
 /// CreateBucket's `Location` is `/<bucket>`, as S3 says for a path-style CreateBucket; some

@@ -280,6 +280,17 @@ impl Gateway {
         }
     }
 
+    /// A bucket a client just created through rebucket exists now: a failed look-up of it
+    /// (the one its CreateBucket started) is forgotten and it is looked up again, so it is
+    /// registered (and its CORS rules readable by preflights) without waiting for the negative
+    /// cache to expire.
+    pub(super) fn bucket_created(&self, bucket: &str) {
+        self.inner.discovery.remember(bucket, false);
+        if let Ok(route) = self.route(bucket) {
+            tracing::debug!(bucket, region = %route.key.region, "created bucket looked up");
+        }
+    }
+
     /// Discovers a bucket in the background (see the module doc for the bounds).
     pub(super) fn spawn_discovery(&self, route: Route) {
         if route.bucket.is_empty() {
