@@ -36,17 +36,23 @@ fn answer(method: &str, target: &str) -> Canned {
         .chunked()
 }
 
-#[tokio::test]
-async fn upstream_clients_read_normalized_answers() {
-    let _g = light().await;
-    let upstream = CannedUpstream::start(answer).await;
+/// An upstream client of rebucket's pool (its interceptors and normalizing connector) for
+/// `upstream`, unsigned.
+fn client_of(upstream: &CannedUpstream) -> aws_sdk_s3::Client {
     let pool = UpstreamPool::new(PoolSettings::default());
-    let client = pool.client(&UpstreamKey {
+    pool.client(&UpstreamKey {
         endpoint: Some(upstream.endpoint.clone()),
         region: "us-east-1".into(),
         path_style: true,
         credentials: CredentialSource::Anonymous,
-    });
+    })
+}
+
+#[tokio::test]
+async fn upstream_clients_read_normalized_answers() {
+    let _g = light().await;
+    let upstream = CannedUpstream::start(answer).await;
+    let client = client_of(&upstream);
     let loc = client.get_bucket_location().bucket("b").send().await;
     let loc = loc.expect("location read");
     // S3's us-east-1 answer, `<LocationConstraint/>`, reads the same way.
@@ -86,13 +92,7 @@ fn oversized(_method: &str, _target: &str) -> Canned {
 async fn an_answer_too_large_to_normalize_fails_the_call() {
     let _g = light().await;
     let upstream = CannedUpstream::start(oversized).await;
-    let pool = UpstreamPool::new(PoolSettings::default());
-    let client = pool.client(&UpstreamKey {
-        endpoint: Some(upstream.endpoint.clone()),
-        region: "us-east-1".into(),
-        path_style: true,
-        credentials: CredentialSource::Anonymous,
-    });
+    let client = client_of(&upstream);
     let err = client
         .list_objects()
         .bucket("b")
