@@ -1,5 +1,5 @@
-//! Who may use the S3 front: its client identities and the anonymous switch, both recording
-//! what they decided on the request's [`Verdict`].
+//! Who may sign requests to the S3 front: its client identities, noting on the request's
+//! [`Verdict`] that a signing key was looked up.
 
 use s3s::auth::SimpleAuth;
 
@@ -30,27 +30,5 @@ impl s3s::auth::S3Auth for FrontAuth {
             .lookup(access_key)
             .cloned()
             .ok_or_else(|| FrontError::UnknownAccessKey.into())
-    }
-}
-
-/// The front's access check, which s3s runs for every request once it knows the operation
-/// (signed or not): it records the operation for the log line and the metrics, lets unsigned
-/// requests through only when the operator opted in (`allow_anonymous`, else `403
-/// AccessDenied` as s3s's default check answers), and records the decision on the request's
-/// [`Verdict`].
-pub struct FrontAccess {
-    pub allow_anonymous: bool,
-}
-
-#[async_trait::async_trait]
-impl s3s::access::S3Access for FrontAccess {
-    async fn check(&self, cx: &mut s3s::access::S3AccessContext<'_>) -> s3s::S3Result<()> {
-        crate::metrics::request::set_operation_named(cx.s3_op().name());
-        let signed = cx.credentials().is_some();
-        if !signed && !self.allow_anonymous {
-            return Err(FrontError::SignatureRequired.into());
-        }
-        Verdict::admit(cx.extensions_mut(), signed);
-        Ok(())
     }
 }

@@ -12,6 +12,7 @@
 //!   for requests they let in, anonymous callers get errors without details, and an unsigned
 //!   POST form is refused before s3s reads its file.
 
+mod access;
 mod auth;
 mod cors;
 mod error;
@@ -21,7 +22,8 @@ mod parity;
 mod range;
 mod verdict;
 
-pub use auth::{FrontAccess, FrontAuth};
+pub use access::{FrontAccess, PERMISSIONS};
+pub use auth::FrontAuth;
 pub use cors::{Cors, CorsRules, FollowUp, Reach};
 pub use error::FrontError;
 pub use host::FrontHost;

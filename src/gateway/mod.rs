@@ -24,6 +24,7 @@ mod put;
 
 pub use discovery::{DEFAULT_DISCOVERY_PER_SECOND, DiscoveryError, NEGATIVE_TTL};
 pub use error::{GatewayError, MAX_UPLOAD_SIZE};
+pub use ops::OPERATIONS;
 pub use origin::{FrontOrigin, object_url};
 
 use std::sync::Arc;

@@ -28,6 +28,9 @@ macro_rules! operations {
             $(, own $own:path)?;
         )*
     ) => {
+        /// The s3s method name of every operation the gateway implements.
+        pub const OPERATIONS: &[&str] = &[$(stringify!($nop),)* $(stringify!($op),)*];
+
         $(
             impl Operation for $input {
                 type Output = $output;

@@ -23,7 +23,7 @@ use serde::{Deserialize, Serialize};
 pub use crate::profiles::AddressingStyle;
 pub use props::{BucketProps, EndpointPolicy, PropKey, normalize_bucket_arg};
 pub use store::{FileStore, LOCK_FILE, REGISTRY_FILE, Store};
-pub use values::{BucketName, Endpoint, InvalidValue, ProfileName, Region};
+pub use values::{BucketName, Endpoint, InvalidValue, Permission, ProfileName, Region};
 
 /// A refused property change or a registry that cannot be loaded/stored; the message is shown
 /// to the operator as is.

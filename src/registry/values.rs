@@ -455,3 +455,70 @@ mod tests {
         }
     }
 }
+
+/// What a grant lets a front user do in a bucket. `admin` includes `read` and `write`.
+///
+/// - `read`: reading objects and the bucket's state (GET, HEAD, List*, Get*);
+/// - `write`: changing objects (PUT, POST, Delete*, multipart uploads, the target of a copy,
+///   an object's tags, ACL, retention and legal hold);
+/// - `admin`: changing the bucket itself (CreateBucket, DeleteBucket, and Put*/Delete* of its
+///   subresources: policy, CORS, lifecycle, versioning, tagging, object lock configuration, ...).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Permission {
+    Read,
+    Write,
+    Admin,
+}
+
+impl Permission {
+    /// Every permission, in the order each includes more.
+    pub const ALL: [Permission; 3] = [Permission::Read, Permission::Write, Permission::Admin];
+
+    /// The operator-facing name.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Permission::Read => "read",
+            Permission::Write => "write",
+            Permission::Admin => "admin",
+        }
+    }
+
+    /// Whether holding `self` allows what needs `needed`.
+    pub fn covers(self, needed: Permission) -> bool {
+        self == Permission::Admin || self == needed
+    }
+
+    /// Whether what needs `self` changes anything (every permission but `read`).
+    pub fn changes(self) -> bool {
+        self != Permission::Read
+    }
+}
+
+impl fmt::Display for Permission {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Permission {
+    type Err = InvalidValue;
+    fn from_str(s: &str) -> Result<Self, InvalidValue> {
+        Self::ALL
+            .into_iter()
+            .find(|p| p.as_str() == s)
+            .ok_or_else(|| InvalidValue(format!("expecting read, write or admin, not {s:?}")))
+    }
+}
+
+impl serde::Serialize for Permission {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Permission {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        s.parse().map_err(serde::de::Error::custom)
+    }
+}

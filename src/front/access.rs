@@ -1,0 +1,257 @@
+//! Which permission each S3 operation needs, in one table, and the front's access check that
+//! applies it: s3s runs [`S3Access::check`] for every request once it knows the operation
+//! (signed or not), and then the operation's own method of [`S3Access`] with its parsed input,
+//! which is where the bucket (and a copy's source bucket) is known.
+//!
+//! The permissions are [`Permission`]s: `read` (GET, HEAD, List*, Get*), `write` (objects:
+//! PUT, POST, Delete*, multipart uploads, the target of a copy, an object's tags, ACL,
+//! retention and legal hold) and `admin` (the bucket itself: Create/DeleteBucket and the
+//! Put*/Delete* of its subresources). A copy also needs `read` on its source bucket.
+
+use s3s::access::{S3Access, S3AccessContext};
+use s3s::auth::Credentials;
+use s3s::dto::*;
+use s3s::{S3Request, S3Result};
+
+use super::error::FrontError;
+use super::verdict::Verdict;
+use crate::registry::Permission;
+
+/// The front's access check (see the module doc). It records the operation for the log line
+/// and the metrics, lets unsigned requests through only when the operator opted in
+/// (`allow_anonymous`, else `403 AccessDenied` as s3s's default check answers), records the
+/// decision on the request's [`Verdict`], and then checks the operation's permission.
+pub struct FrontAccess {
+    pub allow_anonymous: bool,
+}
+
+impl FrontAccess {
+    /// Whether `caller` may do what needs `needed` in `bucket` (`None`: an operation that
+    /// names no bucket).
+    ///
+    /// Every front user holds `admin` on every bucket, and anonymous callers reach this only
+    /// when `allow_anonymous` let them in, so everything is allowed here.
+    fn allow(
+        &self,
+        caller: Option<&Credentials>,
+        bucket: Option<&str>,
+        needed: Permission,
+    ) -> S3Result<()> {
+        let _ = (caller, bucket, needed);
+        Ok(())
+    }
+}
+
+/// The source bucket of a copy (`x-amz-copy-source`); `None` for an access point or outpost
+/// ARN, which rebucket does not route (the gateway refuses them).
+fn source_bucket(source: &CopySource) -> Option<&str> {
+    match source {
+        CopySource::Bucket { bucket, .. } => Some(bucket),
+        CopySource::AccessPoint { .. } | CopySource::Outpost { .. } => None,
+    }
+}
+
+/// The table: `operation: Input => Permission` with `source` for the copies (which also need
+/// `read` on the source bucket) and `no_bucket` for the operations that name none.
+macro_rules! permissions {
+    ($($op:ident: $input:ident => $perm:ident $(, $flag:ident)?;)*) => {
+        /// Every s3s operation with the permission it needs, by s3s method name.
+        pub const PERMISSIONS: &[(&str, Permission)] = &[$((stringify!($op), Permission::$perm),)*];
+
+        #[async_trait::async_trait]
+        impl S3Access for FrontAccess {
+            async fn check(&self, cx: &mut S3AccessContext<'_>) -> S3Result<()> {
+                crate::metrics::request::set_operation_named(cx.s3_op().name());
+                let signed = cx.credentials().is_some();
+                if !signed && !self.allow_anonymous {
+                    return Err(FrontError::SignatureRequired.into());
+                }
+                Verdict::admit(cx.extensions_mut(), signed);
+                Ok(())
+            }
+
+            $(
+                async fn $op(&self, req: &mut S3Request<$input>) -> S3Result<()> {
+                    permissions!(@check self, req, $perm $(, $flag)?)
+                }
+            )*
+        }
+    };
+    (@check $self:ident, $req:ident, $perm:ident, no_bucket) => {
+        $self.allow($req.credentials.as_ref(), None, Permission::$perm)
+    };
+    (@check $self:ident, $req:ident, $perm:ident, source) => {{
+        if let Some(source) = source_bucket(&$req.input.copy_source) {
+            $self.allow($req.credentials.as_ref(), Some(source), Permission::Read)?;
+        }
+        $self.allow($req.credentials.as_ref(), Some(&$req.input.bucket), Permission::$perm)
+    }};
+    (@check $self:ident, $req:ident, $perm:ident) => {
+        $self.allow($req.credentials.as_ref(), Some(&$req.input.bucket), Permission::$perm)
+    };
+}
+
+permissions! {
+    abort_multipart_upload: AbortMultipartUploadInput => Write;
+    complete_multipart_upload: CompleteMultipartUploadInput => Write;
+    copy_object: CopyObjectInput => Write, source;
+    create_bucket: CreateBucketInput => Admin;
+    create_bucket_metadata_table_configuration: CreateBucketMetadataTableConfigurationInput => Admin;
+    create_multipart_upload: CreateMultipartUploadInput => Write;
+    create_session: CreateSessionInput => Read;
+    delete_bucket: DeleteBucketInput => Admin;
+    delete_bucket_analytics_configuration: DeleteBucketAnalyticsConfigurationInput => Admin;
+    delete_bucket_cors: DeleteBucketCorsInput => Admin;
+    delete_bucket_encryption: DeleteBucketEncryptionInput => Admin;
+    delete_bucket_intelligent_tiering_configuration: DeleteBucketIntelligentTieringConfigurationInput => Admin;
+    delete_bucket_inventory_configuration: DeleteBucketInventoryConfigurationInput => Admin;
+    delete_bucket_lifecycle: DeleteBucketLifecycleInput => Admin;
+    delete_bucket_metadata_table_configuration: DeleteBucketMetadataTableConfigurationInput => Admin;
+    delete_bucket_metrics_configuration: DeleteBucketMetricsConfigurationInput => Admin;
+    delete_bucket_ownership_controls: DeleteBucketOwnershipControlsInput => Admin;
+    delete_bucket_policy: DeleteBucketPolicyInput => Admin;
+    delete_bucket_replication: DeleteBucketReplicationInput => Admin;
+    delete_bucket_tagging: DeleteBucketTaggingInput => Admin;
+    delete_bucket_website: DeleteBucketWebsiteInput => Admin;
+    delete_object: DeleteObjectInput => Write;
+    delete_object_tagging: DeleteObjectTaggingInput => Write;
+    delete_objects: DeleteObjectsInput => Write;
+    delete_public_access_block: DeletePublicAccessBlockInput => Admin;
+    get_bucket_accelerate_configuration: GetBucketAccelerateConfigurationInput => Read;
+    get_bucket_acl: GetBucketAclInput => Read;
+    get_bucket_analytics_configuration: GetBucketAnalyticsConfigurationInput => Read;
+    get_bucket_cors: GetBucketCorsInput => Read;
+    get_bucket_encryption: GetBucketEncryptionInput => Read;
+    get_bucket_intelligent_tiering_configuration: GetBucketIntelligentTieringConfigurationInput => Read;
+    get_bucket_inventory_configuration: GetBucketInventoryConfigurationInput => Read;
+    get_bucket_lifecycle_configuration: GetBucketLifecycleConfigurationInput => Read;
+    get_bucket_location: GetBucketLocationInput => Read;
+    get_bucket_logging: GetBucketLoggingInput => Read;
+    get_bucket_metadata_table_configuration: GetBucketMetadataTableConfigurationInput => Read;
+    get_bucket_metrics_configuration: GetBucketMetricsConfigurationInput => Read;
+    get_bucket_notification_configuration: GetBucketNotificationConfigurationInput => Read;
+    get_bucket_ownership_controls: GetBucketOwnershipControlsInput => Read;
+    get_bucket_policy: GetBucketPolicyInput => Read;
+    get_bucket_policy_status: GetBucketPolicyStatusInput => Read;
+    get_bucket_replication: GetBucketReplicationInput => Read;
+    get_bucket_request_payment: GetBucketRequestPaymentInput => Read;
+    get_bucket_tagging: GetBucketTaggingInput => Read;
+    get_bucket_versioning: GetBucketVersioningInput => Read;
+    get_bucket_website: GetBucketWebsiteInput => Read;
+    get_object: GetObjectInput => Read;
+    get_object_acl: GetObjectAclInput => Read;
+    get_object_attributes: GetObjectAttributesInput => Read;
+    get_object_legal_hold: GetObjectLegalHoldInput => Read;
+    get_object_lock_configuration: GetObjectLockConfigurationInput => Read;
+    get_object_retention: GetObjectRetentionInput => Read;
+    get_object_tagging: GetObjectTaggingInput => Read;
+    get_object_torrent: GetObjectTorrentInput => Read;
+    get_public_access_block: GetPublicAccessBlockInput => Read;
+    head_bucket: HeadBucketInput => Read;
+    head_object: HeadObjectInput => Read;
+    list_bucket_analytics_configurations: ListBucketAnalyticsConfigurationsInput => Read;
+    list_bucket_intelligent_tiering_configurations: ListBucketIntelligentTieringConfigurationsInput => Read;
+    list_bucket_inventory_configurations: ListBucketInventoryConfigurationsInput => Read;
+    list_bucket_metrics_configurations: ListBucketMetricsConfigurationsInput => Read;
+    list_buckets: ListBucketsInput => Read, no_bucket;
+    list_directory_buckets: ListDirectoryBucketsInput => Read, no_bucket;
+    list_multipart_uploads: ListMultipartUploadsInput => Read;
+    list_object_versions: ListObjectVersionsInput => Read;
+    list_objects: ListObjectsInput => Read;
+    list_objects_v2: ListObjectsV2Input => Read;
+    list_parts: ListPartsInput => Read;
+    post_object: PostObjectInput => Write;
+    put_bucket_accelerate_configuration: PutBucketAccelerateConfigurationInput => Admin;
+    put_bucket_acl: PutBucketAclInput => Admin;
+    put_bucket_analytics_configuration: PutBucketAnalyticsConfigurationInput => Admin;
+    put_bucket_cors: PutBucketCorsInput => Admin;
+    put_bucket_encryption: PutBucketEncryptionInput => Admin;
+    put_bucket_intelligent_tiering_configuration: PutBucketIntelligentTieringConfigurationInput => Admin;
+    put_bucket_inventory_configuration: PutBucketInventoryConfigurationInput => Admin;
+    put_bucket_lifecycle_configuration: PutBucketLifecycleConfigurationInput => Admin;
+    put_bucket_logging: PutBucketLoggingInput => Admin;
+    put_bucket_metrics_configuration: PutBucketMetricsConfigurationInput => Admin;
+    put_bucket_notification_configuration: PutBucketNotificationConfigurationInput => Admin;
+    put_bucket_ownership_controls: PutBucketOwnershipControlsInput => Admin;
+    put_bucket_policy: PutBucketPolicyInput => Admin;
+    put_bucket_replication: PutBucketReplicationInput => Admin;
+    put_bucket_request_payment: PutBucketRequestPaymentInput => Admin;
+    put_bucket_tagging: PutBucketTaggingInput => Admin;
+    put_bucket_versioning: PutBucketVersioningInput => Admin;
+    put_bucket_website: PutBucketWebsiteInput => Admin;
+    put_object: PutObjectInput => Write;
+    put_object_acl: PutObjectAclInput => Write;
+    put_object_legal_hold: PutObjectLegalHoldInput => Write;
+    put_object_lock_configuration: PutObjectLockConfigurationInput => Admin;
+    put_object_retention: PutObjectRetentionInput => Write;
+    put_object_tagging: PutObjectTaggingInput => Write;
+    put_public_access_block: PutPublicAccessBlockInput => Admin;
+    restore_object: RestoreObjectInput => Write;
+    select_object_content: SelectObjectContentInput => Read;
+    upload_part: UploadPartInput => Write;
+    upload_part_copy: UploadPartCopyInput => Write, source;
+    write_get_object_response: WriteGetObjectResponseInput => Admin, no_bucket;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn needs(op: &str) -> Permission {
+        PERMISSIONS
+            .iter()
+            .find(|(name, _)| *name == op)
+            .map(|(_, p)| *p)
+            .unwrap_or_else(|| panic!("{op} is not in the table"))
+    }
+
+    #[test]
+    fn every_s3s_operation_needs_exactly_one_permission() {
+        // s3s 0.14 has 99 operations (the methods of its `S3Access` and `S3` traits).
+        assert_eq!(PERMISSIONS.len(), 99);
+        let mut names: Vec<&str> = PERMISSIONS.iter().map(|(n, _)| *n).collect();
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(
+            names.len(),
+            PERMISSIONS.len(),
+            "an operation is listed twice"
+        );
+        for op in crate::gateway::OPERATIONS {
+            assert!(names.contains(op), "{op} has no permission");
+        }
+    }
+
+    #[test]
+    fn reads_writes_and_bucket_changes_need_their_own_permission() {
+        for op in [
+            "get_object",
+            "head_object",
+            "list_objects_v2",
+            "get_bucket_policy",
+        ] {
+            assert_eq!(needs(op), Permission::Read, "{op}");
+        }
+        for op in ["put_object", "delete_objects", "upload_part", "copy_object"] {
+            assert_eq!(needs(op), Permission::Write, "{op}");
+        }
+        for op in [
+            "create_bucket",
+            "delete_bucket",
+            "put_bucket_cors",
+            "put_object_lock_configuration",
+        ] {
+            assert_eq!(needs(op), Permission::Admin, "{op}");
+        }
+    }
+
+    #[test]
+    fn only_writes_and_bucket_changes_count_as_changes() {
+        for (op, p) in PERMISSIONS {
+            let named_as_reader = ["get_", "head_", "list_", "select_", "create_session"]
+                .iter()
+                .any(|prefix| op.starts_with(prefix));
+            assert_eq!(!p.changes(), named_as_reader, "{op}");
+        }
+    }
+}
