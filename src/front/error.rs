@@ -57,6 +57,16 @@ pub enum FrontError {
         code: String,
         status: http::StatusCode,
     },
+    /// A POST form that names its credentials (`AWSAccessKeyId`, `x-amz-credential`,
+    /// `policy`) but carries no signature field (the one named): `400 InvalidArgument`.
+    #[error(
+        "Bucket POST must contain a field named '{0}'.  If it is specified, please check the order of the fields."
+    )]
+    FormUnsigned(&'static str),
+    /// A POST form whose policy's `expiration` is no ISO 8601 UTC date-time: `400
+    /// InvalidPolicyDocument`.
+    #[error("Invalid Policy: Invalid 'expiration' value: '{0}'")]
+    PolicyExpiration(String),
     /// A `Content-MD5` header without a value: `400 InvalidDigest`.
     #[error("The Content-MD5 you specified was invalid.")]
     InvalidDigest,
@@ -84,6 +94,8 @@ impl From<FrontError> for S3Error {
                 (S3ErrorCode::Custom("AccessForbidden".into()), S::FORBIDDEN)
             }
             FrontError::InvalidDigest => (S3ErrorCode::InvalidDigest, S::BAD_REQUEST),
+            FrontError::FormUnsigned(_) => (S3ErrorCode::InvalidArgument, S::BAD_REQUEST),
+            FrontError::PolicyExpiration(_) => (S3ErrorCode::InvalidPolicyDocument, S::BAD_REQUEST),
             FrontError::Internal(_) => (S3ErrorCode::InternalError, S::INTERNAL_SERVER_ERROR),
             FrontError::PostFormsBusy => (S3ErrorCode::SlowDown, S::SERVICE_UNAVAILABLE),
             FrontError::CorsRulesUnavailable => {

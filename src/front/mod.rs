@@ -16,6 +16,7 @@ mod access;
 mod auth;
 mod cors;
 mod error;
+mod form;
 mod host;
 mod layer;
 mod parity;
@@ -26,6 +27,7 @@ pub use access::{FrontAccess, PERMISSIONS};
 pub use auth::FrontAuth;
 pub use cors::{Cors, CorsRules, FollowUp, Reach};
 pub use error::FrontError;
+pub use form::FormCheck;
 pub use host::FrontHost;
 pub use layer::FrontLayer;
 pub use parity::Parity;
@@ -57,7 +59,7 @@ struct Front {
 
 /// The S3 front's service over `gateway`, as `config` sets it up: s3s, its request bodies
 /// bounded in idle time, inside the front's HTTP layer.
-pub fn service(config: &ServeConfig, gateway: Gateway) -> FrontLayer<IdleBodies> {
+pub fn service(config: &ServeConfig, gateway: Gateway) -> FrontLayer<IdleBodies<FormCheck>> {
     let front = Arc::new(Front {
         host: FrontHost::new(&config.domains),
         cors: Arc::new(Cors::new(Arc::new(gateway.clone()))),
@@ -91,7 +93,10 @@ pub fn service(config: &ServeConfig, gateway: Gateway) -> FrontLayer<IdleBodies>
     b.set_access(FrontAccess {
         allow_anonymous: config.allow_anonymous,
     });
-    let s3 = IdleBodies::new(b.build(), config.front_limits.body_idle_timeout);
+    let s3 = IdleBodies::new(
+        FormCheck::new(b.build()),
+        config.front_limits.body_idle_timeout,
+    );
     FrontLayer::new(s3, front)
 }
 

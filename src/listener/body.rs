@@ -83,20 +83,38 @@ where
     }
 }
 
-/// The S3 service, reading request bodies through [`IdleBody`].
+/// A future of an S3 answer.
+pub type Answer =
+    Pin<Box<dyn Future<Output = Result<http::Response<s3s::Body>, s3s::HttpError>> + Send>>;
+
+/// What [`IdleBodies`] hands a request to once its body is watched: the s3s service, or a
+/// service in front of it.
+pub trait Handler: Clone + Send + Sync + 'static {
+    fn handle(&self, req: http::Request<s3s::Body>) -> Answer;
+}
+
+impl Handler for S3Service {
+    fn handle(&self, req: http::Request<s3s::Body>) -> Answer {
+        let service = self.clone();
+        Box::pin(async move { service.call(req).await })
+    }
+}
+
+/// The S3 service (or a [`Handler`] in front of it), reading request bodies through
+/// [`IdleBody`].
 #[derive(Clone)]
-pub struct IdleBodies {
-    inner: S3Service,
+pub struct IdleBodies<S = S3Service> {
+    inner: S,
     idle: Duration,
 }
 
-impl IdleBodies {
-    pub fn new(inner: S3Service, idle: Duration) -> Self {
+impl<S: Handler> IdleBodies<S> {
+    pub fn new(inner: S, idle: Duration) -> Self {
         Self { inner, idle }
     }
 }
 
-impl hyper::service::Service<http::Request<Incoming>> for IdleBodies {
+impl<S: Handler> hyper::service::Service<http::Request<Incoming>> for IdleBodies<S> {
     type Response = http::Response<s3s::Body>;
     type Error = s3s::HttpError;
     type Future =
@@ -106,9 +124,9 @@ impl hyper::service::Service<http::Request<Incoming>> for IdleBodies {
         let idle = self.idle;
         let fired = Arc::new(AtomicBool::new(false));
         let req = req.map(|body| s3s::Body::http_body(IdleBody::new(body, idle, fired.clone())));
-        let inner = self.inner.clone();
+        let answer = self.inner.handle(req);
         Box::pin(async move {
-            let res = inner.call(req).await;
+            let res = answer.await;
             if fired.load(Ordering::Acquire) {
                 return Ok(request_timeout());
             }

@@ -151,13 +151,23 @@ async fn wait_registered(gw: &TestGateway, bucket: &str) {
 
 /// A browser's POST form upload without a signature.
 fn unsigned_form(file: &[u8]) -> (String, Vec<u8>) {
+    form_with(&[("key", "form.txt")], file)
+}
+
+/// A POST form upload with these fields before its file.
+fn form_with(fields: &[(&str, &str)], file: &[u8]) -> (String, Vec<u8>) {
     let boundary = "----rebucketformboundary";
-    let mut body = format!(
-        "--{boundary}\r\nContent-Disposition: form-data; name=\"key\"\r\n\r\nform.txt\r\n\
-         --{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"f.txt\"\r\n\
+    let mut body = String::new();
+    for (name, value) in fields {
+        body.push_str(&format!(
+            "--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n"
+        ));
+    }
+    body.push_str(&format!(
+        "--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"f.txt\"\r\n\
          Content-Type: text/plain\r\n\r\n"
-    )
-    .into_bytes();
+    ));
+    let mut body = body.into_bytes();
     body.extend_from_slice(file);
     body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
     (format!("multipart/form-data; boundary={boundary}"), body)
@@ -240,12 +250,10 @@ async fn unsigned_requests_reach_no_upstream_and_write_no_registry() {
     assert_eq!(registry_file(&gw), registry);
 }
 
-#[tokio::test]
-async fn an_unsigned_form_is_refused_before_its_file_is_sent() {
-    let _g = light().await;
-    let (_up, proxy, gw) = setup(&["secretbucket"], None).await;
-    let (content_type, body) = unsigned_form(&[]);
-    // The form's fields and the start of its file part; the 60 MiB file never follows.
+/// Sends a form's fields and the start of its file part, declaring a 60 MiB file that never
+/// follows, and returns the answer that arrives meanwhile.
+async fn answer_before_the_file(gw: &TestGateway, bucket: &str, form: (String, Vec<u8>)) -> String {
+    let (content_type, body) = form;
     let head_len = body
         .windows(4)
         .rposition(|w| w == b"\r\n\r\n")
@@ -254,7 +262,7 @@ async fn an_unsigned_form_is_refused_before_its_file_is_sent() {
     let declared = head_len + (60 << 20);
     let mut conn = TcpStream::connect(gw.s3_addr()).await.expect("connect");
     let request = format!(
-        "POST /secretbucket HTTP/1.1\r\nHost: {}\r\nContent-Type: {content_type}\r\n\
+        "POST /{bucket} HTTP/1.1\r\nHost: {}\r\nContent-Type: {content_type}\r\n\
          Content-Length: {declared}\r\n\r\n",
         gw.s3_addr()
     );
@@ -266,9 +274,53 @@ async fn an_unsigned_form_is_refused_before_its_file_is_sent() {
         .await
         .expect("no answer while the file is still to come: s3s waits for the whole file")
         .expect("read");
-    let answer = String::from_utf8_lossy(&answer[..n]);
+    String::from_utf8_lossy(&answer[..n]).into_owned()
+}
+
+#[tokio::test]
+async fn an_unsigned_form_is_refused_before_its_file_is_sent() {
+    let _g = light().await;
+    let (_up, proxy, gw) = setup(&["secretbucket"], None).await;
+    let answer = answer_before_the_file(&gw, "secretbucket", unsigned_form(&[])).await;
     assert!(answer.starts_with("HTTP/1.1 403"), "{answer}");
     assert!(answer.contains("<Code>AccessDenied</Code>"), "{answer}");
+    assert!(proxy.requests().is_empty(), "{:?}", proxy.requests());
+}
+
+/// A form that names its credentials but carries no signature is malformed: S3 answers `400
+/// InvalidArgument` naming the missing field, and so does rebucket, before the file is read.
+#[tokio::test]
+async fn a_form_naming_credentials_without_a_signature_is_a_400_before_its_file_is_sent() {
+    let _g = light().await;
+    let (_up, proxy, gw) = setup(&["secretbucket"], None).await;
+    let policy = aws_smithy_types::base64::encode(
+        r#"{"expiration":"2030-01-01T00:00:00Z","conditions":[{"bucket":"secretbucket"}]}"#,
+    );
+    for (fields, missing) in [
+        (
+            vec![
+                ("key", "f.txt"),
+                ("AWSAccessKeyId", KEYS_A.0),
+                ("policy", policy.as_str()),
+            ],
+            "&apos;Signature&apos;",
+        ),
+        (
+            vec![
+                ("key", "f.txt"),
+                ("x-amz-algorithm", "AWS4-HMAC-SHA256"),
+                ("x-amz-credential", "AK/20300101/us-east-1/s3/aws4_request"),
+                ("x-amz-date", "20300101T000000Z"),
+                ("policy", policy.as_str()),
+            ],
+            "&apos;X-Amz-Signature&apos;",
+        ),
+    ] {
+        let answer = answer_before_the_file(&gw, "secretbucket", form_with(&fields, &[])).await;
+        assert!(answer.starts_with("HTTP/1.1 400"), "{answer}");
+        assert!(answer.contains("<Code>InvalidArgument</Code>"), "{answer}");
+        assert!(answer.contains(missing), "{answer}");
+    }
     assert!(proxy.requests().is_empty(), "{:?}", proxy.requests());
 }
 

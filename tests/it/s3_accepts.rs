@@ -497,9 +497,8 @@ fn signed_form(bucket: &str, key: &str, expiration: &str) -> (String, Vec<u8>) {
 
 /// A POST form's policy names its `expiration` in ISO 8601 UTC
 /// ([Creating a POST policy](https://docs.aws.amazon.com/AmazonS3/latest/API/sigv4-HTTPPOSTConstructPolicy.html));
-/// a value that is no date is `400 InvalidPolicyDocument`, a well-formed one uploads (204).
-/// Not covered yet: RFC 3339 variants s3s 0.14 accepts and S3 refuses (a space for `T`,
-/// lowercase `t`/`z`, a `+00:00` offset).
+/// any other value is `400 InvalidPolicyDocument` — also the RFC 3339 forms s3s alone takes (a
+/// space for `T`, lowercase `t`/`z`, a `+00:00` offset) —, a well-formed one uploads (204).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_post_policy_expiration_must_be_a_date() {
     let _g = light().await;
@@ -523,6 +522,10 @@ async fn a_post_policy_expiration_must_be_a_date() {
     let time = time.trim_end_matches('Z').split('.').next().unwrap();
     for malformed in [
         format!("{date} {time}.123456"),
+        format!("{date} {time}Z"),
+        format!("{date} {time}.123456+00:00"),
+        format!("{date}T{time}+00:00"),
+        format!("{date}t{time}z"),
         format!("{date}T{time}"),
         "not-a-date".to_owned(),
     ] {
