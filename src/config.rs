@@ -8,7 +8,7 @@
 //! allow_credential_process = false  # let profiles run `credential_process`
 //! admin_token_file = "/etc/rebucket/admin-token"
 //! domains = ["s3.example.test"]     # virtual-hosted-style base domains
-//! endpoint_allowlist = ["127.0.0.1", "minio.local:9000"]  # hosts buckets may point at
+//! endpoint_allowlist = ["127.0.0.1", "minio.local:9000"]  # the only hosts upstreams may be at
 //! connect_timeout_ms = 3000
 //! post_object_max_bytes = 67108864  # largest POST-form (browser) upload; see below
 //! # Bounds of the S3 and admin listeners (see `listener`; defaults shown):

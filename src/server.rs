@@ -18,7 +18,9 @@ use crate::gateway::Gateway;
 use crate::listener::{Connections, FrontLimits, Refusal};
 use crate::metrics::{CountsConnections, Metrics};
 use crate::profiles::{ProfileEnv, ProfileSet, ResolveOptions, StaticCredentials};
+use crate::registry::EndpointPolicy;
 use crate::registry::Registry;
+use crate::upstream::guard::Destinations;
 use crate::upstream::route::{Defaults, EmbeddedUpstream, Resolver};
 use crate::upstream::{PoolSettings, UpstreamPool};
 
@@ -95,11 +97,23 @@ pub async fn start(config: ServeConfig, env: ProfileEnv) -> Result<Running, BoxE
     }
     let metrics = Arc::new(Metrics::new());
     metrics.registry_loaded();
+    let allowlist = EndpointPolicy {
+        allowlist: config.endpoint_allowlist.clone(),
+    };
+    if let Some(ep) = &config.default_endpoint
+        && !allowlist.allows(ep.host(), ep.effective_port())
+    {
+        tracing::warn!(endpoint = %ep, "the default endpoint is outside endpoint_allowlist: requests to it are refused");
+    }
     let pool = Arc::new(UpstreamPool::new(PoolSettings {
         connect_timeout: config.connect_timeout,
         first_byte_timeout: config.upstream_first_byte_timeout,
         transfer_idle_timeout: config.upstream_idle_timeout,
-        allow_link_local: config.allow_link_local,
+        destinations: Destinations {
+            allow_link_local: config.allow_link_local,
+            allowlist,
+            exempt: vec![store_addr.to_string()],
+        },
         ..PoolSettings::default()
     }));
     let gateway = Gateway::new(registry, resolver.clone(), pool.clone(), metrics.clone());

@@ -52,7 +52,7 @@ Config file keys (--config FILE; all optional; `rebucket config example` prints 
   allow_credential_process     let profiles run `credential_process` (default false)
   admin_token_file             file holding the admin token
   domains                      base domains for virtual-hosted-style requests (default [])
-  endpoint_allowlist           hosts buckets may point at, \"host\" or \"host:port\" (default: any)
+  endpoint_allowlist           the only upstream hosts, \"host\" or \"host:port\" (default: any)
   connect_timeout_ms           upstream connect timeout (default 3000)
   post_object_max_bytes        largest POST-form upload (default 67108864, 64 MiB)
   header_read_timeout_ms       time to send a request's headers (default 20000)

@@ -28,6 +28,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 
 use aws_credential_types::provider::SharedCredentialsProvider;
+use aws_smithy_runtime_api::client::http::SharedHttpClient;
 
 use self::location::Platform;
 use self::parser::{FileKind, parse_file};
@@ -339,8 +340,12 @@ impl ProfileSet {
     }
 }
 
-/// Builds an aws-sdk credentials provider for a resolved source (AssumeRole refreshes through STS).
-pub fn credentials_provider(source: &CredentialSource) -> Option<SharedCredentialsProvider> {
+/// Builds an aws-sdk credentials provider for a resolved source (AssumeRole refreshes through
+/// STS, over `http` when given: the caller's HTTP client, with its bounds and guards).
+pub fn credentials_provider(
+    source: &CredentialSource,
+    http: Option<&SharedHttpClient>,
+) -> Option<SharedCredentialsProvider> {
     match source {
         CredentialSource::Anonymous => None,
         CredentialSource::Static(k) => Some(SharedCredentialsProvider::new(
@@ -355,7 +360,8 @@ pub fn credentials_provider(source: &CredentialSource) -> Option<SharedCredentia
         CredentialSource::AssumeRole { .. } => source.assume_role().map(|(params, inner)| {
             SharedCredentialsProvider::new(sts::AssumeRoleProvider::new(
                 params,
-                credentials_provider(inner),
+                credentials_provider(inner, http),
+                http.cloned(),
             ))
         }),
         CredentialSource::Process { command } => Some(SharedCredentialsProvider::new(

@@ -9,6 +9,7 @@ use aws_credential_types::Credentials;
 use aws_credential_types::provider::error::CredentialsError;
 use aws_credential_types::provider::{self, ProvideCredentials, SharedCredentialsProvider};
 use aws_sdk_sts::config::{BehaviorVersion, Region};
+use aws_smithy_runtime_api::client::http::SharedHttpClient;
 use aws_smithy_types::error::display::DisplayErrorContext;
 use aws_smithy_types::retry::RetryConfig;
 use aws_smithy_types::timeout::TimeoutConfig;
@@ -38,7 +39,12 @@ pub struct AssumeRoleProvider {
 
 impl AssumeRoleProvider {
     /// `source` signs the AssumeRole call; `None` makes every call fail with a clear error.
-    pub fn new(params: AssumeRoleParams, source: Option<SharedCredentialsProvider>) -> Self {
+    /// `http`: the HTTP client to call STS with (the SDK's default when `None`).
+    pub fn new(
+        params: AssumeRoleParams,
+        source: Option<SharedCredentialsProvider>,
+        http: Option<SharedHttpClient>,
+    ) -> Self {
         let region = params
             .region
             .clone()
@@ -61,6 +67,9 @@ impl AssumeRoleProvider {
             );
         if let Some(endpoint) = &params.endpoint {
             config = config.endpoint_url(endpoint);
+        }
+        if let Some(http) = http {
+            config = config.http_client(http);
         }
         Self {
             client: aws_sdk_sts::Client::from_conf(config.build()),

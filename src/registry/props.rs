@@ -142,27 +142,40 @@ impl<'de> Deserialize<'de> for BucketProps {
     }
 }
 
-/// Which upstream endpoints the operator allows buckets to point at.
+/// Which upstream hosts the operator allows (`endpoint_allowlist`): checked when a bucket's
+/// endpoint is set, and on every upstream connection, whatever named its endpoint.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct EndpointPolicy {
     /// `None`: any host. Otherwise hostnames (any port) or `host:port` entries (that port only;
-    /// an endpoint without a port has the scheme's default port, 80 or 443).
+    /// an endpoint without a port has the scheme's default port, 80 or 443). An entry also
+    /// allows the names under it (`example.com` allows `b.example.com`): virtual-hosted-style
+    /// requests go to `<bucket>.<host>`.
     pub allowlist: Option<Vec<String>>,
 }
 
 impl EndpointPolicy {
+    /// Whether a connection to `host` (lowercase; IPv6 without brackets) on `port` is allowed.
+    pub fn allows(&self, host: &str, port: u16) -> bool {
+        let Some(list) = &self.allowlist else {
+            return true;
+        };
+        let host = host.trim_end_matches('.');
+        list.iter().any(|entry| match split_allow_entry(entry) {
+            Some((allowed, p)) => {
+                let name_matches = host == allowed
+                    || (host.len() > allowed.len()
+                        && host.ends_with(allowed.as_str())
+                        && host.as_bytes()[host.len() - allowed.len() - 1] == b'.'
+                        && allowed.parse::<std::net::IpAddr>().is_err());
+                name_matches && p.is_none_or(|p| p == port)
+            }
+            None => false,
+        })
+    }
+
     /// Checks an endpoint (given as `raw`) against the allowlist.
     fn check(&self, raw: &str, ep: &Endpoint) -> Result<(), RegistryError> {
-        let Some(list) = &self.allowlist else {
-            return Ok(());
-        };
-        let port = ep.effective_port();
-        let allowed = list.iter().any(|entry| match split_allow_entry(entry) {
-            Some((host, None)) => host == ep.host(),
-            Some((host, Some(p))) => host == ep.host() && p == port,
-            None => false,
-        });
-        if allowed {
+        if self.allows(ep.host(), ep.effective_port()) {
             Ok(())
         } else {
             Err(invalid(format!(

@@ -23,8 +23,8 @@
 //! NoSuchUpload), CopyObject and UploadPartCopy (a retry repeats a copy that may have
 //! happened). See the AWS SDKs and Tools Reference Guide, "Retry behavior".
 //!
-//! The same wrapper refuses URLs whose host is a link-local or metadata address written out
-//! (see [`super::guard`]).
+//! The same wrapper refuses requests whose URL may not be connected to (see
+//! [`super::guard::Destinations`]).
 
 use std::pin::Pin;
 use std::sync::Arc;
@@ -63,7 +63,6 @@ pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(30);
 pub struct Bounds {
     pub first_byte: Duration,
     pub idle: Duration,
-    pub allow_link_local: bool,
 }
 
 /// How an upstream stalled.
@@ -82,14 +81,23 @@ fn timeout(stalled: Stalled) -> ConnectorError {
 }
 
 /// Wraps `inner` with the bounds (see the module documentation).
-pub fn bounded(inner: SharedHttpClient, bounds: Bounds) -> SharedHttpClient {
-    SharedHttpClient::new(BoundedClient { inner, bounds })
+pub fn bounded(
+    inner: SharedHttpClient,
+    bounds: Bounds,
+    destinations: guard::Destinations,
+) -> SharedHttpClient {
+    SharedHttpClient::new(BoundedClient {
+        inner,
+        bounds,
+        destinations: Arc::new(destinations),
+    })
 }
 
 #[derive(Debug)]
 struct BoundedClient {
     inner: SharedHttpClient,
     bounds: Bounds,
+    destinations: Arc<guard::Destinations>,
 }
 
 impl HttpClient for BoundedClient {
@@ -101,6 +109,7 @@ impl HttpClient for BoundedClient {
         SharedHttpConnector::new(BoundedConnector {
             inner: self.inner.http_connector(settings, components),
             bounds: self.bounds,
+            destinations: self.destinations.clone(),
         })
     }
 }
@@ -109,13 +118,12 @@ impl HttpClient for BoundedClient {
 struct BoundedConnector {
     inner: SharedHttpConnector,
     bounds: Bounds,
+    destinations: Arc<guard::Destinations>,
 }
 
 impl HttpConnector for BoundedConnector {
     fn call(&self, mut request: HttpRequest) -> HttpConnectorFuture {
-        if !self.bounds.allow_link_local
-            && let Some(refused) = guard::refused_literal(request.uri())
-        {
+        if let Some(refused) = self.destinations.refusal(request.uri()) {
             return HttpConnectorFuture::ready(Err(ConnectorError::user(Box::new(refused))));
         }
         let bounds = self.bounds;
@@ -373,7 +381,6 @@ mod tests {
         let bounds = Bounds {
             first_byte: Duration::from_secs(5),
             idle: Duration::from_secs(2),
-            allow_link_local: false,
         };
         let p = Progress::new();
         let start = p.start;

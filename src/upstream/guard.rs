@@ -1,11 +1,17 @@
-//! The connect-time address guard of upstream connections (server-side request forgery).
+//! Where upstream connections may go (server-side request forgery): the connect-time address
+//! guard and the endpoint allowlist.
 //!
-//! An upstream endpoint can arrive from many places (environment, AWS profiles, bucket props,
-//! the registry) and a host name can resolve to anything, now or later (DNS rebinding). So the
-//! check is made where every upstream connection is opened, on the addresses actually
-//! connected to: the shared HTTP client resolves host names through [`GuardedResolver`], which
-//! drops refused addresses, and [`refused_literal`] refuses a URL whose host is such an address
-//! written out (an IP literal is never resolved, so the resolver would not see it).
+//! An upstream endpoint can arrive from many places (`S3_ENDPOINT`, `AWS_ENDPOINT_URL[_S3]`, a
+//! profile's `endpoint_url` and `services` sections, STS endpoints, bucket props, the registry
+//! as it was at start) and a host name can resolve to anything, now or later (DNS rebinding).
+//! So the checks are made where every upstream request is sent — S3 and STS alike go through
+//! the one shared HTTP client — on the URL actually requested and the addresses actually
+//! connected to:
+//! - [`Destinations::refusal`] refuses a URL whose host is not in `endpoint_allowlist` (when one
+//!   is set; the embedded store is exempt) or is a refused address written out (an IP literal
+//!   is never resolved, so the resolver would not see it);
+//! - the shared HTTP client resolves host names through [`GuardedResolver`], which drops
+//!   refused addresses.
 //!
 //! Refused unless `allow_link_local` is set: IPv4 link-local `169.254.0.0/16` (RFC 3927, which
 //! holds the cloud metadata services at `169.254.169.254`), IPv6 link-local `fe80::/10`
@@ -16,6 +22,8 @@
 use std::net::{IpAddr, Ipv6Addr};
 
 use aws_smithy_runtime_api::client::dns::{DnsFuture, ResolveDns, ResolveDnsError};
+
+use crate::registry::EndpointPolicy;
 
 /// The EC2 instance metadata service's IPv6 address.
 const EC2_METADATA_V6: Ipv6Addr = Ipv6Addr::new(0xfd00, 0x0ec2, 0, 0, 0, 0, 0, 0x0254);
@@ -28,30 +36,57 @@ pub fn is_refused(ip: IpAddr) -> bool {
     }
 }
 
-/// An upstream address refused by the guard; the error of the connection attempt.
+/// An upstream destination refused by the guard; the error of the connection attempt.
 #[derive(Debug, thiserror::Error)]
-#[error(
-    "refused to connect to {what}: link-local and cloud metadata addresses are not upstreams \
-     (set allow_link_local = true to allow them)"
-)]
-pub struct Refused {
-    what: String,
+pub enum Refused {
+    /// A link-local or metadata address (written out, or all a name resolves to).
+    #[error(
+        "refused to connect to {0}: link-local and cloud metadata addresses are not upstreams \
+         (set allow_link_local = true to allow them)"
+    )]
+    LinkLocal(String),
+    /// A host outside `endpoint_allowlist`.
+    #[error("refused to connect to {0}: the host is not in the endpoint allowlist")]
+    NotAllowed(String),
 }
 
-/// The refusal for `uri` when its host is an IP literal the guard refuses (host names are
-/// checked once resolved, by [`GuardedResolver`]).
-pub fn refused_literal(uri: &str) -> Option<Refused> {
-    let uri: http::Uri = uri.parse().ok()?;
-    let host = uri.host()?;
-    let ip: IpAddr = host
-        .strip_prefix('[')
-        .and_then(|h| h.strip_suffix(']'))
-        .unwrap_or(host)
-        .parse()
-        .ok()?;
-    is_refused(ip).then(|| Refused {
-        what: ip.to_string(),
-    })
+/// Where upstream requests may go.
+#[derive(Debug, Clone, Default)]
+pub struct Destinations {
+    /// `allow_link_local`.
+    pub allow_link_local: bool,
+    /// `endpoint_allowlist`.
+    pub allowlist: EndpointPolicy,
+    /// `host:port`s always allowed: the embedded store's.
+    pub exempt: Vec<String>,
+}
+
+impl Destinations {
+    /// Why a request to `uri` must not be sent, if it must not (host names are checked again
+    /// once resolved, by [`GuardedResolver`]).
+    pub fn refusal(&self, uri: &str) -> Option<Refused> {
+        let uri: http::Uri = uri.parse().ok()?;
+        let host = uri.host()?.to_ascii_lowercase();
+        let bare = host
+            .strip_prefix('[')
+            .and_then(|h| h.strip_suffix(']'))
+            .unwrap_or(&host);
+        if !self.allow_link_local
+            && let Ok(ip) = bare.parse::<IpAddr>()
+            && is_refused(ip)
+        {
+            return Some(Refused::LinkLocal(ip.to_string()));
+        }
+        let port = uri.port_u16().unwrap_or(match uri.scheme_str() {
+            Some("https") => 443,
+            _ => 80,
+        });
+        let exempt = self.exempt.iter().any(|e| *e == format!("{host}:{port}"));
+        if !exempt && !self.allowlist.allows(bare, port) {
+            return Some(Refused::NotAllowed(format!("{host}:{port}")));
+        }
+        None
+    }
 }
 
 /// The system resolver (`getaddrinfo`, through tokio), keeping only addresses the guard allows;
@@ -65,9 +100,9 @@ impl GuardedResolver {
         let total = addrs.len();
         let allowed: Vec<IpAddr> = addrs.into_iter().filter(|ip| !is_refused(*ip)).collect();
         if allowed.is_empty() && total > 0 {
-            return Err(ResolveDnsError::new(Refused {
-                what: format!("{name} (it resolves to refused addresses only)"),
-            }));
+            return Err(ResolveDnsError::new(Refused::LinkLocal(format!(
+                "{name} (it resolves to refused addresses only)"
+            ))));
         }
         if allowed.len() < total {
             tracing::warn!(
@@ -95,8 +130,13 @@ impl ResolveDns for GuardedResolver {
 
 #[cfg(test)]
 mod tests {
-    use super::{GuardedResolver, is_refused, refused_literal};
+    use super::{Destinations, GuardedResolver, Refused, is_refused};
+    use crate::registry::EndpointPolicy;
     use std::net::IpAddr;
+
+    fn refused_literal(uri: &str) -> Option<Refused> {
+        Destinations::default().refusal(uri)
+    }
 
     fn ip(s: &str) -> IpAddr {
         s.parse().unwrap()
@@ -134,6 +174,49 @@ mod tests {
         assert!(refused_literal("https://[fd00:ec2::254]/").is_some());
         assert!(refused_literal("http://127.0.0.1:9000/b").is_none());
         assert!(refused_literal("https://s3.us-east-1.amazonaws.com/b").is_none());
+    }
+
+    #[test]
+    fn the_allowlist_applies_to_every_url_and_names_under_an_entry() {
+        let d = Destinations {
+            allow_link_local: false,
+            allowlist: EndpointPolicy {
+                allowlist: Some(vec![
+                    "minio.internal:9000".into(),
+                    "amazonaws.com".into(),
+                    "10.0.0.5".into(),
+                ]),
+            },
+            exempt: vec!["127.0.0.1:4567".into()],
+        };
+        for allowed in [
+            "http://minio.internal:9000/b/k",
+            "https://s3.us-east-1.amazonaws.com/b",
+            "https://bucket.s3.eu-west-1.amazonaws.com/k",
+            "http://10.0.0.5/b",
+            "http://127.0.0.1:4567/b",
+        ] {
+            assert!(d.refusal(allowed).is_none(), "{allowed}");
+        }
+        for refused in [
+            "http://minio.internal:9001/b",
+            "http://evilamazonaws.com/b",
+            "http://amazonaws.com.evil.example/b",
+            "http://127.0.0.1:4568/b",
+            "http://x.10.0.0.5/b",
+            "https://sts.example.com/",
+        ] {
+            assert!(
+                matches!(d.refusal(refused), Some(Refused::NotAllowed(_))),
+                "{refused}"
+            );
+        }
+        // With no allowlist, any host but link-local ones.
+        assert!(
+            Destinations::default()
+                .refusal("https://sts.example.com/")
+                .is_none()
+        );
     }
 
     #[test]

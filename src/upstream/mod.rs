@@ -54,7 +54,7 @@ impl UpstreamKey {
 }
 
 /// Tunables of upstream connections.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct PoolSettings {
     /// Bound on a TCP/TLS connect to an upstream.
     pub connect_timeout: Duration,
@@ -66,8 +66,9 @@ pub struct PoolSettings {
     pub first_byte_timeout: Duration,
     /// Bound on a pause of a transfer either way (see [`bounds`]).
     pub transfer_idle_timeout: Duration,
-    /// Whether upstreams may be at link-local or metadata addresses (see [`guard`]).
-    pub allow_link_local: bool,
+    /// Where upstream requests may go: link-local addresses, the endpoint allowlist (see
+    /// [`guard`]).
+    pub destinations: guard::Destinations,
 }
 
 impl Default for PoolSettings {
@@ -78,7 +79,7 @@ impl Default for PoolSettings {
             idle_timeout: Duration::from_secs(600),
             first_byte_timeout: bounds::DEFAULT_FIRST_BYTE_TIMEOUT,
             transfer_idle_timeout: bounds::DEFAULT_IDLE_TIMEOUT,
-            allow_link_local: false,
+            destinations: guard::Destinations::default(),
         }
     }
 }
@@ -89,10 +90,14 @@ struct Entry {
 }
 
 /// The cache of upstream clients, keyed by [`UpstreamKey`]. All clients share one HTTP
-/// connection pool (TCP_NODELAY on, bounded connect, first-byte and idle time, host names
-/// resolved through the address guard).
+/// connection pool (TCP_NODELAY on, bounded connect, first-byte and idle time, destinations
+/// and resolved addresses checked by the guard), and so do the STS clients of their
+/// credentials.
 pub struct UpstreamPool {
+    /// The S3 clients' HTTP client: [`Self::connect`] with answers normalized for the SDK.
     http: SharedHttpClient,
+    /// The bounded and guarded HTTP client.
+    connect: SharedHttpClient,
     settings: PoolSettings,
     clients: Mutex<HashMap<UpstreamKey, Entry>>,
 }
@@ -103,22 +108,23 @@ impl UpstreamPool {
         let builder = aws_smithy_http_client::Builder::new().tls_provider(tls::Provider::Rustls(
             tls::rustls_provider::CryptoMode::AwsLc,
         ));
-        let http = if settings.allow_link_local {
+        let http = if settings.destinations.allow_link_local {
             builder.build_https()
         } else {
             builder.build_with_resolver(guard::GuardedResolver)
         };
-        let http = bounds::bounded(
+        let connect = bounds::bounded(
             http,
             bounds::Bounds {
                 first_byte: settings.first_byte_timeout,
                 idle: settings.transfer_idle_timeout,
-                allow_link_local: settings.allow_link_local,
             },
+            settings.destinations.clone(),
         );
-        let http = compat::normalizing(http);
+        let http = compat::normalizing(connect.clone());
         Self {
             http,
+            connect,
             settings,
             clients: Mutex::new(HashMap::new()),
         }
@@ -190,7 +196,7 @@ impl UpstreamPool {
         if let Some(endpoint) = &key.endpoint {
             b = b.endpoint_url(endpoint);
         }
-        b = match credentials_provider(&key.credentials) {
+        b = match credentials_provider(&key.credentials, Some(&self.connect)) {
             Some(p) => b.credentials_provider(p),
             None => b.allow_no_auth(),
         };

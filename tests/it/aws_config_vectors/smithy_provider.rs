@@ -240,7 +240,8 @@ async fn run_sts_case(name: &str, case: &FsCase) {
 
     let expected_requests = exchanges.len();
     let (url, seen) = replay_server(exchanges).await;
-    let provider = credentials_provider(&with_sts_endpoint(&resolved.credentials, &url)).unwrap();
+    let provider =
+        credentials_provider(&with_sts_endpoint(&resolved.credentials, &url), None).unwrap();
     let creds = provider
         .provide_credentials()
         .await
@@ -411,9 +412,12 @@ async fn smithy_profile_provider_cases() {
                     command, ours,
                     "{name}: the vector's command is the one we run ourselves"
                 );
-                let provider = credentials_provider(&CredentialSource::Process {
-                    command: ours.into(),
-                })
+                let provider = credentials_provider(
+                    &CredentialSource::Process {
+                        command: ours.into(),
+                    },
+                    None,
+                )
                 .unwrap();
                 let err = provider.provide_credentials().await.unwrap_err();
                 let text = DisplayErrorContext(&err).to_string();

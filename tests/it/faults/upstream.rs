@@ -335,6 +335,56 @@ async fn a_link_local_upstream_is_refused_before_any_connection() {
     assert!(!message.contains("allow_link_local"), "{message}");
 }
 
+/// `endpoint_allowlist` holds for the endpoint the gateway started with (`S3_ENDPOINT`), not
+/// only for bucket props: a request to a host outside it is refused before any connection, and
+/// one inside it goes through.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_endpoint_allowlist_holds_for_the_default_endpoint_too() {
+    let _g = light().await;
+    let up = Upstream::start(&[KEYS_A]).await;
+    up.create_bucket("listed").await;
+    up.put("listed", "k", b"allowed bytes").await;
+    let proxy = FaultProxy::start(up.addr).await;
+
+    let gw = Gw::start(
+        &proxy.endpoint,
+        "endpoint_allowlist = [\"s3.example.com\"]\n",
+    )
+    .await;
+    let (res, took) = capped("GET outside the allowlist", async {
+        gw.client()
+            .get_object()
+            .bucket("listed")
+            .key("k")
+            .send()
+            .await
+    })
+    .await;
+    let err = res.expect_err("refused");
+    let (status, _, message) = err_parts(&err);
+    assert_eq!(status, 503, "{message}");
+    assert!(message.contains("endpoint allowlist"), "{message}");
+    assert!(took < Duration::from_secs(2), "refused after {took:?}");
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(proxy.connections(), 0, "{:?}", proxy.requests());
+
+    let port = proxy.endpoint.rsplit(':').next().expect("port");
+    let gw = Gw::start(
+        &proxy.endpoint,
+        &format!("endpoint_allowlist = [\"127.0.0.1:{port}\"]\n"),
+    )
+    .await;
+    let out = gw
+        .client()
+        .get_object()
+        .bucket("listed")
+        .key("k")
+        .send()
+        .await
+        .expect("allowed");
+    assert_eq!(collect(out.body).await, b"allowed bytes");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_fault_proxy_trickles_refuses_and_counts() {
     let _g = light().await;

@@ -231,7 +231,7 @@ async fn credential_process_opt_in_and_run() {
     assert!(
         matches!(&r.credentials, CredentialSource::Process { command } if command.starts_with("printf"))
     );
-    let creds = credentials_provider(&r.credentials)
+    let creds = credentials_provider(&r.credentials, None)
         .unwrap()
         .provide_credentials()
         .await
@@ -252,9 +252,12 @@ async fn credential_process_opt_in_and_run() {
         .as_secs();
     assert_eq!(secs, 1_925_089_445, "2031-01-02T03:04:05Z");
 
-    let bad = credentials_provider(&CredentialSource::Process {
-        command: r#"echo '{"Version": 2}'"#.into(),
-    })
+    let bad = credentials_provider(
+        &CredentialSource::Process {
+            command: r#"echo '{"Version": 2}'"#.into(),
+        },
+        None,
+    )
     .unwrap();
     let err = DisplayErrorContext(bad.provide_credentials().await.unwrap_err()).to_string();
     assert!(err.contains("unknown version number"), "{err}");

@@ -33,7 +33,7 @@ source_profile = role
     };
     assert_eq!(sts_endpoint.as_deref(), Some(moto.url.as_str()));
 
-    let provider = credentials_provider(&role.credentials).unwrap();
+    let provider = credentials_provider(&role.credentials, None).unwrap();
     let before = SystemTime::now();
     let creds = provider
         .provide_credentials()
@@ -52,7 +52,7 @@ source_profile = role
 
     // A two-hop chain: `chained` assumes `second` with credentials from assuming `first`.
     let chained = set.resolve("chained", &env, None, OPTS).unwrap();
-    let second = credentials_provider(&chained.credentials)
+    let second = credentials_provider(&chained.credentials, None)
         .unwrap()
         .provide_credentials()
         .await;
@@ -61,7 +61,7 @@ source_profile = role
     assert_ne!(second.access_key_id(), creds.access_key_id());
 
     // The provider plugged into an S3 client (through the SDK's identity cache).
-    let shared = credentials_provider(&role.credentials).unwrap();
+    let shared = credentials_provider(&role.credentials, None).unwrap();
     let conf = aws_sdk_s3::Config::builder()
         .behavior_version(aws_sdk_s3::config::BehaviorVersion::latest())
         .region(aws_sdk_s3::config::Region::new(
@@ -95,7 +95,7 @@ source_profile = role
 
     // Without a reachable STS the provider fails with a clear error rather than hanging.
     drop(moto);
-    let err = credentials_provider(&role.credentials)
+    let err = credentials_provider(&role.credentials, None)
         .unwrap()
         .provide_credentials()
         .await
