@@ -8,6 +8,7 @@
 
 mod anonymous;
 mod aws_config_vectors;
+mod churn;
 mod cli;
 mod common;
 mod faults;
