@@ -14,6 +14,7 @@ mod common;
 mod faults;
 mod gateway;
 mod layering;
+mod load;
 mod normalized_answers;
 mod observe;
 mod profiles;
