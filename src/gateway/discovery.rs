@@ -84,6 +84,26 @@ impl Flight {
 
 type Shared = Arc<Flight>;
 
+/// Removes a flight from the map of look-ups in flight when dropped; only that flight (a stale
+/// one may have been replaced by a newer look-up under the same key).
+struct Leave<'a> {
+    in_flight: &'a Mutex<HashMap<String, Shared>>,
+    key: String,
+    flight: Shared,
+}
+
+impl Drop for Leave<'_> {
+    fn drop(&mut self) {
+        let mut in_flight = lock(self.in_flight);
+        if in_flight
+            .get(&self.key)
+            .is_some_and(|c| Arc::ptr_eq(c, &self.flight))
+        {
+            in_flight.remove(&self.key);
+        }
+    }
+}
+
 /// The state of look-ups: in flight (merged), failed (remembered), budget spent this second.
 pub(super) struct Discovery {
     in_flight: Mutex<HashMap<String, Shared>>,
@@ -220,18 +240,19 @@ impl Gateway {
                 }
             }
         };
+        // The flight leaves the map when its first caller is done, also when that caller is
+        // dropped mid-way (a client's request ended): a flight left behind would answer every
+        // later look-up of the key with its one result.
+        let _leave = first.then(|| Leave {
+            in_flight: &discovery.in_flight,
+            key,
+            flight: cell.clone(),
+        });
         let res = cell
             .result
             .get_or_init(|| self.look_up_once(route, &cell))
             .await
             .clone();
-        if first {
-            // Only this flight: a stale one was replaced by a newer look-up of the same key.
-            let mut in_flight = lock(&discovery.in_flight);
-            if in_flight.get(&key).is_some_and(|c| Arc::ptr_eq(c, &cell)) {
-                in_flight.remove(&key);
-            }
-        }
         res.map(|found| found.region)
     }
 
