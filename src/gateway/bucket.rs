@@ -56,7 +56,7 @@ pub async fn create_bucket(
     req: S3Request<CreateBucketInput>,
 ) -> S3Result<S3Response<CreateBucketOutput>> {
     let bucket = req.input.bucket.clone();
-    let out = gw.forward(req.input).await?;
+    let out = gw.forward_lifecycle(req.input).await?;
     gw.bucket_created(&bucket);
     Ok(out)
 }
@@ -74,7 +74,9 @@ pub async fn delete_bucket(
     req: S3Request<DeleteBucketInput>,
 ) -> S3Result<S3Response<DeleteBucketOutput>> {
     let bucket = req.input.bucket.clone();
-    let out = gw.forward(req.input).await?;
+    let out = gw.forward_lifecycle(req.input).await?;
+    // Look-ups in flight found it before it went: none of them registers it again.
+    gw.bucket_deleted(&bucket);
     // A registration that only recorded the region was discovery's: it goes with the bucket.
     // Properties an operator set stay, and apply again if the bucket comes back.
     let forget = bucket.clone();

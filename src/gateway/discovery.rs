@@ -15,12 +15,19 @@
 //!   request at hand but not recorded: the bucket is not known to be usable;
 //! - a region is recorded only if the bucket's registration is still the one the look-up
 //!   started from: a registration removed meanwhile (admin `DELETE /v1/buckets/{b}`) stays
-//!   removed, one whose routing changed is looked up again by whoever changed it.
+//!   removed, one whose routing changed is looked up again by whoever changed it;
+//! - a look-up in flight while a client creates or deletes its bucket through rebucket is
+//!   stale: what it found may be from before the change (the bucket answered HeadBucket, then
+//!   was deleted; or was missing, then created), so it records nothing — no region into the
+//!   registry (a deleted bucket is not registered again), no failure into the negative cache
+//!   (a created bucket is not held back) — and later look-ups are not merged into it.
+//!   CreateBucket and DeleteBucket themselves start no look-up (the bucket is about to change);
+//!   a created bucket is looked up once it exists.
 //!
 //! The operator's look-ups (admin API) skip the negative cache and the budget.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -61,7 +68,41 @@ struct Found {
     record: bool,
 }
 
-type Shared = Arc<OnceCell<Result<Found, DiscoveryError>>>;
+/// One look-up in flight: its result, shared by the callers merged into it, and whether its
+/// bucket was created or deleted through rebucket meanwhile (then what it finds is stale).
+struct Flight {
+    bucket: String,
+    result: OnceCell<Result<Found, DiscoveryError>>,
+    stale: AtomicBool,
+}
+
+impl Flight {
+    fn is_stale(&self) -> bool {
+        self.stale.load(Ordering::SeqCst)
+    }
+}
+
+type Shared = Arc<Flight>;
+
+/// Removes a flight from the map of look-ups in flight when dropped; only that flight (a stale
+/// one may have been replaced by a newer look-up under the same key).
+struct Leave<'a> {
+    in_flight: &'a Mutex<HashMap<String, Shared>>,
+    key: String,
+    flight: Shared,
+}
+
+impl Drop for Leave<'_> {
+    fn drop(&mut self) {
+        let mut in_flight = lock(self.in_flight);
+        if in_flight
+            .get(&self.key)
+            .is_some_and(|c| Arc::ptr_eq(c, &self.flight))
+        {
+            in_flight.remove(&self.key);
+        }
+    }
+}
 
 /// The state of look-ups: in flight (merged), failed (remembered), budget spent this second.
 pub(super) struct Discovery {
@@ -105,6 +146,18 @@ impl Discovery {
         lock(&self.failed)
             .get(bucket)
             .is_some_and(|t| t.elapsed() < NEGATIVE_TTL)
+    }
+
+    /// `bucket` was created or deleted: its look-ups in flight go stale and leave the map, so
+    /// later look-ups start afresh instead of being merged into them.
+    fn changed(&self, bucket: &str) {
+        lock(&self.in_flight).retain(|_, flight| {
+            if flight.bucket != bucket {
+                return true;
+            }
+            flight.stale.store(true, Ordering::SeqCst);
+            false
+        });
     }
 
     fn remember(&self, bucket: &str, failed: bool) {
@@ -177,21 +230,35 @@ impl Gateway {
                             });
                         }
                     }
-                    let cell = Shared::default();
+                    let cell = Arc::new(Flight {
+                        bucket: route.bucket.clone(),
+                        result: OnceCell::new(),
+                        stale: AtomicBool::new(false),
+                    });
                     in_flight.insert(key.clone(), cell.clone());
                     (cell, true)
                 }
             }
         };
-        let res = cell.get_or_init(|| self.look_up_once(route)).await.clone();
-        if first {
-            lock(&discovery.in_flight).remove(&key);
-        }
+        // The flight leaves the map when its first caller is done, also when that caller is
+        // dropped mid-way (a client's request ended): a flight left behind would answer every
+        // later look-up of the key with its one result.
+        let _leave = first.then(|| Leave {
+            in_flight: &discovery.in_flight,
+            key,
+            flight: cell.clone(),
+        });
+        let res = cell
+            .result
+            .get_or_init(|| self.look_up_once(route, &cell))
+            .await
+            .clone();
         res.map(|found| found.region)
     }
 
-    /// One HeadBucket on the upstream, and the region recorded if it may be.
-    async fn look_up_once(&self, route: &Route) -> Result<Found, DiscoveryError> {
+    /// One HeadBucket on the upstream, and the region recorded if it may be (and `flight` has
+    /// not gone stale).
+    async fn look_up_once(&self, route: &Route, flight: &Shared) -> Result<Found, DiscoveryError> {
         let before = self
             .inner
             .registry
@@ -214,14 +281,18 @@ impl Gateway {
                 record: false,
             },
             Lookup::Missing => {
-                self.inner.discovery.remember(&route.bucket, true);
+                if !flight.is_stale() {
+                    self.inner.discovery.remember(&route.bucket, true);
+                }
                 return Err(DiscoveryError::NoSuchBucket {
                     backend: route.backend.clone(),
                     route: route.describe(),
                 });
             }
             Lookup::Failed(why) => {
-                self.inner.discovery.remember(&route.bucket, true);
+                if !flight.is_stale() {
+                    self.inner.discovery.remember(&route.bucket, true);
+                }
                 return Err(DiscoveryError::Failed {
                     route: route.describe(),
                     why,
@@ -230,18 +301,28 @@ impl Gateway {
         };
         // A refusal is a failure for the negative cache: the region helps the request at
         // hand, but the bucket is not looked up again on every request.
-        self.inner.discovery.remember(&route.bucket, !found.record);
+        if !flight.is_stale() {
+            self.inner.discovery.remember(&route.bucket, !found.record);
+        }
         if found.record {
-            self.record_region(route, before.as_ref(), &found.region)
+            self.record_region(route, before.as_ref(), &found.region, flight)
                 .await;
         }
         Ok(found)
     }
 
-    /// Records `region` for `route`'s bucket if its registration is still `before` (in routing).
-    async fn record_region(&self, route: &Route, before: Option<&BucketProps>, region: &str) {
+    /// Records `region` for `route`'s bucket if its registration is still `before` (in routing)
+    /// and `flight` has not gone stale.
+    async fn record_region(
+        &self,
+        route: &Route,
+        before: Option<&BucketProps>,
+        region: &str,
+        flight: &Shared,
+    ) {
         let bucket = route.bucket.clone();
         let before = before.cloned();
+        let flight = flight.clone();
         let region: Region = match region.parse() {
             Ok(region) => region,
             Err(e) => {
@@ -253,6 +334,12 @@ impl Gateway {
             .inner
             .registry
             .update_async(move |state| {
+                // Checked under the registry's writer lock: a DeleteBucket marks the flight
+                // stale before it removes the registration, so either that removal comes after
+                // this write, or this write sees the mark.
+                if flight.is_stale() {
+                    return Ok(());
+                }
                 match (state.buckets.get_mut(&bucket), &before) {
                     // Registered when the look-up started and still, with the same routing.
                     (Some(props), Some(before)) if !props.routing_changed(before) => {
@@ -280,15 +367,23 @@ impl Gateway {
         }
     }
 
-    /// A bucket a client just created through rebucket exists now: a failed look-up of it
-    /// (the one its CreateBucket started) is forgotten and it is looked up again, so it is
-    /// registered (and its CORS rules readable by preflights) without waiting for the negative
-    /// cache to expire.
+    /// A bucket a client just created through rebucket exists now: look-ups of it in flight
+    /// are stale (they may have found it missing), a failed look-up is forgotten, and it is
+    /// looked up anew, so it is registered (and its CORS rules readable by preflights) without
+    /// waiting for the negative cache to expire.
     pub(super) fn bucket_created(&self, bucket: &str) {
+        self.inner.discovery.changed(bucket);
         self.inner.discovery.remember(bucket, false);
         if let Ok(route) = self.route(bucket) {
             tracing::debug!(bucket, region = %route.key.region, "created bucket looked up");
         }
+    }
+
+    /// A client just deleted `bucket` through rebucket: look-ups of it in flight are stale
+    /// (they may have found it before it went), so none of them registers it again. Called
+    /// before the registration is removed.
+    pub(super) fn bucket_deleted(&self, bucket: &str) {
+        self.inner.discovery.changed(bucket);
     }
 
     /// Discovers a bucket in the background (see the module doc for the bounds).

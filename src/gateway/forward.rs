@@ -49,6 +49,26 @@ impl Gateway {
         mut input: I,
     ) -> S3Result<S3Response<I::Output>> {
         let route = self.route(input.bucket_mut())?;
+        self.forward_on(route, input).await
+    }
+
+    /// [`Self::forward`] without starting discovery of a bucket not registered yet: for
+    /// CreateBucket and DeleteBucket, whose bucket is about to change (a look-up racing them
+    /// would find it as it was; see `discovery`).
+    pub(super) async fn forward_lifecycle<I: Operation>(
+        &self,
+        mut input: I,
+    ) -> S3Result<S3Response<I::Output>> {
+        let route = self.route_without_discovery(input.bucket_mut())?;
+        self.forward_on(route, input).await
+    }
+
+    /// Forwards `input` along `route`, retrying once in the right region (see [`Self::forward`]).
+    async fn forward_on<I: Operation>(
+        &self,
+        route: Route,
+        mut input: I,
+    ) -> S3Result<S3Response<I::Output>> {
         *input.bucket_mut() = route.backend.clone();
         let replay = input.replay();
         match self.send(&route, I::NAME, input).await {

@@ -8,11 +8,13 @@
 
 mod anonymous;
 mod aws_config_vectors;
+mod churn;
 mod cli;
 mod common;
 mod faults;
 mod gateway;
 mod layering;
+mod load;
 mod normalized_answers;
 mod observe;
 mod profiles;

@@ -6,7 +6,7 @@ mod front;
 mod upstream;
 
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -40,6 +40,9 @@ pub enum Fault {
     Refuse,
     /// Answers every request itself with this status and an S3 error, never calling upstream.
     Storm(u16),
+    /// Relays each request after a pause of up to twice this (a slow upstream; the pauses vary
+    /// from request to request, so concurrent requests reach the upstream in shuffled order).
+    Delay(Duration),
 }
 
 struct ProxyState {
@@ -50,6 +53,11 @@ struct ProxyState {
     connections: AtomicUsize,
     /// Request lines seen (`PUT /bucket/key?x HTTP/1.1`), in order.
     requests: Mutex<Vec<String>>,
+    /// While set, answers to requests whose request line starts with it are held (see
+    /// [`FaultProxy::hold`]).
+    hold: tokio::sync::watch::Sender<Option<String>>,
+    /// Answers held so far.
+    held: AtomicUsize,
 }
 
 /// A TCP proxy between rebucket and an upstream, injecting a [`Fault`], counting connections
@@ -70,6 +78,8 @@ impl FaultProxy {
             generation: tokio::sync::watch::channel(0).0,
             connections: AtomicUsize::new(0),
             requests: Mutex::new(Vec::new()),
+            hold: tokio::sync::watch::channel(None).0,
+            held: AtomicUsize::new(0),
         });
         let st = state.clone();
         let task = tokio::spawn(async move {
@@ -102,6 +112,22 @@ impl FaultProxy {
 
     pub fn requests(&self) -> Vec<String> {
         self.state.requests.lock().unwrap().clone()
+    }
+
+    /// Holds the answers to requests whose request line starts with `prefix` (`HEAD /bucket `):
+    /// the upstream has answered, the answer waits in the proxy until [`Self::release`].
+    pub fn hold(&self, prefix: &str) {
+        self.state.hold.send_replace(Some(prefix.to_owned()));
+    }
+
+    /// Lets the held answers go, and every later one.
+    pub fn release(&self) {
+        self.state.hold.send_replace(None);
+    }
+
+    /// How many answers were held so far.
+    pub fn held(&self) -> usize {
+        self.state.held.load(Ordering::SeqCst)
     }
 
     /// Forgets the connections and requests seen so far.
@@ -151,10 +177,11 @@ async fn relay(client: &mut TcpStream, fault: Fault, state: &ProxyState) -> bool
     let _ = upstream.set_nodelay(true);
     let (cr, cw) = client.split();
     let (ur, uw) = upstream.split();
-    let stall_upload = fault == Fault::StallUpload;
+    // Set while the answer to the request just relayed is to be held.
+    let hold_next = AtomicBool::new(false);
     tokio::select! {
-        _ = forward_requests(cr, uw, state, stall_upload) => false,
-        reset = forward_answers(ur, cw, fault) => reset,
+        _ = forward_requests(cr, uw, state, &fault, &hold_next) => false,
+        reset = forward_answers(ur, cw, fault.clone(), state, &hold_next) => reset,
     }
 }
 
@@ -240,13 +267,16 @@ where
     }
 }
 
-/// Relays requests to the upstream, recording each request line; with `stall_upload`, only
-/// the first head.
+/// Relays requests to the upstream, recording each request line; with [`Fault::StallUpload`],
+/// only the first head; with [`Fault::Delay`], each after a pause. Sets `hold_next` before
+/// relaying a request whose answer is to be held (one connection carries one exchange at a
+/// time, so the next answer on it is that request's).
 async fn forward_requests<R, W>(
     from: R,
     mut to: W,
     state: &ProxyState,
-    stall_upload: bool,
+    fault: &Fault,
+    hold_next: &AtomicBool,
 ) -> std::io::Result<()>
 where
     R: AsyncRead + Unpin,
@@ -259,9 +289,21 @@ where
             .next()
             .unwrap_or("")
             .to_owned();
+        if let Fault::Delay(mean) = fault {
+            tokio::time::sleep(mean.mul_f64(2.0 * rand::random::<f64>())).await;
+        }
+        if state
+            .hold
+            .borrow()
+            .as_deref()
+            .is_some_and(|p| line.starts_with(p))
+        {
+            hold_next.store(true, Ordering::SeqCst);
+            state.held.fetch_add(1, Ordering::SeqCst);
+        }
         state.requests.lock().unwrap().push(line);
         to.write_all(&head).await?;
-        if stall_upload {
+        if *fault == Fault::StallUpload {
             std::future::pending::<()>().await;
         }
         copy_body(&mut r, Some(&mut to), &head).await?;
@@ -269,8 +311,15 @@ where
     Ok(())
 }
 
-/// Relays answers, injecting `fault`; `true` when the connection must be reset.
-async fn forward_answers<R, W>(mut from: R, mut to: W, fault: Fault) -> bool
+/// Relays answers, injecting `fault` and holding an answer while `hold_next` says so (until
+/// [`FaultProxy::release`]); `true` when the connection must be reset.
+async fn forward_answers<R, W>(
+    mut from: R,
+    mut to: W,
+    fault: Fault,
+    state: &ProxyState,
+    hold_next: &AtomicBool,
+) -> bool
 where
     R: AsyncRead + Unpin,
     W: AsyncWrite + Unpin,
@@ -294,6 +343,10 @@ where
             Ok(0) | Err(_) => return false,
             Ok(n) => n,
         };
+        if hold_next.swap(false, Ordering::SeqCst) {
+            let mut hold = state.hold.subscribe();
+            let _ = hold.wait_for(Option::is_none).await;
+        }
         let chunk = &buf[..n.min(limit - sent)];
         sent += chunk.len();
         let res = match &fault {
