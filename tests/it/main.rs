@@ -11,6 +11,7 @@ mod aws_config_vectors;
 mod cli;
 mod common;
 mod faults;
+mod fuzz;
 mod gateway;
 mod layering;
 mod normalized_answers;
