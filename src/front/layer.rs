@@ -235,7 +235,7 @@ fn error_xml(err: &s3s::S3Error) -> Vec<u8> {
 }
 
 /// The answer the layer gives itself, before s3s: `err` as S3 writes an error.
-fn error_response(err: s3s::S3Error) -> http::Response<s3s::Body> {
+pub(super) fn error_response(err: s3s::S3Error) -> http::Response<s3s::Body> {
     let xml = error_xml(&err);
     let mut resp = http::Response::new(s3s::Body::from(bytes::Bytes::from(xml)));
     *resp.status_mut() = err
