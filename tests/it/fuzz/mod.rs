@@ -1,6 +1,11 @@
 //! Hostile input is normal input: property tests (proptest) that feed rebucket generated and
 //! mutated input and check that every input gets an answer, never a panic.
 //!
+//! - `request`: the S3 listener, over raw TCP: captured client requests (the seed corpus in
+//!   `fixtures/fuzz/seeds/`) replayed and mutated, then signed again; generated requests
+//!   (methods, paths and keys, query strings, headers, XML bodies) signed with SigV4;
+//!   aws-chunked bodies (signed chunks, unsigned chunks with trailers) with generated framing;
+//!   unsigned garbage.
 //! - `admin`: the admin API: methods, paths, tokens and JSON bodies.
 //! - `parsers`: the bucket property values, the property model, the registry file and the
 //!   config file checker.
@@ -12,6 +17,7 @@
 
 mod admin;
 mod parsers;
+mod request;
 
 use std::net::SocketAddr;
 use std::sync::{Mutex, Once};
