@@ -11,7 +11,7 @@
 
 use std::borrow::Cow;
 use std::net::SocketAddr;
-use std::time::{Duration, SystemTime};
+use std::time::SystemTime;
 
 use aws_sigv4::http_request::{
     PayloadChecksumKind, PercentEncodingMode, SignableBody, SignableRequest, SigningSettings,
@@ -1351,11 +1351,68 @@ fn a_document_body_not_matching_its_signed_hash_gets_a_4xx_and_a_good_one_works(
 fn a_client_silent_after_the_http2_preface_is_disconnected() {
     let _g = light_blocking();
     let t = Target::start("regressions-h2");
-    let started = std::time::Instant::now();
-    // The gateway's idle timeout is 2 s; the wait for the client after the GOAWAY as long.
+    // The gateway's idle timeout is 2 s, the wait for the client after the GOAWAY as long: the
+    // connection is closed well within the exchange's bound (15 s; loaded machines are slow),
+    // where it used to stay open.
     let answer =
         t.rt.block_on(exchange(t.addr, b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"));
-    let after = started.elapsed();
     assert!(answer.is_ok(), "{answer:?}");
-    assert!(after < Duration::from_secs(8), "closed after {after:?}");
+}
+
+/// Found by the suites' s3s-fs upstream, which is also rebucket's embedded store: a key `..`
+/// (`fuzz/..` leaves the bucket's directory) panicked s3s-fs's path resolution. The embedded
+/// store refuses keys with `.` or `..` segments; others work.
+#[test]
+fn a_dot_dot_key_on_the_embedded_store_is_refused_not_a_panic() {
+    let _g = light_blocking();
+    let rt = runtime("regressions-embedded");
+    let gw = rt.block_on(async {
+        let gw = TestGateway::start(GwOpts::default()).await;
+        gw.client()
+            .create_bucket()
+            .bucket("store")
+            .send()
+            .await
+            .expect("create a bucket in the embedded store");
+        gw
+    });
+    let authority = gw.s3_addr().to_string();
+    let signer = Signer::new(FRONT_AK, FRONT_SK);
+    let put = |target: &str, copy_source: Option<&str>| {
+        let raw = Raw {
+            method: "PUT".into(),
+            target: target.into(),
+            headers: copy_source
+                .map(|s| vec![("x-amz-copy-source".to_owned(), s.to_owned())])
+                .unwrap_or_default(),
+            body: if copy_source.is_some() {
+                Vec::new()
+            } else {
+                b"x".to_vec()
+            },
+        };
+        let signed = signer.sign(&raw, &authority, Payload::Hashed, SystemTime::now());
+        let wire = raw.wire(&authority, signed, &Tamper::None, false);
+        let answer = rt
+            .block_on(exchange(gw.s3_addr(), &wire))
+            .expect("answered");
+        assert!(panics_of("regressions-embedded").is_empty(), "{target}");
+        answer
+    };
+    for target in ["/store/..", "/store/a/../b", "/store/./a", "/store/a/."] {
+        let answer = put(target, None);
+        assert_eq!(answer.status, Some(400), "{target}: {}", answer.text());
+        assert_eq!(
+            xml_code(&answer.raw),
+            "InvalidArgument",
+            "{}",
+            answer.text()
+        );
+    }
+    let answer = put("/store/a..b/.c/..d", None);
+    assert_eq!(answer.status, Some(200), "{}", answer.text());
+    let answer = put("/store/copy", Some("store/a/../../x"));
+    assert_eq!(answer.status, Some(400), "{}", answer.text());
+    let answer = put("/store/copy", Some("store/a..b/.c/..d"));
+    assert_eq!(answer.status, Some(200), "{}", answer.text());
 }
