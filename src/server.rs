@@ -192,6 +192,7 @@ pub fn serve_store(
         keys.access_key.clone(),
         keys.secret_key.clone(),
     ));
+    b.set_access(StoreAccess);
     Ok(serve_http(
         listener,
         b.build(),
@@ -199,6 +200,45 @@ pub fn serve_store(
         FrontLimits::default(),
         Refusal::S3,
     ))
+}
+
+/// The store's access check: signed requests only (s3s's default), and no key with a `.` or
+/// `..` path segment, in the path or in `x-amz-copy-source`. s3s-fs keeps each object as the
+/// file its key names under the bucket's directory: such a key names another file (`a/../b`
+/// is `b`), and one that leaves the bucket's directory (`..`) panics s3s-fs 0.14's path
+/// resolution (path-dedot 3.1, `parse_dot`), dropping the connection. S3 keeps such keys as
+/// they are; the store refuses them with `400 InvalidArgument`.
+struct StoreAccess;
+
+/// Whether `key` has a `.` or `..` path segment.
+fn dot_segments(key: &str) -> bool {
+    key.split('/')
+        .any(|segment| segment == "." || segment == "..")
+}
+
+#[async_trait::async_trait]
+impl s3s::access::S3Access for StoreAccess {
+    async fn check(&self, cx: &mut s3s::access::S3AccessContext<'_>) -> s3s::S3Result<()> {
+        if cx.credentials().is_none() {
+            return Err(s3s::s3_error!(AccessDenied, "Signature is required"));
+        }
+        let key = match cx.s3_path() {
+            s3s::path::S3Path::Object { key, .. } => dot_segments(key),
+            _ => false,
+        };
+        let copy_source = cx
+            .headers()
+            .get("x-amz-copy-source")
+            .map(|v| percent_encoding::percent_decode(v.as_bytes()).decode_utf8_lossy())
+            .is_some_and(|source| dot_segments(source.split('?').next().unwrap_or_default()));
+        if key || copy_source {
+            return Err(s3s::s3_error!(
+                InvalidArgument,
+                "The embedded store cannot keep a key with a \".\" or \"..\" path segment."
+            ));
+        }
+        Ok(())
+    }
 }
 
 /// Serves `service` on `listener` until shutdown, each connection bounded by `limits` and

@@ -13,64 +13,83 @@ use super::{
 use crate::config::ServeConfig;
 use crate::profiles::{ProfileEnv, ProfileError, ProfileSet, ResolveOptions};
 
-/// Logs to stderr at `default` unless `RUST_LOG` says otherwise, as text or JSON lines. s3s
-/// logs every error answer (a client's 404 too) at ERROR with a debug dump; rebucket's own
-/// per-request line (target `rebucket::request`) says what happened, so the default quiets
-/// s3s (`s3s=off`; `RUST_LOG=info,s3s=debug` brings it back).
 /// Log targets whose debug and trace output can carry secrets of requests (s3s prints parsed
-/// requests: SSE-C keys, session tokens, signatures; the SDK and signer print signed headers
-/// and canonical requests): capped at `info` whatever `RUST_LOG` asks.
+/// requests: SSE-C keys, session tokens, signatures; the SDK and the signer print signed headers
+/// and canonical requests; the HTTP and TLS libraries print what they send and receive). Their
+/// events and spans above `info` are never written, whatever `RUST_LOG` asks: a directive naming
+/// one of their modules (`s3s::ops=trace`) or a span is capped too, as the cap is a filter of
+/// its own on the log output rather than an edit of the `RUST_LOG` text.
 const SECRET_BEARING_TARGETS: &[&str] = &[
     "s3s",
     "s3s_aws",
+    "s3s_fs",
     "aws_sigv4",
     "aws_smithy_runtime",
+    "aws_smithy_runtime_api",
     "aws_smithy_http_client",
+    "aws_smithy_http",
+    "aws_smithy_types",
+    "aws_smithy_checksums",
     "aws_config",
+    "aws_runtime",
+    "aws_credential_types",
+    "aws_sdk_s3",
+    "aws_sdk_sts",
+    "aws_sdk_sso",
+    "aws_sdk_ssooidc",
     "hyper",
     "hyper_util",
     "h2",
+    "rustls",
+    "tower",
 ];
 
-/// `filter` with [`SECRET_BEARING_TARGETS`] capped at `info`: their own directives are
-/// replaced (one the filter turned off stays off).
-fn capped(filter: tracing_subscriber::EnvFilter) -> tracing_subscriber::EnvFilter {
-    let text = filter.to_string();
-    let target_of = |d: &str| d.split(['=', '[']).next().unwrap_or("").trim().to_owned();
-    let mut kept: Vec<String> = text
-        .split(',')
-        .map(str::trim)
-        .filter(|d| !d.is_empty())
-        .filter(|d| !SECRET_BEARING_TARGETS.contains(&target_of(d).as_str()) || d.ends_with("=off"))
-        .map(str::to_owned)
-        .collect();
-    for target in SECRET_BEARING_TARGETS {
-        if !kept.iter().any(|d| target_of(d) == *target) {
-            kept.push(format!("{target}=info"));
-        }
-    }
-    tracing_subscriber::EnvFilter::new(kept.join(","))
+/// Whether `target` is one of [`SECRET_BEARING_TARGETS`] or a module of one.
+fn secret_bearing(target: &str) -> bool {
+    SECRET_BEARING_TARGETS.iter().any(|t| {
+        target
+            .strip_prefix(t)
+            .is_some_and(|rest| rest.is_empty() || rest.starts_with("::"))
+    })
 }
 
+/// Whether the cap lets an event or span through: anything at `info` or above, and the more
+/// verbose levels only of targets that are not [`secret_bearing`].
+fn under_cap(level: tracing::Level, target: &str) -> bool {
+    level <= tracing::Level::INFO || !secret_bearing(target)
+}
+
+/// Logs to stderr at `default` unless `RUST_LOG` says otherwise, as text or JSON lines, with
+/// the secret-bearing targets capped at `info` ([`under_cap`]). s3s logs every error answer (a
+/// client's 404 too) at ERROR with a debug dump; rebucket's own per-request line (target
+/// `rebucket::request`) says what happened, so the default quiets s3s (`s3s=off`;
+/// `RUST_LOG=info,s3s=info` brings it back).
 fn init_tracing(default: &str, format: crate::config::LogFormat) {
+    use tracing_subscriber::Layer as _;
+    use tracing_subscriber::layer::SubscriberExt as _;
+    use tracing_subscriber::util::SubscriberInitExt as _;
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(format!("{default},s3s=off")));
-    let filter = capped(filter);
+    let cap = tracing_subscriber::filter::filter_fn(|meta| under_cap(*meta.level(), meta.target()));
     use std::io::IsTerminal;
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
-    let _ = match format {
-        crate::config::LogFormat::Text => builder
+    let fmt = tracing_subscriber::fmt::layer().with_writer(std::io::stderr);
+    let output = match format {
+        crate::config::LogFormat::Text => fmt
             .with_ansi(std::io::stderr().is_terminal())
-            .try_init(),
-        crate::config::LogFormat::Json => builder
+            .with_filter(cap)
+            .boxed(),
+        crate::config::LogFormat::Json => fmt
             .json()
             .flatten_event(true)
             .with_current_span(false)
             .with_span_list(false)
-            .try_init(),
+            .with_filter(cap)
+            .boxed(),
     };
+    let _ = tracing_subscriber::registry()
+        .with(filter)
+        .with(output)
+        .try_init();
 }
 
 fn runtime() -> tokio::runtime::Runtime {
@@ -539,19 +558,21 @@ mod tests {
     use super::*;
 
     #[test]
-    fn secret_bearing_log_targets_are_capped_at_info() {
-        let filter = capped(tracing_subscriber::EnvFilter::new("trace,s3s=trace,h2=off"));
-        let text = filter.to_string();
-        assert!(text.contains("s3s=info"), "{text}");
-        assert!(
-            !text.contains("s3s=trace"),
-            "the caller's directive is replaced: {text}"
-        );
-        assert!(text.contains("aws_sigv4=info"), "{text}");
-        assert!(
-            !text.contains("h2=info"),
-            "a target turned off stays off: {text}"
-        );
-        assert!(text.contains("h2=off"), "{text}");
+    fn secret_bearing_log_targets_are_capped_at_info_down_to_their_modules() {
+        use tracing::Level;
+        for target in [
+            "s3s",
+            "s3s::ops",
+            "aws_smithy_runtime::client::orchestrator",
+            "h2::codec",
+        ] {
+            assert!(!under_cap(Level::DEBUG, target), "{target} at debug");
+            assert!(!under_cap(Level::TRACE, target), "{target} at trace");
+            assert!(under_cap(Level::INFO, target), "{target} at info");
+            assert!(under_cap(Level::ERROR, target), "{target} at error");
+        }
+        for target in ["rebucket::request", "s3s_other", "hyperion", "aws_sigv4x"] {
+            assert!(under_cap(Level::TRACE, target), "{target} at trace");
+        }
     }
 }

@@ -70,6 +70,14 @@ pub enum FrontError {
     /// A `Content-MD5` header without a value: `400 InvalidDigest`.
     #[error("The Content-MD5 you specified was invalid.")]
     InvalidDigest,
+    /// A request body s3s read whole and failed to (it ended before its `Content-Length`, its
+    /// aws-chunked framing broke, or it did not match its signed hash or chunk signatures):
+    /// `400 IncompleteBody` (s3s alone answers `500 InternalError`).
+    #[error(
+        "The request body could not be read: it is shorter than declared, or its framing, \
+         payload hash or chunk signatures do not match the request."
+    )]
+    UnreadableBody,
     /// The front's unauthenticated inner service failed (a bug, never a client's fault): `500
     /// InternalError`.
     #[error("internal error: {0}")]
@@ -96,6 +104,7 @@ impl From<FrontError> for S3Error {
             FrontError::InvalidDigest => (S3ErrorCode::InvalidDigest, S::BAD_REQUEST),
             FrontError::FormUnsigned(_) => (S3ErrorCode::InvalidArgument, S::BAD_REQUEST),
             FrontError::PolicyExpiration(_) => (S3ErrorCode::InvalidPolicyDocument, S::BAD_REQUEST),
+            FrontError::UnreadableBody => (S3ErrorCode::IncompleteBody, S::BAD_REQUEST),
             FrontError::Internal(_) => (S3ErrorCode::InternalError, S::INTERNAL_SERVER_ERROR),
             FrontError::PostFormsBusy => (S3ErrorCode::SlowDown, S::SERVICE_UNAVAILABLE),
             FrontError::CorsRulesUnavailable => {

@@ -11,6 +11,8 @@ use crate::s3s_errors::FAILED_POLICY_CONDITION;
 pub struct Parity {
     post_object: bool,
     attributes: bool,
+    /// Whether the request has a body.
+    body: bool,
     refusal: Option<FrontError>,
 }
 
@@ -23,6 +25,7 @@ impl Parity {
         Self {
             post_object: is_post_object(req),
             attributes: is_get_object_attributes(req),
+            body: has_body(req),
             refusal: empty_content_md5(req),
         }
     }
@@ -35,6 +38,9 @@ impl Parity {
 
     /// Fixes the answer s3s gives.
     pub fn after(&self, resp: &mut http::Response<s3s::Body>) {
+        if self.body {
+            unreadable_body(resp);
+        }
         if self.post_object {
             // A POST object answers its form's `success_action_status`; the PutObject it
             // became upstream answered 200 either way.
@@ -50,6 +56,40 @@ impl Parity {
             unquote_etag(resp);
         }
     }
+}
+
+/// s3s reads the body of the operations whose input is a document (DeleteObjects,
+/// CompleteMultipartUpload, Put*Configuration, ...) whole before they run, and answers a body
+/// it cannot read (short of its `Content-Length`, aws-chunked framing broken, payload hash or
+/// chunk signature not matching; s3s 0.14, `extract_full_body` in `src/ops/mod.rs`) with a
+/// `500 InternalError` without a message: a client's mistake answered as a server fault. S3
+/// answers a body it cannot read with a `4xx`
+/// ([Error responses](https://docs.aws.amazon.com/AmazonS3/latest/API/ErrorResponses.html):
+/// `IncompleteBody`, `XAmzContentSHA256Mismatch`, `SignatureDoesNotMatch`); the front cannot
+/// tell which, and answers `400 IncompleteBody`. Only s3s's own error is rewritten: rebucket's
+/// and the upstream's errors have a message, and a request that reached an upstream had its
+/// body read.
+fn unreadable_body(resp: &mut http::Response<s3s::Body>) {
+    if resp.status() != http::StatusCode::INTERNAL_SERVER_ERROR
+        || crate::metrics::request::upstream_called()
+    {
+        return;
+    }
+    let s3s_own = resp.body().bytes().is_some_and(|b| {
+        let text = String::from_utf8_lossy(&b);
+        text.contains("<Code>InternalError</Code>") && !text.contains("<Message>")
+    });
+    if s3s_own {
+        *resp = super::layer::error_response(FrontError::UnreadableBody.into());
+    }
+}
+
+/// Whether a request has a body: a `Content-Length` other than 0, or a transfer coding.
+fn has_body<B>(req: &http::Request<B>) -> bool {
+    let h = req.headers();
+    h.contains_key(http::header::TRANSFER_ENCODING)
+        || h.get(http::header::CONTENT_LENGTH)
+            .is_some_and(|v| v.as_bytes() != b"0")
 }
 
 /// s3s answers every successful operation with the status its DTO names (HeadObject: 200); S3

@@ -19,6 +19,9 @@
 //! - **Idle**: a watch on the connection's traffic; with no request in flight it closes the
 //!   connection gracefully (hyper's `graceful_shutdown`: at once when idle, after the answer
 //!   in flight otherwise). It also covers HTTP/2 connections, which have no header timeout.
+//!   A graceful close waits for the client (an HTTP/2 `GOAWAY` is answered by the client
+//!   finishing or closing); one that has not ended within the idle timeout more is dropped, so
+//!   a client that stays silent after the HTTP/2 preface holds no connection for good.
 //! - **Upload idle**: request bodies of the S3 listener are read through [`body::IdleBody`]; a
 //!   body that stalls fails, the operation fails as the client's (the upstream write is
 //!   abandoned, never completed), and the connection is closed. A write the client does not
@@ -339,6 +342,8 @@ async fn drive<C: Graceful>(
 ) {
     tokio::pin!(conn);
     let mut closing = false;
+    // Set when the connection is closed for being idle: past it, it is dropped.
+    let mut dropped_at: Option<Instant> = None;
     loop {
         let wake = if activity.in_flight() > 0 {
             Instant::now() + idle
@@ -356,7 +361,14 @@ async fn drive<C: Graceful>(
                     tracing::debug!("closing an idle connection");
                     conn.as_mut().close_gracefully();
                     closing = true;
+                    dropped_at = Some(Instant::now() + idle);
                 }
+            }
+            () = tokio::time::sleep_until(dropped_at.unwrap_or_else(Instant::now)),
+                if dropped_at.is_some() =>
+            {
+                tracing::debug!("dropping an idle connection that did not close");
+                return;
             }
         }
     }

@@ -158,6 +158,13 @@ pub fn set_operation_named(name: &str) {
     set_operation(name);
 }
 
+/// Whether the request being answered has called an upstream so far.
+pub fn upstream_called() -> bool {
+    CURRENT
+        .try_with(|cx| cx.upstream.get().is_some())
+        .unwrap_or(false)
+}
+
 /// Records one upstream call of the request being answered: how long it waited for the
 /// answer and the upstream's request id, if it sent one.
 pub fn record_upstream(elapsed: Duration, upstream_id: Option<&HeaderValue>) {

@@ -12,6 +12,7 @@ mod churn;
 mod cli;
 mod common;
 mod faults;
+mod fuzz;
 mod gateway;
 mod layering;
 mod load;

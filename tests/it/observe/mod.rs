@@ -1,8 +1,10 @@
-//! Operating rebucket: the Prometheus metrics after known traffic, the health endpoints, and
-//! rebucket's request ids on answers, in error bodies and in the log line.
+//! Operating rebucket: the Prometheus metrics after known traffic, the health endpoints,
+//! rebucket's request ids on answers, in error bodies and in the log line, and no secret in
+//! any log line, CLI output or answer, at `RUST_LOG=trace` too.
 
 mod health;
 mod metrics;
+mod no_secrets;
 mod request_ids;
 
 use std::collections::BTreeMap;
