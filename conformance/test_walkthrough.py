@@ -24,7 +24,7 @@ from walkthrough_lib import (HOST, Rclone, Rebucket, Transcript, free_port, log,
                              parse_show, rebucket_binary, show_rows, set_pytest_config,
                              write_aws_files)
 
-PROPS = ["backend_bck", "extra.aws.addressing_style", "extra.aws.cloud_region",
+PROPS = ["anonymous", "backend_bck", "extra.aws.addressing_style", "extra.aws.cloud_region",
          "extra.aws.endpoint", "extra.aws.profile"]
 # What an upstream says to keys it does not know or a signature it cannot verify.
 REFUSED = re.compile(r"\((InvalidAccessKeyId|SignatureDoesNotMatch|AccessDenied)\)")

@@ -186,6 +186,11 @@ Examples:
 /// What one property holds and which values it takes.
 fn describe_prop(key: PropKey) -> String {
     match key {
+        PropKey::Anonymous => {
+            "off | read | forward: unsigned callers may read it (with its credentials) or \
+             reach its upstream unsigned (default: off)"
+                .to_owned()
+        }
         PropKey::BackendBck => {
             "the upstream bucket it stands for (default: the same name)".to_owned()
         }

@@ -7,38 +7,56 @@
 //! PUT, POST, Delete*, multipart uploads, the target of a copy, an object's tags, ACL,
 //! retention and legal hold) and `admin` (the bucket itself: Create/DeleteBucket and the
 //! Put*/Delete* of its subresources). A copy also needs `read` on its source bucket.
+//!
+//! Unsigned callers get what [`AnonymousAccess`] gives them: everything with `allow_anonymous`,
+//! else what the bucket's `anonymous` property opens.
 
 use s3s::access::{S3Access, S3AccessContext};
 use s3s::auth::Credentials;
 use s3s::dto::*;
 use s3s::{S3Request, S3Result};
 
+use super::anonymous::AnonymousAccess;
 use super::error::FrontError;
 use super::verdict::Verdict;
 use crate::registry::Permission;
 
 /// The front's access check (see the module doc). It records the operation for the log line
 /// and the metrics, lets unsigned requests through only when the operator opted in
-/// (`allow_anonymous`, else `403 AccessDenied` as s3s's default check answers), records the
-/// decision on the request's [`Verdict`], and then checks the operation's permission.
+/// (`allow_anonymous`, or the bucket's `anonymous` property; else `403 AccessDenied` as s3s's
+/// default check answers), records the decision on the request's [`Verdict`], and then checks
+/// the operation's permission.
 pub struct FrontAccess {
-    pub allow_anonymous: bool,
+    pub anonymous: AnonymousAccess,
 }
 
 impl FrontAccess {
     /// Whether `caller` may do what needs `needed` in `bucket` (`None`: an operation that
     /// names no bucket).
     ///
-    /// Every front user holds `admin` on every bucket, and anonymous callers reach this only
-    /// when `allow_anonymous` let them in, so everything is allowed here.
+    /// Every front user holds `admin` on every bucket; an anonymous caller gets what
+    /// [`AnonymousAccess::allow`] gives (which marks in `extensions` the buckets whose upstream
+    /// requests go unsigned).
     fn allow(
         &self,
         caller: Option<&Credentials>,
         bucket: Option<&str>,
         needed: Permission,
+        extensions: &mut http::Extensions,
     ) -> S3Result<()> {
-        let _ = (caller, bucket, needed);
-        Ok(())
+        match caller {
+            None => self.anonymous.allow(bucket, needed, extensions),
+            Some(_) => Ok(()),
+        }
+    }
+}
+
+/// The bucket a request's path names (`None`: the root, ListBuckets).
+fn path_bucket(path: &s3s::path::S3Path) -> Option<&str> {
+    use s3s::path::S3Path;
+    match path {
+        S3Path::Root => None,
+        S3Path::Bucket { bucket } | S3Path::Object { bucket, .. } => Some(bucket),
     }
 }
 
@@ -63,7 +81,7 @@ macro_rules! permissions {
             async fn check(&self, cx: &mut S3AccessContext<'_>) -> S3Result<()> {
                 crate::metrics::request::set_operation_named(cx.s3_op().name());
                 let signed = cx.credentials().is_some();
-                if !signed && !self.allow_anonymous {
+                if !signed && !self.anonymous.lets_in(path_bucket(cx.s3_path())) {
                     return Err(FrontError::SignatureRequired.into());
                 }
                 Verdict::admit(cx.extensions_mut(), signed);
@@ -78,16 +96,16 @@ macro_rules! permissions {
         }
     };
     (@check $self:ident, $req:ident, $perm:ident, no_bucket) => {
-        $self.allow($req.credentials.as_ref(), None, Permission::$perm)
+        $self.allow($req.credentials.as_ref(), None, Permission::$perm, &mut $req.extensions)
     };
     (@check $self:ident, $req:ident, $perm:ident, source) => {{
         if let Some(source) = source_bucket(&$req.input.copy_source) {
-            $self.allow($req.credentials.as_ref(), Some(source), Permission::Read)?;
+            $self.allow($req.credentials.as_ref(), Some(source), Permission::Read, &mut $req.extensions)?;
         }
-        $self.allow($req.credentials.as_ref(), Some(&$req.input.bucket), Permission::$perm)
+        $self.allow($req.credentials.as_ref(), Some(&$req.input.bucket), Permission::$perm, &mut $req.extensions)
     }};
     (@check $self:ident, $req:ident, $perm:ident) => {
-        $self.allow($req.credentials.as_ref(), Some(&$req.input.bucket), Permission::$perm)
+        $self.allow($req.credentials.as_ref(), Some(&$req.input.bucket), Permission::$perm, &mut $req.extensions)
     };
 }
 

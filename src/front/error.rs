@@ -16,6 +16,11 @@ pub enum FrontError {
     /// An unsigned request where anonymous access is off: `403 AccessDenied`.
     #[error("Signature is required")]
     SignatureRequired,
+    /// An unsigned request for an operation the bucket's `anonymous` property does not open
+    /// (a write to an `anonymous=read` bucket, a bucket without the property, ListBuckets):
+    /// `403 AccessDenied`, as S3 answers anonymous callers a bucket policy does not allow.
+    #[error("Access Denied")]
+    AnonymousDenied,
     /// A method S3 has no operation for (`PATCH`, `TRACE`, ...): `405 MethodNotAllowed` (s3s
     /// alone answers `501 NotImplemented`).
     #[error("The specified method ({0}) is not allowed against this resource.")]
@@ -89,7 +94,9 @@ impl From<FrontError> for S3Error {
         use http::StatusCode as S;
         let (code, status) = match &e {
             FrontError::UnknownAccessKey => (S3ErrorCode::InvalidAccessKeyId, S::FORBIDDEN),
-            FrontError::SignatureRequired => (S3ErrorCode::AccessDenied, S::FORBIDDEN),
+            FrontError::SignatureRequired | FrontError::AnonymousDenied => {
+                (S3ErrorCode::AccessDenied, S::FORBIDDEN)
+            }
             FrontError::MethodNotAllowed(_) => {
                 (S3ErrorCode::MethodNotAllowed, S::METHOD_NOT_ALLOWED)
             }

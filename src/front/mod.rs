@@ -10,9 +10,12 @@
 //!   `Access-Control-*` headers of other requests on the HTTP layer ([`FollowUp`]);
 //! - what the signature and access checks decided ([`Verdict`]): the CORS follow-up runs only
 //!   for requests they let in, anonymous callers get errors without details, and an unsigned
-//!   POST form is refused before s3s reads its file.
+//!   POST form is refused before s3s reads its file (unless its bucket is `anonymous=forward`);
+//! - what unsigned callers may do ([`AnonymousAccess`]): `allow_anonymous` and the buckets'
+//!   `anonymous` property.
 
 mod access;
+mod anonymous;
 mod auth;
 mod cors;
 mod error;
@@ -24,6 +27,7 @@ mod range;
 mod verdict;
 
 pub use access::{FrontAccess, PERMISSIONS};
+pub use anonymous::AnonymousAccess;
 pub use auth::FrontAuth;
 pub use cors::{Cors, CorsRules, FollowUp, Reach};
 pub use error::FrontError;
@@ -36,6 +40,7 @@ pub use verdict::{Caller, Verdict};
 
 use crate::gateway::FrontOrigin;
 use crate::listener::IdleBodies;
+use crate::registry::Permission;
 
 use std::sync::Arc;
 
@@ -85,14 +90,13 @@ pub fn service(config: &ServeConfig, gateway: Gateway) -> FrontLayer<IdleBodies<
     };
     let mut b = builder();
     b.set_auth(FrontAuth::new(&config.users));
+    let anonymous = AnonymousAccess::new(config.allow_anonymous, gateway.registry().clone());
     b.set_route(Routes {
         ignored_range: IgnoredRange::new(builder().build()),
-        allow_anonymous: config.allow_anonymous,
+        anonymous: anonymous.clone(),
         front: front.clone(),
     });
-    b.set_access(FrontAccess {
-        allow_anonymous: config.allow_anonymous,
-    });
+    b.set_access(FrontAccess { anonymous });
     let s3 = IdleBodies::new(
         FormCheck::new(b.build()),
         config.front_limits.body_idle_timeout,
@@ -122,8 +126,8 @@ impl CorsRules for Gateway {
 struct Routes {
     /// Requests whose Range S3 would ignore.
     ignored_range: IgnoredRange,
-    /// Whether unsigned requests are let through (the front's `allow_anonymous`).
-    allow_anonymous: bool,
+    /// What unsigned requests may do (`allow_anonymous`, the buckets' `anonymous` property).
+    anonymous: AnonymousAccess,
     /// Preflights (`OPTIONS`), which browsers send unsigned.
     front: Arc<Front>,
 }
@@ -147,9 +151,34 @@ fn unknown_method(method: &http::Method) -> bool {
 /// fields up to its file, checks the signature they carry (`x-amz-signature` or `signature`),
 /// then reads the whole file into memory and only then runs its access check (s3s 0.14,
 /// `src/ops/mod.rs`, `prepare`). Its custom route is matched between the two, so taking such a
-/// form as a route refuses it (`403 AccessDenied`, see `check_access`) before its file is read.
+/// form as a route refuses it (`403 AccessDenied`, see `check_access`) before its file is read:
+/// `Routes::is_match` takes it unless unsigned callers may write to its bucket.
 fn unsigned_form(method: &http::Method, headers: &http::HeaderMap) -> bool {
     is_form(method, headers) && !Verdict::current_is_signed()
+}
+
+impl Routes {
+    /// The bucket a request names, as s3s reads it (path-style, or virtual-hosted under the
+    /// front's domains); `None` when it names none.
+    fn bucket_of(&self, uri: &http::Uri, headers: &http::HeaderMap) -> Option<String> {
+        let host = headers
+            .get(http::header::HOST)
+            .and_then(|h| h.to_str().ok())
+            .or_else(|| uri.authority().map(http::uri::Authority::as_str))
+            .unwrap_or("");
+        let (bucket, _, _) = self.front.host.bucket_and_key(host, uri.path());
+        (!bucket.is_empty()).then_some(bucket)
+    }
+
+    /// The permission a request taken by a route needs: `read` for GET and HEAD (a Range S3
+    /// ignores), `write` for anything else (a POST form, an unknown method).
+    fn needed(method: &http::Method) -> Permission {
+        if method == http::Method::GET || method == http::Method::HEAD {
+            Permission::Read
+        } else {
+            Permission::Write
+        }
+    }
 }
 
 /// A POST form upload (`multipart/form-data`).
@@ -176,7 +205,10 @@ impl s3s::route::S3Route for Routes {
     ) -> bool {
         unknown_method(method)
             || method == http::Method::OPTIONS
-            || (!self.allow_anonymous && unsigned_form(method, headers))
+            || (unsigned_form(method, headers)
+                && !self
+                    .anonymous
+                    .permits(self.bucket_of(uri, headers).as_deref(), Permission::Write))
             || self
                 .ignored_range
                 .is_match(method, uri, headers, extensions)
@@ -189,8 +221,16 @@ impl s3s::route::S3Route for Routes {
             return Ok(());
         }
         let signed = req.credentials.is_some();
-        if !signed && !self.allow_anonymous {
-            return Err(FrontError::SignatureRequired.into());
+        if !signed {
+            let bucket = self.bucket_of(&req.uri, &req.headers);
+            if !self.anonymous.lets_in(bucket.as_deref()) {
+                return Err(FrontError::SignatureRequired.into());
+            }
+            Verdict::admit(&req.extensions, signed);
+            let needed = Self::needed(&req.method);
+            return self
+                .anonymous
+                .allow(bucket.as_deref(), needed, &mut req.extensions);
         }
         Verdict::admit(&req.extensions, signed);
         Ok(())

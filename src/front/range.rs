@@ -6,12 +6,14 @@
 //! route once s3s has checked its signature (routes are matched after that), and handed,
 //! without the header and without its now-checked credentials, to a second s3s service over
 //! the same gateway that runs without authentication. That service is reachable only from
-//! here: it has no listener.
+//! here: it has no listener. The request keeps the front's [`Unsigned`] mark (the buckets an
+//! unsigned caller reaches only unsigned).
 
 use s3s::service::S3Service;
 use s3s::{Body, S3Request, S3Response, S3Result};
 
 use super::error::FrontError;
+use crate::gateway::Unsigned;
 
 /// The route, with the unauthenticated service it hands requests to.
 pub struct IgnoredRange {
@@ -88,6 +90,10 @@ impl s3s::route::S3Route for IgnoredRange {
         headers.remove(http::header::RANGE);
         headers.remove(http::header::AUTHORIZATION);
         let mut forwarded = http::Request::new(Body::empty());
+        // The buckets the front's check lets an unsigned caller reach only unsigned.
+        if let Some(unsigned) = req.extensions.get::<Unsigned>() {
+            forwarded.extensions_mut().insert(unsigned.clone());
+        }
         *forwarded.method_mut() = req.method;
         *forwarded.uri_mut() = unsigned_uri(&req.uri);
         *forwarded.headers_mut() = headers;

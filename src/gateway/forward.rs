@@ -43,7 +43,8 @@ pub trait Operation: Sized + Send + 'static {
 
 impl Gateway {
     /// Forwards `input` to its bucket's upstream; on a wrong-region redirect, looks the region
-    /// up, records it and sends a replayable input once more there.
+    /// up, records it and sends a replayable input once more there (not for a request sent
+    /// unsigned, see [`Unsigned`](super::Unsigned): its redirect is the client's answer).
     pub(super) async fn forward<I: Operation>(
         &self,
         mut input: I,
@@ -72,10 +73,12 @@ impl Gateway {
         *input.bucket_mut() = route.backend.clone();
         let replay = input.replay();
         match self.send(&route, I::NAME, input).await {
-            Err(e) if is_wrong_region(&e) => match (replay, self.relocate(&route).await) {
-                (Some(replay), Some(moved)) => self.send(&moved, I::NAME, replay).await,
-                _ => Err(e),
-            },
+            Err(e) if is_wrong_region(&e) && !super::Unsigned::applies(&route.bucket) => {
+                match (replay, self.relocate(&route).await) {
+                    (Some(replay), Some(moved)) => self.send(&moved, I::NAME, replay).await,
+                    _ => Err(e),
+                }
+            }
             res => res,
         }
     }

@@ -9,7 +9,8 @@
 //! sends), [`copy`] (copies, possibly across upstreams), [`bucket`] (bucket lifecycle, listing,
 //! CORS rules). [`discovery`] looks a bucket up on first use and records its region.
 //! [`FrontOrigin`] is how the client reached the front, for answers that hand out a URL; the
-//! errors the gateway answers itself are [`GatewayError`].
+//! errors the gateway answers itself are [`GatewayError`]. [`Unsigned`] marks the buckets whose
+//! upstream requests an operation sends without credentials (`anonymous=forward`).
 
 mod body;
 mod bucket;
@@ -21,11 +22,13 @@ mod get;
 mod ops;
 mod origin;
 mod put;
+mod unsigned;
 
 pub use discovery::{DEFAULT_DISCOVERY_PER_SECOND, DiscoveryError, NEGATIVE_TTL};
 pub use error::{GatewayError, MAX_UPLOAD_SIZE};
 pub use ops::OPERATIONS;
 pub use origin::{FrontOrigin, object_url};
+pub use unsigned::Unsigned;
 
 use std::sync::Arc;
 
@@ -96,14 +99,19 @@ impl Gateway {
         &self.inner.pool
     }
 
-    /// The route of `bucket` now; starts discovery of a bucket not registered yet.
+    /// The route of `bucket` now; starts discovery of a bucket not registered yet. A bucket the
+    /// current operation sends unsigned ([`Unsigned`]) gets a route without credentials and no
+    /// discovery.
     pub fn route(&self, bucket: &str) -> S3Result<Route> {
         let snapshot = self.inner.registry.snapshot();
-        let route = self
+        let mut route = self
             .inner
             .resolver
             .route(&snapshot, bucket)
             .map_err(from_route)?;
+        if Unsigned::apply(&mut route) {
+            return Ok(route);
+        }
         if snapshot
             .buckets
             .get(bucket)
@@ -114,12 +122,16 @@ impl Gateway {
         Ok(route)
     }
 
-    /// The route of `bucket` as the registry has it now, without starting discovery.
+    /// The route of `bucket` as the registry has it now, without starting discovery (without
+    /// credentials if the current operation sends the bucket unsigned).
     pub fn route_without_discovery(&self, bucket: &str) -> S3Result<Route> {
         let snapshot = self.inner.registry.snapshot();
-        self.inner
+        let mut route = self
+            .inner
             .resolver
             .route(&snapshot, bucket)
-            .map_err(from_route)
+            .map_err(from_route)?;
+        Unsigned::apply(&mut route);
+        Ok(route)
     }
 }

@@ -5,13 +5,14 @@
 //! lives —, a fix of the input s3s parsed (`shaped`), a fix of the output before the client
 //! gets it (`answered`), and, for operations with more to do, the function of their family's
 //! module that does it (`own`). The others are forwarded as they are by [`Gateway::forward`].
+//! Every operation runs inside its request's [`Unsigned`] mark.
 
 use s3s::dto::*;
 use s3s::{S3, S3Request, S3Response, S3Result};
 use s3s_aws::Proxy;
 
 use super::forward::{Call, Operation};
-use super::{Gateway, bucket, copy, get, put};
+use super::{Gateway, Unsigned, bucket, copy, get, put};
 
 macro_rules! operations {
     (
@@ -71,12 +72,15 @@ macro_rules! operations {
         impl S3 for Gateway {
             $(
                 async fn $op(&self, req: S3Request<$input>) -> S3Result<S3Response<$output>> {
-                    operation_body!(self, req $(, own $own)? ; $(shaped $shape)? ; $(answered $answer)?)
+                    Unsigned::of(&req.extensions).scope(async move {
+                        operation_body!(self, req $(, own $own)? ; $(shaped $shape)? ; $(answered $answer)?)
+                    })
+                    .await
                 }
             )*
             $(
                 async fn $nop(&self, req: S3Request<$ninput>) -> S3Result<S3Response<$noutput>> {
-                    $npath(self, req).await
+                    Unsigned::of(&req.extensions).scope($npath(self, req)).await
                 }
             )*
         }

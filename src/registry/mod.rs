@@ -1,4 +1,5 @@
-//! The bucket registry: bucket name -> properties (`backend_bck`, `extra.aws.*`), validated once
+//! The bucket registry: bucket name -> properties (`anonymous`, `backend_bck`, `extra.aws.*`),
+//! validated once
 //! on the way in, kept as an immutable snapshot behind an atomic pointer for the hot path, and
 //! persisted crash-safely in the data dir.
 //!
@@ -23,7 +24,7 @@ use serde::{Deserialize, Serialize};
 pub use crate::profiles::AddressingStyle;
 pub use props::{BucketProps, EndpointPolicy, PropKey, normalize_bucket_arg};
 pub use store::{FileStore, LOCK_FILE, REGISTRY_FILE, Store};
-pub use values::{BucketName, Endpoint, InvalidValue, Permission, ProfileName, Region};
+pub use values::{Anonymous, BucketName, Endpoint, InvalidValue, Permission, ProfileName, Region};
 
 /// A refused property change or a registry that cannot be loaded/stored; the message is shown
 /// to the operator as is.

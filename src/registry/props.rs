@@ -19,13 +19,16 @@ use std::str::FromStr;
 use serde::{Deserialize, Deserializer, Serialize};
 
 use super::RegistryError;
-use super::values::{BucketName, Endpoint, ProfileName, Region};
+use super::values::{Anonymous, BucketName, Endpoint, ProfileName, Region};
 use crate::profiles::AddressingStyle;
 
 /// A bucket property, named on the wire and on the command line by [`PropKey::as_str`]
-/// (`backend_bck`, `extra.aws.*`, as in AIStore's bucket properties).
+/// (`anonymous`, `backend_bck`, `extra.aws.*`, as in AIStore's bucket properties).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum PropKey {
+    /// `anonymous`: what unsigned callers may do in the bucket: `off` (the default), `read`
+    /// or `forward` (see [`Anonymous`]).
+    Anonymous,
     /// `backend_bck`: the bucket's name on the upstream.
     BackendBck,
     /// `extra.aws.addressing_style`: `auto` (the profile's or the default rule), `path` or
@@ -41,7 +44,8 @@ pub enum PropKey {
 
 impl PropKey {
     /// Every property, sorted by name as `show bucket` lists them.
-    pub const ALL: [PropKey; 5] = [
+    pub const ALL: [PropKey; 6] = [
+        PropKey::Anonymous,
         PropKey::BackendBck,
         PropKey::AddressingStyle,
         PropKey::CloudRegion,
@@ -52,6 +56,7 @@ impl PropKey {
     /// The operator-facing name.
     pub const fn as_str(self) -> &'static str {
         match self {
+            PropKey::Anonymous => "anonymous",
             PropKey::BackendBck => "backend_bck",
             PropKey::AddressingStyle => "extra.aws.addressing_style",
             PropKey::CloudRegion => "extra.aws.cloud_region",
@@ -96,6 +101,9 @@ impl FromStr for PropKey {
 /// written before the values were typed load unchanged; reading goes through `StoredProps`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct BucketProps {
+    /// Never `Some(Anonymous::Off)`: `off` is stored as "not set".
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub anonymous: Option<Anonymous>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub backend_bck: Option<BucketName>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -116,6 +124,7 @@ pub struct BucketProps {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct StoredProps {
+    anonymous: Option<String>,
     backend_bck: Option<String>,
     profile: Option<String>,
     endpoint: Option<String>,
@@ -128,6 +137,7 @@ impl<'de> Deserialize<'de> for BucketProps {
         let s = StoredProps::deserialize(d)?;
         let mut props = BucketProps::EMPTY;
         for (key, raw) in [
+            (PropKey::Anonymous, s.anonymous),
             (PropKey::BackendBck, s.backend_bck),
             (PropKey::Profile, s.profile),
             (PropKey::Endpoint, s.endpoint),
@@ -246,6 +256,7 @@ where
 impl BucketProps {
     /// No property set.
     pub const EMPTY: BucketProps = BucketProps {
+        anonymous: None,
         backend_bck: None,
         profile: None,
         endpoint: None,
@@ -256,6 +267,7 @@ impl BucketProps {
     /// The value of `key` in normalized form; `None` when unset.
     pub fn get(&self, key: PropKey) -> Option<&str> {
         match key {
+            PropKey::Anonymous => self.anonymous.map(Anonymous::as_str),
             PropKey::BackendBck => self.backend_bck.as_deref(),
             PropKey::AddressingStyle => self.addressing_style.map(AddressingStyle::as_str),
             PropKey::CloudRegion => self.cloud_region.as_deref(),
@@ -287,6 +299,14 @@ impl BucketProps {
     /// Parses `value` into the field of `key` (`""` clears it); no policy.
     fn put(&mut self, key: PropKey, value: &str) -> Result<(), RegistryError> {
         match key {
+            PropKey::Anonymous => {
+                put(&mut self.anonymous, key, value)?;
+                // `off` is the default: setting it clears the property.
+                if self.anonymous == Some(Anonymous::Off) {
+                    self.anonymous = None;
+                }
+                Ok(())
+            }
             PropKey::BackendBck => put(&mut self.backend_bck, key, value),
             PropKey::AddressingStyle => put(&mut self.addressing_style, key, value),
             PropKey::CloudRegion => put(&mut self.cloud_region, key, value),
@@ -372,6 +392,31 @@ mod tests {
     }
 
     #[test]
+    fn anonymous_takes_off_read_or_forward_and_off_clears_it() {
+        assert_eq!(set_ok(PropKey::Anonymous, "read"), "read");
+        assert_eq!(set_ok(PropKey::Anonymous, "forward"), "forward");
+        let mut p = BucketProps::default();
+        p.set(PropKey::Anonymous, "forward", &any()).unwrap();
+        let old = p.set(PropKey::Anonymous, "off", &any()).unwrap();
+        assert_eq!(old.as_deref(), Some("forward"));
+        assert_eq!(
+            p,
+            BucketProps::EMPTY,
+            "off is the default, stored as nothing"
+        );
+        assert_eq!(
+            set_err(PropKey::Anonymous, "public"),
+            "invalid anonymous \"public\": expecting one of off, read, forward"
+        );
+        assert!(set_err(PropKey::Anonymous, "READ").starts_with("invalid anonymous"));
+        assert_eq!(load(r#"{"anonymous": "off"}"#).unwrap(), BucketProps::EMPTY);
+        assert_eq!(
+            load(r#"{"anonymous": "read"}"#).unwrap().anonymous,
+            Some(Anonymous::Read)
+        );
+    }
+
+    #[test]
     fn empty_is_the_default() {
         assert_eq!(BucketProps::EMPTY, BucketProps::default());
     }
@@ -401,6 +446,7 @@ mod tests {
     /// A valid value of `key`, not in normalized form where it has one.
     fn sample(key: PropKey) -> &'static str {
         match key {
+            PropKey::Anonymous => "read",
             PropKey::BackendBck => "s3://abc/",
             PropKey::AddressingStyle => "virtual",
             PropKey::CloudRegion => "eu-west-1",
@@ -440,6 +486,7 @@ mod tests {
         assert_eq!(
             p.pairs(),
             vec![
+                ("anonymous", String::new()),
                 ("backend_bck", "up1".to_string()),
                 ("extra.aws.addressing_style", "auto".to_string()),
                 ("extra.aws.cloud_region", "us-east-1".to_string()),
@@ -471,7 +518,7 @@ mod tests {
     proptest::proptest! {
         /// Whatever `set` accepts, it stores in a form that `set` and the loader accept unchanged.
         #[test]
-        fn set_is_idempotent(idx in 0usize..5, value in proptest::prop_oneof![
+        fn set_is_idempotent(idx in 0usize..6, value in proptest::prop_oneof![
             "[ -~]{0,40}",
             "([sS]3://)?[a-z0-9.-]{1,12}/?",
             "(HTTP|http|https|ftp)://[A-Za-z0-9.:\\[\\]-]{0,16}/?",

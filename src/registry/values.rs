@@ -1,6 +1,6 @@
 //! The value types of bucket properties, each checked once by its constructor (`FromStr`) and
-//! trusted from then on: [`BucketName`], [`ProfileName`], [`Region`] and [`Endpoint`] (the
-//! addressing style is [`crate::profiles::AddressingStyle`]).
+//! trusted from then on: [`BucketName`], [`ProfileName`], [`Region`], [`Endpoint`] and
+//! [`Anonymous`] (the addressing style is [`crate::profiles::AddressingStyle`]).
 //!
 //! Each type `Display`s (and serializes as) its normalized form, so a value written out reads
 //! back unchanged; the string newtypes deref to that `str`. A refusal is an [`InvalidValue`]
@@ -453,6 +453,58 @@ mod tests {
             let ep: Endpoint = raw.parse().unwrap();
             proptest::prop_assert_eq!(ep.to_string(), raw.trim_end_matches('/'));
         }
+    }
+}
+
+/// What unsigned callers may do in one bucket (the `anonymous` property), beside the front's
+/// global `allow_anonymous`.
+///
+/// - `off`: nothing of the bucket's own (the default; setting it clears the property);
+/// - `read`: what needs the `read` [`Permission`] (GET, HEAD, List*, Get*), served with the
+///   bucket's credentials, as for a public dataset;
+/// - `forward`: every operation, sent upstream unsigned (never with the bucket's credentials),
+///   so that the upstream's own ACLs and bucket policy decide, as for a client talking to it
+///   directly.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Anonymous {
+    Off,
+    Read,
+    Forward,
+}
+
+impl Anonymous {
+    /// Every value, in the order messages list them.
+    pub const ALL: [Anonymous; 3] = [Anonymous::Off, Anonymous::Read, Anonymous::Forward];
+
+    /// The operator-facing name.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Anonymous::Off => "off",
+            Anonymous::Read => "read",
+            Anonymous::Forward => "forward",
+        }
+    }
+}
+
+impl fmt::Display for Anonymous {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl serde::Serialize for Anonymous {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+impl FromStr for Anonymous {
+    type Err = InvalidValue;
+    fn from_str(s: &str) -> Result<Self, InvalidValue> {
+        Self::ALL
+            .into_iter()
+            .find(|a| a.as_str() == s)
+            .ok_or_else(|| InvalidValue("expecting one of off, read, forward".to_owned()))
     }
 }
 

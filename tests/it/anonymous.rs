@@ -15,9 +15,10 @@ use crate::common::*;
 /// What one connection sent upstream.
 type Connection = Arc<Mutex<Vec<u8>>>;
 
-/// A TCP proxy that records what rebucket sends upstream, optionally slowed down.
-struct CountingProxy {
-    endpoint: String,
+/// A TCP proxy that records what rebucket sends upstream, optionally slowed down (also used by
+/// `anonymous_buckets`).
+pub(crate) struct CountingProxy {
+    pub(crate) endpoint: String,
     /// What each connection sent, one buffer per connection.
     sent: Arc<Mutex<Vec<Connection>>>,
     /// Milliseconds each chunk towards the upstream waits before it is passed on.
@@ -25,7 +26,7 @@ struct CountingProxy {
 }
 
 impl CountingProxy {
-    async fn start(upstream: std::net::SocketAddr) -> Self {
+    pub(crate) async fn start(upstream: std::net::SocketAddr) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let endpoint = format!("http://{}", listener.local_addr().expect("addr"));
         let sent = Arc::new(Mutex::new(Vec::new()));
@@ -75,7 +76,7 @@ impl CountingProxy {
     /// The request lines rebucket sent upstream (`HEAD /bucket HTTP/1.1`, ...). A request
     /// line may follow the previous request's body on the same line (the tests' bodies hold no
     /// request line).
-    fn requests(&self) -> Vec<String> {
+    pub(crate) fn requests(&self) -> Vec<String> {
         let mut out = Vec::new();
         for conn in self.sent.lock().unwrap().iter() {
             let text = String::from_utf8_lossy(&conn.lock().unwrap()).into_owned();
@@ -100,6 +101,16 @@ impl CountingProxy {
         }
         out.sort();
         out
+    }
+
+    /// Everything rebucket sent upstream, one string per connection (bodies as lossy text).
+    pub(crate) fn sent(&self) -> Vec<String> {
+        self.sent
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|c| String::from_utf8_lossy(&c.lock().unwrap()).into_owned())
+            .collect()
     }
 
     /// The HeadBucket requests (bucket look-ups) for `bucket`.
@@ -133,7 +144,7 @@ async fn setup(
     (up, proxy, gw)
 }
 
-fn registry_file(gw: &TestGateway) -> Vec<u8> {
+pub(crate) fn registry_file(gw: &TestGateway) -> Vec<u8> {
     std::fs::read(gw.data.path().join("registry.json")).unwrap_or_default()
 }
 
@@ -150,7 +161,7 @@ async fn wait_registered(gw: &TestGateway, bucket: &str) {
 }
 
 /// A browser's POST form upload without a signature.
-fn unsigned_form(file: &[u8]) -> (String, Vec<u8>) {
+pub(crate) fn unsigned_form(file: &[u8]) -> (String, Vec<u8>) {
     form_with(&[("key", "form.txt")], file)
 }
 
@@ -173,7 +184,7 @@ fn form_with(fields: &[(&str, &str)], file: &[u8]) -> (String, Vec<u8>) {
     (format!("multipart/form-data; boundary={boundary}"), body)
 }
 
-fn h(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+pub(crate) fn h(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
     pairs
         .iter()
         .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))

@@ -86,6 +86,9 @@ fn props_help_lists_every_property_and_value() {
         for style in rebucket::registry::AddressingStyle::ALL.map(|s| s.as_str()) {
             assert!(text.contains(style), "{path:?} misses {style}:\n{text}");
         }
+        for value in rebucket::registry::Anonymous::ALL.map(|a| a.as_str()) {
+            assert!(text.contains(value), "{path:?} misses {value}:\n{text}");
+        }
     }
 }
 

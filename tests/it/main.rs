@@ -7,6 +7,7 @@
 //! `cargo test -- --include-ignored` (see `.ci/run`).
 
 mod anonymous;
+mod anonymous_buckets;
 mod aws_config_vectors;
 mod churn;
 mod cli;

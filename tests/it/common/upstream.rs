@@ -47,7 +47,8 @@ where
     (addr, task)
 }
 
-/// An s3s-fs server on 127.0.0.1 that accepts only `keys`.
+/// An s3s-fs server on 127.0.0.1 that accepts only `keys` (or, from [`Upstream::start_open`],
+/// unsigned requests too).
 pub struct Upstream {
     pub addr: SocketAddr,
     pub endpoint: String,
@@ -66,6 +67,33 @@ impl Upstream {
             auth.register((*ak).to_owned(), (*sk).into());
         }
         b.set_auth(auth);
+        let (addr, task) = serve_on_loopback(b.build()).await;
+        Self {
+            addr,
+            endpoint: format!("http://{addr}"),
+            dir,
+            keys: keys
+                .iter()
+                .map(|(a, s)| ((*a).to_owned(), (*s).to_owned()))
+                .collect(),
+            task,
+        }
+    }
+
+    /// An s3s-fs server on 127.0.0.1 whose buckets are open to unsigned requests, as far as
+    /// `open` says: [`OpenTo::Reads`] (signed requests need one of `keys`; unsigned ones may
+    /// only GET, HEAD and list, as a public-read bucket policy allows) or [`OpenTo::All`]
+    /// (unsigned requests may do anything; signed ones still need one of `keys`).
+    pub async fn start_open(keys: &[(&str, &str)], open: OpenTo) -> Self {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let fs = s3s_fs::FileSystem::new(dir.path()).expect("s3s-fs");
+        let mut b = S3ServiceBuilder::new(fs);
+        let mut auth = SimpleAuth::new();
+        for (ak, sk) in keys {
+            auth.register((*ak).to_owned(), (*sk).into());
+        }
+        b.set_auth(auth);
+        b.set_access(Unsigned(open));
         let (addr, task) = serve_on_loopback(b.build()).await;
         Self {
             addr,
@@ -124,6 +152,38 @@ impl Upstream {
 impl Drop for Upstream {
     fn drop(&mut self) {
         self.task.abort();
+    }
+}
+
+/// What an [`Upstream::start_open`] lets unsigned callers do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OpenTo {
+    /// GET, HEAD and list (a public-read bucket).
+    Reads,
+    /// Everything.
+    All,
+}
+
+/// The access check of an [`Upstream::start_open`]: signed requests may do anything (s3s has
+/// checked their signature), unsigned ones what the [`OpenTo`] says.
+struct Unsigned(OpenTo);
+
+#[async_trait::async_trait]
+impl s3s::access::S3Access for Unsigned {
+    async fn check(&self, cx: &mut s3s::access::S3AccessContext<'_>) -> s3s::S3Result<()> {
+        let reads = [
+            "GetObject",
+            "HeadObject",
+            "HeadBucket",
+            "ListObjects",
+            "ListObjectsV2",
+        ];
+        if cx.credentials().is_some() || self.0 == OpenTo::All || reads.contains(&cx.s3_op().name())
+        {
+            Ok(())
+        } else {
+            Err(s3s::s3_error!(AccessDenied, "Access Denied"))
+        }
     }
 }
 

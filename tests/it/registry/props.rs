@@ -8,6 +8,7 @@ fn prop_names_are_the_operator_interface() {
     assert_eq!(
         PropKey::ALL.map(PropKey::as_str),
         [
+            "anonymous",
             "backend_bck",
             "extra.aws.addressing_style",
             "extra.aws.cloud_region",
@@ -239,6 +240,7 @@ fn empty_value_clears_and_set_returns_the_old_value() {
     let _g = light_blocking();
     let mut p = BucketProps::default();
     for (name, value) in [
+        (PropKey::Anonymous, "read"),
         (BACKEND, "abc"),
         (PROFILE, "prod"),
         (ENDPOINT, "http://minio:9000"),
@@ -277,7 +279,7 @@ fn a_refused_value_keeps_the_old_one() {
 #[test]
 fn unknown_property_names_are_refused_listing_the_known_ones() {
     let _g = light_blocking();
-    let want = "unknown property \"extra.aws.region\" (known: backend_bck, extra.aws.addressing_style, extra.aws.cloud_region, extra.aws.endpoint, extra.aws.profile)";
+    let want = "unknown property \"extra.aws.region\" (known: anonymous, backend_bck, extra.aws.addressing_style, extra.aws.cloud_region, extra.aws.endpoint, extra.aws.profile)";
     assert_eq!(
         "extra.aws.region"
             .parse::<PropKey>()
@@ -301,6 +303,7 @@ fn pairs_lists_every_property_sorted() {
     assert_eq!(
         p.pairs(),
         vec![
+            ("anonymous", String::new()),
             ("backend_bck", "upstream".to_string()),
             ("extra.aws.addressing_style", String::new()),
             ("extra.aws.cloud_region", String::new()),
@@ -311,9 +314,10 @@ fn pairs_lists_every_property_sorted() {
 }
 
 #[test]
-fn routing_changed_ignores_only_the_region() {
+fn routing_changed_ignores_the_region_and_anonymous_access() {
     let _g = light_blocking();
     let base = BucketProps {
+        anonymous: Some("forward".parse().unwrap()),
         backend_bck: Some("abc".parse().unwrap()),
         profile: Some("p".parse().unwrap()),
         endpoint: Some("http://e:1".parse().unwrap()),
@@ -326,6 +330,11 @@ fn routing_changed_ignores_only_the_region() {
     assert!(!base.routing_changed(&region));
     region.cloud_region = None;
     assert!(!base.routing_changed(&region));
+    let mut anonymous = base.clone();
+    anonymous.anonymous = Some("read".parse().unwrap());
+    assert!(!base.routing_changed(&anonymous));
+    anonymous.anonymous = None;
+    assert!(!base.routing_changed(&anonymous));
     for name in [BACKEND, PROFILE, ENDPOINT, STYLE] {
         let mut other = base.clone();
         other.set(name, "", &any_host()).unwrap();
