@@ -13,6 +13,7 @@ fn prop_names_are_the_operator_interface() {
             "extra.aws.cloud_region",
             "extra.aws.endpoint",
             "extra.aws.profile",
+            "read_only",
         ]
     );
 }
@@ -306,12 +307,13 @@ fn pairs_lists_every_property_sorted() {
             ("extra.aws.cloud_region", String::new()),
             ("extra.aws.endpoint", String::new()),
             ("extra.aws.profile", "prod".to_string()),
+            ("read_only", String::new()),
         ]
     );
 }
 
 #[test]
-fn routing_changed_ignores_only_the_region() {
+fn routing_changed_ignores_only_the_region_and_read_only() {
     let _g = light_blocking();
     let base = BucketProps {
         backend_bck: Some("abc".parse().unwrap()),
@@ -319,8 +321,12 @@ fn routing_changed_ignores_only_the_region() {
         endpoint: Some("http://e:1".parse().unwrap()),
         cloud_region: Some("us-east-1".parse().unwrap()),
         addressing_style: Some("path".parse().unwrap()),
+        read_only: Some(true),
     };
     assert!(!base.routing_changed(&base.clone()));
+    let mut writable = base.clone();
+    writable.read_only = None;
+    assert!(!base.routing_changed(&writable));
     let mut region = base.clone();
     region.cloud_region = Some("eu-west-1".parse().unwrap());
     assert!(!base.routing_changed(&region));
