@@ -13,9 +13,12 @@ use s3s::auth::Credentials;
 use s3s::dto::*;
 use s3s::{S3Request, S3Result};
 
+use std::sync::Arc;
+
+use super::callers::Callers;
 use super::error::FrontError;
 use super::verdict::Verdict;
-use crate::registry::Permission;
+use crate::registry::{CallerGrants, Permission};
 
 /// The front's access check (see the module doc). It records the operation for the log line
 /// and the metrics, lets unsigned requests through only when the operator opted in
@@ -23,22 +26,32 @@ use crate::registry::Permission;
 /// decision on the request's [`Verdict`], and then checks the operation's permission.
 pub struct FrontAccess {
     pub allow_anonymous: bool,
+    /// The users and their grants.
+    pub callers: Arc<Callers>,
 }
 
 impl FrontAccess {
     /// Whether `caller` may do what needs `needed` in `bucket` (`None`: an operation that
     /// names no bucket).
     ///
-    /// Every front user holds `admin` on every bucket, and anonymous callers reach this only
-    /// when `allow_anonymous` let them in, so everything is allowed here.
+    /// The operator's users hold `admin` on every bucket, registry users what their grants
+    /// say, and anonymous callers reach this only when `allow_anonymous` let them in; a
+    /// `read_only` bucket refuses changes to all (see [`Callers::allow`]).
     fn allow(
         &self,
         caller: Option<&Credentials>,
         bucket: Option<&str>,
         needed: Permission,
     ) -> S3Result<()> {
-        let _ = (caller, bucket, needed);
-        Ok(())
+        Ok(self.callers.allow(caller, bucket, needed)?)
+    }
+
+    /// For an operation that names no bucket: a registry user's grants, attached to the
+    /// request for the gateway (ListBuckets shows only the buckets they hold a grant on).
+    fn attach_grants<T>(&self, req: &mut S3Request<T>) {
+        if let Some(grants) = self.callers.grants(req.credentials.as_ref()) {
+            req.extensions.insert(CallerGrants(grants));
+        }
     }
 }
 
@@ -77,9 +90,11 @@ macro_rules! permissions {
             )*
         }
     };
-    (@check $self:ident, $req:ident, $perm:ident, no_bucket) => {
-        $self.allow($req.credentials.as_ref(), None, Permission::$perm)
-    };
+    (@check $self:ident, $req:ident, $perm:ident, no_bucket) => {{
+        $self.allow($req.credentials.as_ref(), None, Permission::$perm)?;
+        $self.attach_grants($req);
+        Ok(())
+    }};
     (@check $self:ident, $req:ident, $perm:ident, source) => {{
         if let Some(source) = source_bucket(&$req.input.copy_source) {
             $self.allow($req.credentials.as_ref(), Some(source), Permission::Read)?;

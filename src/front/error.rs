@@ -16,6 +16,14 @@ pub enum FrontError {
     /// An unsigned request where anonymous access is off: `403 AccessDenied`.
     #[error("Signature is required")]
     SignatureRequired,
+    /// A signed request whose user holds no grant covering the operation on its bucket (or,
+    /// for an operation that names no bucket, on every bucket): `403 AccessDenied`, as S3
+    /// answers a request no policy allows.
+    #[error("Access Denied")]
+    AccessDenied,
+    /// A change to a bucket with `read_only=true`, by any caller: `403 AccessDenied`.
+    #[error("Access Denied: bucket {0} is read-only")]
+    ReadOnlyBucket(String),
     /// A method S3 has no operation for (`PATCH`, `TRACE`, ...): `405 MethodNotAllowed` (s3s
     /// alone answers `501 NotImplemented`).
     #[error("The specified method ({0}) is not allowed against this resource.")]
@@ -71,7 +79,9 @@ impl From<FrontError> for S3Error {
         use http::StatusCode as S;
         let (code, status) = match &e {
             FrontError::UnknownAccessKey => (S3ErrorCode::InvalidAccessKeyId, S::FORBIDDEN),
-            FrontError::SignatureRequired => (S3ErrorCode::AccessDenied, S::FORBIDDEN),
+            FrontError::SignatureRequired
+            | FrontError::AccessDenied
+            | FrontError::ReadOnlyBucket(_) => (S3ErrorCode::AccessDenied, S::FORBIDDEN),
             FrontError::MethodNotAllowed(_) => {
                 (S3ErrorCode::MethodNotAllowed, S::METHOD_NOT_ALLOWED)
             }

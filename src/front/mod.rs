@@ -1,5 +1,6 @@
 //! rebucket's S3 front, the first step of the request path (front → gateway → upstream): the
-//! s3s service ([`service`]) with the front's identities ([`FrontAuth`]) and host names
+//! s3s service ([`service`]) with the front's identities ([`FrontAuth`], [`Callers`]: the
+//! operator's users and the registry's, with their grants) and host names
 //! ([`FrontHost`]), wrapped in the front's HTTP layer ([`FrontLayer`]), and what it does that
 //! s3s alone does not:
 //! - requests S3 answers differently, taken as s3s custom routes after the signature check
@@ -14,6 +15,7 @@
 
 mod access;
 mod auth;
+mod callers;
 mod cors;
 mod error;
 mod host;
@@ -24,6 +26,7 @@ mod verdict;
 
 pub use access::{FrontAccess, PERMISSIONS};
 pub use auth::FrontAuth;
+pub use callers::Callers;
 pub use cors::{Cors, CorsRules, FollowUp, Reach};
 pub use error::FrontError;
 pub use host::FrontHost;
@@ -42,6 +45,7 @@ use s3s::{Body, S3Request, S3Response, S3Result};
 
 use crate::config::ServeConfig;
 use crate::gateway::Gateway;
+use crate::registry::Permission;
 
 /// What the front's HTTP layer and routes share.
 struct Front {
@@ -81,15 +85,18 @@ pub fn service(config: &ServeConfig, gateway: Gateway) -> FrontLayer<IdleBodies>
         }
         b
     };
+    let callers = Arc::new(Callers::new(&config.users, gateway.registry().clone()));
     let mut b = builder();
-    b.set_auth(FrontAuth::new(&config.users));
+    b.set_auth(FrontAuth::new(callers.clone()));
     b.set_route(Routes {
         ignored_range: IgnoredRange::new(builder().build()),
         allow_anonymous: config.allow_anonymous,
         front: front.clone(),
+        callers: callers.clone(),
     });
     b.set_access(FrontAccess {
         allow_anonymous: config.allow_anonymous,
+        callers,
     });
     let s3 = IdleBodies::new(b.build(), config.front_limits.body_idle_timeout);
     FrontLayer::new(s3, front)
@@ -121,6 +128,17 @@ struct Routes {
     allow_anonymous: bool,
     /// Preflights (`OPTIONS`), which browsers send unsigned.
     front: Arc<Front>,
+    /// The users and their grants: a request with an ignored Range is a GetObject or
+    /// HeadObject, which needs `read` on its bucket.
+    callers: Arc<Callers>,
+}
+
+/// The request's `Host` header (`""` when missing or not text).
+fn host(headers: &http::HeaderMap) -> &str {
+    headers
+        .get(http::header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or("")
 }
 
 /// A method S3 has no operation for (`PATCH`, `TRACE`, ...): S3 answers `405
@@ -187,6 +205,16 @@ impl s3s::route::S3Route for Routes {
         if !signed && !self.allow_anonymous {
             return Err(FrontError::SignatureRequired.into());
         }
+        if req.method == http::Method::GET || req.method == http::Method::HEAD {
+            // The ignored-Range route: a GetObject or HeadObject the inner service runs
+            // without access checks, so its permission is checked here.
+            let (bucket, _, _) = self
+                .front
+                .host
+                .bucket_and_key(host(&req.headers), req.uri.path());
+            self.callers
+                .allow(req.credentials.as_ref(), Some(&bucket), Permission::Read)?;
+        }
         Verdict::admit(&req.extensions, signed);
         Ok(())
     }
@@ -197,12 +225,10 @@ impl s3s::route::S3Route for Routes {
         }
         if req.method == http::Method::OPTIONS {
             crate::metrics::request::set_operation("PreflightObject");
-            let host = req
-                .headers
-                .get(http::header::HOST)
-                .and_then(|h| h.to_str().ok())
-                .unwrap_or("");
-            let (bucket, _, _) = self.front.host.bucket_and_key(host, req.uri.path());
+            let (bucket, _, _) = self
+                .front
+                .host
+                .bucket_and_key(host(&req.headers), req.uri.path());
             return self.front.cors.preflight(&bucket, &req.headers).await;
         }
         crate::metrics::request::set_operation(if req.method == http::Method::HEAD {
