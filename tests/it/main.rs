@@ -15,6 +15,7 @@ mod gateway;
 mod layering;
 mod normalized_answers;
 mod observe;
+mod permissions;
 mod profiles;
 mod registry;
 mod routing;
