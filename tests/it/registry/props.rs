@@ -245,6 +245,7 @@ fn empty_value_clears_and_set_returns_the_old_value() {
         (ENDPOINT, "http://minio:9000"),
         (REGION, "us-east-1"),
         (STYLE, "path"),
+        (PropKey::ReadOnly, "true"),
     ] {
         assert_eq!(p.set(name, value, &any_host()).unwrap(), None);
         assert_eq!(p.get(name), Some(value));
@@ -278,7 +279,7 @@ fn a_refused_value_keeps_the_old_one() {
 #[test]
 fn unknown_property_names_are_refused_listing_the_known_ones() {
     let _g = light_blocking();
-    let want = "unknown property \"extra.aws.region\" (known: backend_bck, extra.aws.addressing_style, extra.aws.cloud_region, extra.aws.endpoint, extra.aws.profile)";
+    let want = "unknown property \"extra.aws.region\" (known: backend_bck, extra.aws.addressing_style, extra.aws.cloud_region, extra.aws.endpoint, extra.aws.profile, read_only)";
     assert_eq!(
         "extra.aws.region"
             .parse::<PropKey>()
