@@ -2,8 +2,9 @@
 # The conformance run CI calls after `cargo build` (rebucket at target/debug/rebucket,
 # or $REBUCKET_BIN):
 #   1. setup.sh
-#   2. pytest test_e2e_clients.py against moto and rclone (the S3 clients end to end),
-#      test_walkthrough.py, test_anonymous_buckets.py (unsigned clients, the `anonymous` prop)
+#   2. pytest test_e2e_clients.py and test_permissions.py against moto and rclone (the S3
+#      clients end to end; users with per-bucket grants, read-only buckets), test_walkthrough.py,
+#      test_anonymous_buckets.py (unsigned clients, the `anonymous` prop)
 #   3. run_matrix.py for moto, rclone and SeaweedFS (the differential suite; CONFORMANCE_UPSTREAMS
 #      overrides the list, --with-juicefs adds the JuiceFS gateway, --with-garage garage,
 #      built from crates.io on first use); a difference that is
@@ -33,8 +34,8 @@ step() { echo; echo "=== conformance: $* ==="; }
 step setup
 bash "$here/setup.sh" $setup_args || exit 1
 
-step "e2e clients (moto, rclone), the per-bucket walkthrough (two rclone) and anonymous buckets (rclone, moto, SeaweedFS) via $REBUCKET_BIN"
-python3 -m pytest "$here/test_e2e_clients.py" "$here/test_walkthrough.py" "$here/test_anonymous_buckets.py" --upstreams moto,rclone -q -p no:cacheprovider
+step "e2e clients and permissions (moto, rclone), the per-bucket walkthrough (two rclone) and anonymous buckets (rclone, moto, SeaweedFS) via $REBUCKET_BIN"
+python3 -m pytest "$here/test_e2e_clients.py" "$here/test_walkthrough.py" "$here/test_anonymous_buckets.py" "$here/test_permissions.py" --upstreams moto,rclone -q -p no:cacheprovider
 rc=$?
 if [ $rc -eq 5 ]; then echo "run_all.sh: pytest collected no e2e tests" >&2; rc=1; fi
 [ $rc -ne 0 ] && fail=1

@@ -25,7 +25,7 @@ from walkthrough_lib import (HOST, Rclone, Rebucket, Transcript, free_port, log,
                              write_aws_files)
 
 PROPS = ["anonymous", "backend_bck", "extra.aws.addressing_style", "extra.aws.cloud_region",
-         "extra.aws.endpoint", "extra.aws.profile"]
+         "extra.aws.endpoint", "extra.aws.profile", "read_only"]
 # What an upstream says to keys it does not know or a signature it cannot verify.
 REFUSED = re.compile(r"\((InvalidAccessKeyId|SignatureDoesNotMatch|AccessDenied)\)")
 

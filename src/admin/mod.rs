@@ -15,6 +15,15 @@
 //! | `DELETE /v1/buckets/{b}/props`   | reset props (`{"names":[..]}`, all when empty)         |
 //! | `POST /v1/reload-creds`          | re-read the AWS shared files now                       |
 //! | `GET /v1/profiles`               | profile names                                          |
+//! | `GET /v1/users`                  | front users: name, access key, grants (no secret)      |
+//! | `POST /v1/users/{u}`             | add a user; answers its access key and secret, once    |
+//! | `GET /v1/users/{u}`              | one user: access key and grants (no secret)            |
+//! | `DELETE /v1/users/{u}`           | remove a user                                          |
+//! | `POST /v1/users/{u}/rotate-secret` | a new secret (same access key), answered once        |
+//! | `PUT /v1/users/{u}/grants`       | grant (`{"bucket":"logs-*","permission":"read"}`)      |
+//! | `DELETE /v1/users/{u}/grants`    | revoke (`{"bucket":..}`, `"permission"` optional: all) |
+//!
+//! A change to the users counts from the S3 front's next request.
 //!
 //! `/readyz` checks that the stored registry can be loaded, that the listeners are up, and —
 //! when `ready_checks_upstream` is set — that the default upstream accepts a TCP connection
@@ -22,6 +31,7 @@
 //! ([Kubernetes probes](https://kubernetes.io/docs/tasks/configure-pod-container/configure-liveness-readiness-startup-probes/)).
 
 mod handlers;
+mod users;
 
 use std::collections::BTreeMap;
 use std::future::Future;
@@ -57,6 +67,12 @@ pub enum AdminError {
     /// The bucket is registered already.
     #[error("bucket {0:?} is registered already (use `bucket props set` to change it)")]
     Conflict(String),
+    /// No front user has this name.
+    #[error("no user {0:?}")]
+    NoSuchUser(String),
+    /// A user with this name exists already.
+    #[error("user {0:?} exists already (`user rotate-secret` gives it a new secret)")]
+    UserExists(String),
     /// The change could not be persisted.
     #[error("{0}")]
     Internal(String),
@@ -66,9 +82,11 @@ impl AdminError {
     fn status(&self) -> http::StatusCode {
         match self {
             Self::Unauthorized => http::StatusCode::UNAUTHORIZED,
-            Self::NotFound(_) | Self::NoSuchBucket(_) => http::StatusCode::NOT_FOUND,
+            Self::NotFound(_) | Self::NoSuchBucket(_) | Self::NoSuchUser(_) => {
+                http::StatusCode::NOT_FOUND
+            }
             Self::BadRequest(_) => http::StatusCode::BAD_REQUEST,
-            Self::Conflict(_) => http::StatusCode::CONFLICT,
+            Self::Conflict(_) | Self::UserExists(_) => http::StatusCode::CONFLICT,
             Self::Internal(_) => http::StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -80,6 +98,8 @@ impl From<crate::registry::RegistryError> for AdminError {
             crate::registry::RegistryError::Invalid(m) => Self::BadRequest(m),
             crate::registry::RegistryError::NoSuchBucket(b) => Self::NoSuchBucket(b),
             crate::registry::RegistryError::AlreadyRegistered(b) => Self::Conflict(b),
+            crate::registry::RegistryError::NoSuchUser(u) => Self::NoSuchUser(u),
+            crate::registry::RegistryError::UserExists(u) => Self::UserExists(u),
             other => Self::Internal(other.to_string()),
         }
     }
@@ -318,7 +338,7 @@ impl AdminService {
             ("GET", ["v1", "buckets"]) => Ok(h.list()),
             ("GET", ["v1", "buckets", b]) => h.show(b),
             ("PUT", ["v1", "buckets", b]) => h.add(b, parse(&body)?).await,
-            ("DELETE", ["v1", "buckets", b]) => h.remove(b),
+            ("DELETE", ["v1", "buckets", b]) => h.remove(b).await,
             ("PATCH", ["v1", "buckets", b, "props"]) => h.set(b, parse(&body)?).await,
             ("DELETE", ["v1", "buckets", b, "props"]) => h.reset(b, parse(&body)?).await,
             ("POST", ["v1", "reload-creds"]) => {
@@ -327,6 +347,13 @@ impl AdminService {
                 res
             }
             ("GET", ["v1", "profiles"]) => Ok(h.profiles()),
+            ("GET", ["v1", "users"]) => Ok(h.list_users()),
+            ("GET", ["v1", "users", u]) => h.show_user(u),
+            ("POST", ["v1", "users", u]) => h.add_user(u).await,
+            ("DELETE", ["v1", "users", u]) => h.remove_user(u).await,
+            ("POST", ["v1", "users", u, "rotate-secret"]) => h.rotate_secret(u).await,
+            ("PUT", ["v1", "users", u, "grants"]) => h.grant(u, parse(&body)?).await,
+            ("DELETE", ["v1", "users", u, "grants"]) => h.revoke(u, parse(&body)?).await,
             _ => Err(AdminError::NotFound(format!("{m} {path}"))),
         }
     }

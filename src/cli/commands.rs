@@ -117,6 +117,9 @@ pub fn run(cli: Cli) -> ExitCode {
             admin,
         } => admin_verb(&admin, |c| show_bucket(c, bucket, admin.json)),
         Command::Ls { admin } => admin_verb(&admin, |c| ls(c, admin.json)),
+        Command::User { command, admin } => {
+            admin_verb(&admin, |c| super::users::user(c, command, admin.json))
+        }
         Command::ReloadCreds { admin } => admin_verb(&admin, |c| async move {
             let v = c.call(http::Method::POST, "/v1/reload-creds", None).await?;
             Ok(format!(
@@ -549,7 +552,7 @@ async fn ls(c: AdminClient, as_json: bool) -> Result<String, String> {
         .join("\n"))
 }
 
-fn pretty(v: &Value) -> String {
+pub(super) fn pretty(v: &Value) -> String {
     serde_json::to_string_pretty(v).unwrap_or_default()
 }
 

@@ -13,6 +13,7 @@ Examples:
   rebucket bucket add s3://photos extra.aws.profile=prod
   rebucket show bucket s3://photos
   rebucket ls
+  rebucket user add alice && rebucket user grant alice s3://photos read
   rebucket config example > rebucket.toml
   rebucket completions bash > /etc/bash_completion.d/rebucket
 
@@ -72,6 +73,56 @@ Config file keys (--config FILE; all optional; `rebucket config example` prints 
                                when no endpoint, profile, keys or routed bucket is configured)
   [[users]] access_key, secret_key
                                S3 client identities";
+
+pub const USER: &str = "\
+Examples:
+  rebucket user add alice                          # prints alice's access key and secret, once
+  rebucket user grant alice s3://photos write
+  rebucket user grant alice 's3://logs-*' read
+  rebucket user ls
+  rebucket user revoke alice s3://photos write
+  rebucket user rotate-secret alice --json
+  rebucket user rm alice
+
+A user holds grants: bucket name or glob -> read (GET, HEAD, List*, Get*), write (PUT, POST,
+Delete*, multipart uploads, the target of a copy, object tags/ACL/retention/legal hold) or admin
+(the bucket itself: Create/DeleteBucket, policy, CORS, lifecycle, versioning, tagging, ...;
+includes read and write). A copy also needs read on its source bucket. Changes count from the
+next request. The keys of the config file and REBUCKET_ACCESS_KEY are admins of every bucket.";
+
+pub const USER_ADD: &str = "\
+Examples:
+  rebucket user add alice
+  rebucket user add ci-bot --json        # {\"access_key\": \"RB...\", \"secret_key\": \"...\"}";
+
+pub const USER_LS: &str = "\
+Examples:
+  rebucket user ls
+  rebucket user ls --json";
+
+pub const USER_SHOW: &str = "\
+Example:
+  rebucket user show alice";
+
+pub const USER_RM: &str = "\
+Example:
+  rebucket user rm alice";
+
+pub const USER_ROTATE_SECRET: &str = "\
+Examples:
+  rebucket user rotate-secret alice
+  rebucket user rotate-secret alice --json";
+
+pub const USER_GRANT: &str = "\
+Examples:
+  rebucket user grant alice s3://photos read
+  rebucket user grant alice 's3://logs-*' write     # every bucket whose name starts with logs-
+  rebucket user grant ops 's3://*' admin            # everything, as the config file's keys";
+
+pub const USER_REVOKE: &str = "\
+Examples:
+  rebucket user revoke alice s3://photos write
+  rebucket user revoke alice 's3://logs-*'          # every permission on that glob";
 
 pub const BUCKET: &str = "\
 Examples:
@@ -208,6 +259,9 @@ fn describe_prop(key: PropKey) -> String {
         }
         PropKey::Profile => {
             "a profile of the AWS config/credentials files (default: AWS_PROFILE)".to_owned()
+        }
+        PropKey::ReadOnly => {
+            "true refuses every write to the bucket, for every caller (default: false)".to_owned()
         }
     }
 }

@@ -1,10 +1,12 @@
 //! The `rebucket` command line: `serve`, the operator verbs that talk to a running gateway's
-//! admin API (`bucket props set`, `show bucket`, `ls`, ...), and the offline `profiles` verbs.
+//! admin API (`bucket props set`, `show bucket`, `ls`, `user ...`, ...), and the offline
+//! `profiles` verbs.
 
 mod admin_client;
 mod commands;
 pub mod config_cmd;
 pub mod help;
+mod users;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -76,6 +78,14 @@ pub enum Command {
     /// List the registered buckets with their upstream.
     #[command(after_help = help::LS)]
     Ls {
+        #[command(flatten)]
+        admin: AdminArgs,
+    },
+    /// Front users (access key + secret) and their per-bucket grants.
+    #[command(after_help = help::USER)]
+    User {
+        #[command(subcommand)]
+        command: UserCommand,
         #[command(flatten)]
         admin: AdminArgs,
     },
@@ -151,6 +161,43 @@ pub enum PropsCommand {
     /// Show properties (same as `show bucket`).
     #[command(after_help = help::PROPS_SHOW)]
     Show { bucket: String },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Add a user with a generated key pair; prints the access key and the secret key, once.
+    #[command(after_help = help::USER_ADD)]
+    Add { name: String },
+    /// Every user with its access key and grants (never a secret).
+    #[command(after_help = help::USER_LS)]
+    Ls,
+    /// One user: its access key and grants (never the secret).
+    #[command(after_help = help::USER_SHOW)]
+    Show { name: String },
+    /// Remove a user; its key stops working on the next request.
+    #[command(after_help = help::USER_RM)]
+    Rm { name: String },
+    /// Give a user a new secret key (the access key stays); prints it, once.
+    #[command(after_help = help::USER_ROTATE_SECRET)]
+    RotateSecret { name: String },
+    /// Grant a permission on a bucket or a glob of buckets: read, write or admin.
+    #[command(after_help = help::USER_GRANT)]
+    Grant {
+        name: String,
+        /// `s3://bucket`, or a glob: `s3://logs-*`, `s3://*`.
+        bucket: String,
+        /// `read`, `write` or `admin` (admin includes read and write).
+        permission: String,
+    },
+    /// Take back a permission on a bucket (every permission on it when none is named).
+    #[command(after_help = help::USER_REVOKE)]
+    Revoke {
+        name: String,
+        /// The bucket or glob the grant names, as granted.
+        bucket: String,
+        /// `read`, `write` or `admin`; all of them when left out.
+        permission: Option<String>,
+    },
 }
 
 #[derive(Debug, Subcommand)]

@@ -16,10 +16,13 @@ use s3s::auth::Credentials;
 use s3s::dto::*;
 use s3s::{S3Request, S3Result};
 
+use std::sync::Arc;
+
 use super::anonymous::AnonymousAccess;
+use super::callers::Callers;
 use super::error::FrontError;
 use super::verdict::Verdict;
-use crate::registry::Permission;
+use crate::registry::{CallerGrants, Permission};
 
 /// The front's access check (see the module doc). It records the operation for the log line
 /// and the metrics, lets unsigned requests through only when the operator opted in
@@ -28,15 +31,18 @@ use crate::registry::Permission;
 /// the operation's permission.
 pub struct FrontAccess {
     pub anonymous: AnonymousAccess,
+    /// The users and their grants.
+    pub callers: Arc<Callers>,
 }
 
 impl FrontAccess {
     /// Whether `caller` may do what needs `needed` in `bucket` (`None`: an operation that
     /// names no bucket).
     ///
-    /// Every front user holds `admin` on every bucket; an anonymous caller gets what
-    /// [`AnonymousAccess::allow`] gives (which marks in `extensions` the buckets whose upstream
-    /// requests go unsigned).
+    /// The operator's users hold `admin` on every bucket, registry users what their grants
+    /// say; an anonymous caller gets what [`AnonymousAccess::allow`] gives (which marks in
+    /// `extensions` the buckets whose upstream requests go unsigned). A `read_only` bucket
+    /// refuses changes to all (see [`Callers::allow`]).
     fn allow(
         &self,
         caller: Option<&Credentials>,
@@ -44,9 +50,17 @@ impl FrontAccess {
         needed: Permission,
         extensions: &mut http::Extensions,
     ) -> S3Result<()> {
-        match caller {
-            None => self.anonymous.allow(bucket, needed, extensions),
-            Some(_) => Ok(()),
+        if caller.is_none() {
+            self.anonymous.allow(bucket, needed, extensions)?;
+        }
+        Ok(self.callers.allow(caller, bucket, needed)?)
+    }
+
+    /// For an operation that names no bucket: a registry user's grants, attached to the
+    /// request for the gateway (ListBuckets shows only the buckets they hold a grant on).
+    fn attach_grants<T>(&self, req: &mut S3Request<T>) {
+        if let Some(grants) = self.callers.grants(req.credentials.as_ref()) {
+            req.extensions.insert(CallerGrants(grants));
         }
     }
 }
@@ -95,9 +109,11 @@ macro_rules! permissions {
             )*
         }
     };
-    (@check $self:ident, $req:ident, $perm:ident, no_bucket) => {
-        $self.allow($req.credentials.as_ref(), None, Permission::$perm, &mut $req.extensions)
-    };
+    (@check $self:ident, $req:ident, $perm:ident, no_bucket) => {{
+        $self.allow($req.credentials.as_ref(), None, Permission::$perm, &mut $req.extensions)?;
+        $self.attach_grants($req);
+        Ok(())
+    }};
     (@check $self:ident, $req:ident, $perm:ident, source) => {{
         if let Some(source) = source_bucket(&$req.input.copy_source) {
             $self.allow($req.credentials.as_ref(), Some(source), Permission::Read, &mut $req.extensions)?;

@@ -1,22 +1,20 @@
-//! Who may sign requests to the S3 front: its client identities, noting on the request's
-//! [`Verdict`] that a signing key was looked up.
+//! Who may sign requests to the S3 front: the secret of an access key, looked up in
+//! [`Callers`] on every request (so users added or rotated at run time sign the next one),
+//! noting on the request's [`Verdict`] that a signing key was looked up.
 
-use s3s::auth::SimpleAuth;
+use std::sync::Arc;
 
+use super::callers::Callers;
 use super::error::FrontError;
 use super::verdict::Verdict;
 
 /// The S3 front's client identities. Unlike s3s's `SimpleAuth` (which answers `NotSignedUp`),
 /// an unknown key answers `403 InvalidAccessKeyId`, as S3 does.
-pub struct FrontAuth(SimpleAuth);
+pub struct FrontAuth(Arc<Callers>);
 
 impl FrontAuth {
-    pub fn new(users: &[crate::config::User]) -> Self {
-        let mut auth = SimpleAuth::new();
-        for u in users {
-            auth.register(u.access_key.clone(), u.secret_key.clone().into());
-        }
-        Self(auth)
+    pub fn new(callers: Arc<Callers>) -> Self {
+        Self(callers)
     }
 }
 
@@ -27,8 +25,7 @@ impl s3s::auth::S3Auth for FrontAuth {
         // then does not match.
         Verdict::note_key_lookup();
         self.0
-            .lookup(access_key)
-            .cloned()
+            .secret(access_key)
             .ok_or_else(|| FrontError::UnknownAccessKey.into())
     }
 }

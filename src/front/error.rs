@@ -21,6 +21,14 @@ pub enum FrontError {
     /// `403 AccessDenied`, as S3 answers anonymous callers a bucket policy does not allow.
     #[error("Access Denied")]
     AnonymousDenied,
+    /// A signed request whose user holds no grant covering the operation on its bucket (or,
+    /// for an operation that names no bucket, on every bucket): `403 AccessDenied`, as S3
+    /// answers a request no policy allows.
+    #[error("Access Denied")]
+    AccessDenied,
+    /// A change to a bucket with `read_only=true`, by any caller: `403 AccessDenied`.
+    #[error("Access Denied: bucket {0} is read-only")]
+    ReadOnlyBucket(String),
     /// A method S3 has no operation for (`PATCH`, `TRACE`, ...): `405 MethodNotAllowed` (s3s
     /// alone answers `501 NotImplemented`).
     #[error("The specified method ({0}) is not allowed against this resource.")]
@@ -94,9 +102,10 @@ impl From<FrontError> for S3Error {
         use http::StatusCode as S;
         let (code, status) = match &e {
             FrontError::UnknownAccessKey => (S3ErrorCode::InvalidAccessKeyId, S::FORBIDDEN),
-            FrontError::SignatureRequired | FrontError::AnonymousDenied => {
-                (S3ErrorCode::AccessDenied, S::FORBIDDEN)
-            }
+            FrontError::SignatureRequired
+            | FrontError::AnonymousDenied
+            | FrontError::AccessDenied
+            | FrontError::ReadOnlyBucket(_) => (S3ErrorCode::AccessDenied, S::FORBIDDEN),
             FrontError::MethodNotAllowed(_) => {
                 (S3ErrorCode::MethodNotAllowed, S::METHOD_NOT_ALLOWED)
             }

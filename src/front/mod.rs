@@ -1,5 +1,6 @@
 //! rebucket's S3 front, the first step of the request path (front → gateway → upstream): the
-//! s3s service ([`service`]) with the front's identities ([`FrontAuth`]) and host names
+//! s3s service ([`service`]) with the front's identities ([`FrontAuth`], [`Callers`]: the
+//! operator's users and the registry's, with their grants) and host names
 //! ([`FrontHost`]), wrapped in the front's HTTP layer ([`FrontLayer`]), and what it does that
 //! s3s alone does not:
 //! - requests S3 answers differently, taken as s3s custom routes after the signature check
@@ -17,6 +18,7 @@
 mod access;
 mod anonymous;
 mod auth;
+mod callers;
 mod cors;
 mod error;
 mod form;
@@ -29,6 +31,7 @@ mod verdict;
 pub use access::{FrontAccess, PERMISSIONS};
 pub use anonymous::AnonymousAccess;
 pub use auth::FrontAuth;
+pub use callers::Callers;
 pub use cors::{Cors, CorsRules, FollowUp, Reach};
 pub use error::FrontError;
 pub use form::FormCheck;
@@ -88,15 +91,17 @@ pub fn service(config: &ServeConfig, gateway: Gateway) -> FrontLayer<IdleBodies<
         }
         b
     };
+    let callers = Arc::new(Callers::new(&config.users, gateway.registry().clone()));
     let mut b = builder();
-    b.set_auth(FrontAuth::new(&config.users));
+    b.set_auth(FrontAuth::new(callers.clone()));
     let anonymous = AnonymousAccess::new(config.allow_anonymous, gateway.registry().clone());
     b.set_route(Routes {
         ignored_range: IgnoredRange::new(builder().build()),
         anonymous: anonymous.clone(),
         front: front.clone(),
+        callers: callers.clone(),
     });
-    b.set_access(FrontAccess { anonymous });
+    b.set_access(FrontAccess { anonymous, callers });
     let s3 = IdleBodies::new(
         FormCheck::new(b.build()),
         config.front_limits.body_idle_timeout,
@@ -130,6 +135,17 @@ struct Routes {
     anonymous: AnonymousAccess,
     /// Preflights (`OPTIONS`), which browsers send unsigned.
     front: Arc<Front>,
+    /// The users and their grants: a request with an ignored Range is a GetObject or
+    /// HeadObject, which needs `read` on its bucket.
+    callers: Arc<Callers>,
+}
+
+/// The request's `Host` header (`""` when missing or not text).
+fn host(headers: &http::HeaderMap) -> &str {
+    headers
+        .get(http::header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or("")
 }
 
 /// A method S3 has no operation for (`PATCH`, `TRACE`, ...): S3 answers `405
@@ -161,9 +177,8 @@ impl Routes {
     /// The bucket a request names, as s3s reads it (path-style, or virtual-hosted under the
     /// front's domains); `None` when it names none.
     fn bucket_of(&self, uri: &http::Uri, headers: &http::HeaderMap) -> Option<String> {
-        let host = headers
-            .get(http::header::HOST)
-            .and_then(|h| h.to_str().ok())
+        let host = Some(host(headers))
+            .filter(|h| !h.is_empty())
             .or_else(|| uri.authority().map(http::uri::Authority::as_str))
             .unwrap_or("");
         let (bucket, _, _) = self.front.host.bucket_and_key(host, uri.path());
@@ -232,6 +247,16 @@ impl s3s::route::S3Route for Routes {
                 .anonymous
                 .allow(bucket.as_deref(), needed, &mut req.extensions);
         }
+        if req.method == http::Method::GET || req.method == http::Method::HEAD {
+            // The ignored-Range route: a GetObject or HeadObject the inner service runs
+            // without access checks, so its permission is checked here.
+            let bucket = self.bucket_of(&req.uri, &req.headers);
+            self.callers.allow(
+                req.credentials.as_ref(),
+                bucket.as_deref(),
+                Permission::Read,
+            )?;
+        }
         Verdict::admit(&req.extensions, signed);
         Ok(())
     }
@@ -242,12 +267,10 @@ impl s3s::route::S3Route for Routes {
         }
         if req.method == http::Method::OPTIONS {
             crate::metrics::request::set_operation("PreflightObject");
-            let host = req
-                .headers
-                .get(http::header::HOST)
-                .and_then(|h| h.to_str().ok())
-                .unwrap_or("");
-            let (bucket, _, _) = self.front.host.bucket_and_key(host, req.uri.path());
+            let (bucket, _, _) = self
+                .front
+                .host
+                .bucket_and_key(host(&req.headers), req.uri.path());
             return self.front.cors.preflight(&bucket, &req.headers).await;
         }
         crate::metrics::request::set_operation(if req.method == http::Method::HEAD {

@@ -1,6 +1,6 @@
 //! Bucket lifecycle and the bucket list: CreateBucket and DeleteBucket act on the bucket's own
 //! upstream; ListBuckets shows the default upstream's buckets plus every registered bucket, with
-//! the client's prefix and pages applied to that merged list. Also
+//! the client's prefix, a registry user's grants and pages applied to that merged list. Also
 //! the bucket's CORS rules, which the front applies to browsers' requests.
 
 use crate::upstream::route::RouteCause;
@@ -12,7 +12,7 @@ use s3s::{S3, S3ErrorCode, S3Request, S3Response, S3Result};
 use super::Gateway;
 use super::error::GatewayError;
 use super::forward::send;
-use crate::registry::BucketProps;
+use crate::registry::{BucketProps, CallerGrants};
 use crate::upstream::error;
 
 impl Gateway {
@@ -100,6 +100,9 @@ pub async fn list_buckets(
     req: S3Request<ListBucketsInput>,
 ) -> S3Result<S3Response<ListBucketsOutput>> {
     let snapshot = gw.registry().snapshot();
+    // A registry user sees only the buckets they hold a grant on (the front attaches their
+    // grants); the operator's users see every bucket.
+    let grants = req.extensions.get::<CallerGrants>().cloned();
     // With no default upstream (and the embedded fallback off) only registered buckets exist.
     let default_route = match gw
         .resolver()
@@ -174,6 +177,9 @@ pub async fn list_buckets(
     }
     // An upstream that ignores the prefix lists every bucket.
     buckets.retain(|b| b.name.as_deref().is_some_and(wanted));
+    if let Some(CallerGrants(grants)) = &grants {
+        buckets.retain(|b| b.name.as_deref().is_some_and(|n| grants.sees(n)));
+    }
     buckets.sort_by(|a, b| a.name.cmp(&b.name));
     // The client's page: after the last name of its previous page (the token), at most
     // `max_buckets` long.

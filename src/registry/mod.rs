@@ -6,14 +6,17 @@
 //! - [`props`]: the property model: keys ([`PropKey`]), typed values per bucket
 //!   ([`BucketProps`]), the endpoint allowlist ([`EndpointPolicy`]);
 //! - [`values`]: the value types, each validated once when parsed ([`Endpoint`], ...);
-//! - [`store`]: persistence ([`Store`], [`FileStore`]).
+//! - [`store`]: persistence ([`Store`], [`FileStore`]);
+//! - [`users`]: the front users kept with the buckets ([`FrontUser`], their [`Grants`]).
 //! - this file: the live [`Registry`] (snapshots, serialized writers that store only changes
 //!   and retry after another process's write, off the async workers with
 //!   [`Registry::update_async`]) and its errors.
 
+#[macro_use]
+mod values;
 mod props;
 mod store;
-mod values;
+mod users;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -24,6 +27,7 @@ use serde::{Deserialize, Serialize};
 pub use crate::profiles::AddressingStyle;
 pub use props::{BucketProps, EndpointPolicy, PropKey, normalize_bucket_arg};
 pub use store::{FileStore, LOCK_FILE, REGISTRY_FILE, Store};
+pub use users::{AccessKey, BucketPattern, CallerGrants, FrontUser, Grants, Secret, UserName};
 pub use values::{Anonymous, BucketName, Endpoint, InvalidValue, Permission, ProfileName, Region};
 
 /// A refused property change or a registry that cannot be loaded/stored; the message is shown
@@ -58,6 +62,12 @@ pub enum RegistryError {
     /// A registration was asked to be created for a bucket that has one.
     #[error("bucket {0:?} is registered already (use `bucket props set` to change it)")]
     AlreadyRegistered(String),
+    /// No front user has this name.
+    #[error("no user {0:?}")]
+    NoSuchUser(String),
+    /// A user was asked to be created with a name another user has.
+    #[error("user {0:?} exists already")]
+    UserExists(String),
 }
 
 /// How many times [`Registry::update`] reloads and retries after a conflict with another
@@ -72,6 +82,23 @@ pub struct RegistryState {
     pub version: u64,
     #[serde(deserialize_with = "buckets_naming_the_bucket")]
     pub buckets: BTreeMap<String, BucketProps>,
+    /// The front users managed at run time (`rebucket user ...`). Absent from files written
+    /// before there were any, and left out while there are none.
+    #[serde(
+        default,
+        skip_serializing_if = "BTreeMap::is_empty",
+        deserialize_with = "users::users_with_distinct_keys"
+    )]
+    pub users: BTreeMap<UserName, FrontUser>,
+}
+
+impl RegistryState {
+    /// Whether `bucket` has `read_only=true`: every change to it is refused, for every caller.
+    pub fn is_read_only(&self, bucket: &str) -> bool {
+        self.buckets
+            .get(bucket)
+            .is_some_and(|p| p.read_only == Some(true))
+    }
 }
 
 /// Reads the bucket map; an entry's error is prefixed with `bucket "<name>": `.

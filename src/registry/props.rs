@@ -40,17 +40,21 @@ pub enum PropKey {
     Endpoint,
     /// `extra.aws.profile`: the AWS profile that signs upstream requests.
     Profile,
+    /// `read_only`: `true` refuses every change to the bucket (objects and the bucket's own
+    /// settings) for every caller, the operator's own keys included.
+    ReadOnly,
 }
 
 impl PropKey {
     /// Every property, sorted by name as `show bucket` lists them.
-    pub const ALL: [PropKey; 6] = [
+    pub const ALL: [PropKey; 7] = [
         PropKey::Anonymous,
         PropKey::BackendBck,
         PropKey::AddressingStyle,
         PropKey::CloudRegion,
         PropKey::Endpoint,
         PropKey::Profile,
+        PropKey::ReadOnly,
     ];
 
     /// The operator-facing name.
@@ -62,6 +66,7 @@ impl PropKey {
             PropKey::CloudRegion => "extra.aws.cloud_region",
             PropKey::Endpoint => "extra.aws.endpoint",
             PropKey::Profile => "extra.aws.profile",
+            PropKey::ReadOnly => "read_only",
         }
     }
 
@@ -114,6 +119,20 @@ pub struct BucketProps {
     pub cloud_region: Option<Region>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub addressing_style: Option<AddressingStyle>,
+    /// `true` or `false` (`false` is the same as unset).
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "bool_as_text"
+    )]
+    pub read_only: Option<bool>,
+}
+
+/// A boolean property in the stored form, its text (`"true"`).
+fn bool_as_text<S: serde::Serializer>(v: &Option<bool>, s: S) -> Result<S::Ok, S::Error> {
+    match v {
+        Some(b) => s.serialize_str(if *b { "true" } else { "false" }),
+        None => s.serialize_none(),
+    }
 }
 
 /// [`BucketProps`] as the registry file holds them: the same fields, as strings. Reading refuses
@@ -130,6 +149,7 @@ struct StoredProps {
     endpoint: Option<String>,
     cloud_region: Option<String>,
     addressing_style: Option<String>,
+    read_only: Option<String>,
 }
 
 impl<'de> Deserialize<'de> for BucketProps {
@@ -143,6 +163,7 @@ impl<'de> Deserialize<'de> for BucketProps {
             (PropKey::Endpoint, s.endpoint),
             (PropKey::CloudRegion, s.cloud_region),
             (PropKey::AddressingStyle, s.addressing_style),
+            (PropKey::ReadOnly, s.read_only),
         ] {
             props
                 .load(key, raw.as_deref().unwrap_or_default())
@@ -262,6 +283,7 @@ impl BucketProps {
         endpoint: None,
         cloud_region: None,
         addressing_style: None,
+        read_only: None,
     };
 
     /// The value of `key` in normalized form; `None` when unset.
@@ -273,6 +295,7 @@ impl BucketProps {
             PropKey::CloudRegion => self.cloud_region.as_deref(),
             PropKey::Endpoint => self.endpoint.as_deref(),
             PropKey::Profile => self.profile.as_deref(),
+            PropKey::ReadOnly => self.read_only.map(|b| if b { "true" } else { "false" }),
         }
     }
 
@@ -312,6 +335,7 @@ impl BucketProps {
             PropKey::CloudRegion => put(&mut self.cloud_region, key, value),
             PropKey::Endpoint => put(&mut self.endpoint, key, value),
             PropKey::Profile => put(&mut self.profile, key, value),
+            PropKey::ReadOnly => put(&mut self.read_only, key, value),
         }
     }
 
@@ -452,6 +476,7 @@ mod tests {
             PropKey::CloudRegion => "eu-west-1",
             PropKey::Endpoint => "HTTP://Host:1/",
             PropKey::Profile => "a/b@c",
+            PropKey::ReadOnly => "true",
         }
     }
 
@@ -492,6 +517,7 @@ mod tests {
                 ("extra.aws.cloud_region", "us-east-1".to_string()),
                 ("extra.aws.endpoint", "http://[::1]:9000".to_string()),
                 ("extra.aws.profile", "prod".to_string()),
+                ("read_only", String::new()),
             ]
         );
         assert_eq!(p.addressing_style, Some(AddressingStyle::Auto));

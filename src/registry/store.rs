@@ -6,7 +6,8 @@
 //! over `registry.json`, and the directory is fsync'd; a `kill -9` at any moment leaves either the
 //! old or the new file. Leftover temp files are removed on open. Writers (threads or processes)
 //! are serialized by an exclusive lock on `registry.lock`, under which the on-disk version is
-//! compared with the expected one.
+//! compared with the expected one. The file holds the front users' secrets, so it is written
+//! readable by its owner only (mode 0600).
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
@@ -100,7 +101,12 @@ impl FileStore {
             SEQ.fetch_add(1, Ordering::Relaxed)
         ));
         let written = (|| {
-            let mut file = OpenOptions::new().write(true).create_new(true).open(&tmp)?;
+            let mut opts = OpenOptions::new();
+            opts.write(true).create_new(true);
+            // It holds the front users' secrets: the owner's only.
+            #[cfg(unix)]
+            std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
+            let mut file = opts.open(&tmp)?;
             file.write_all(&json)?;
             file.sync_all()?;
             fs::rename(&tmp, &self.path)
@@ -262,5 +268,38 @@ mod tests {
         let text = fs::read_to_string(store.path()).unwrap();
         assert_eq!(text, "{\n  \"version\": 7,\n  \"buckets\": {}\n}\n");
         assert_eq!(store.load().unwrap(), Some(state));
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn the_file_with_the_users_secrets_is_the_owners_only() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let store = FileStore::open(dir.path()).unwrap();
+        let state: RegistryState = serde_json::from_str(
+            r#"{"version": 1, "buckets": {}, "users": {"alice": {
+                "access_key": "RBAAAAAAAAAAAAAAAAAA", "secret_key": "secret-secret-secret",
+                "grants": {"logs-*": ["read"], "photos": ["admin", "write"]}}}}"#,
+        )
+        .unwrap();
+        store.compare_and_swap(0, &state).unwrap();
+        let mode = fs::metadata(store.path()).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+        // Every field survives the file, users too.
+        assert_eq!(store.load().unwrap(), Some(state));
+    }
+
+    #[test]
+    fn two_users_with_one_access_key_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let user =
+            r#"{"access_key": "RBAAAAAAAAAAAAAAAAAA", "secret_key": "secret-secret-secret"}"#;
+        fs::write(
+            dir.path().join(REGISTRY_FILE),
+            format!(r#"{{"version": 1, "buckets": {{}}, "users": {{"a": {user}, "b": {user}}}}}"#),
+        )
+        .unwrap();
+        let err = FileStore::open(dir.path()).unwrap().load().unwrap_err();
+        assert!(err.to_string().contains("the same access key"), "{err}");
     }
 }

@@ -16,7 +16,7 @@ use crate::profiles::parser::{IDENTIFIER_PUNCTUATION, is_identifier_char};
 /// Why a value was refused; the text is meant for the operator.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{0}")]
-pub struct InvalidValue(String);
+pub struct InvalidValue(pub(super) String);
 
 const MAX_PROFILE_LEN: usize = 128;
 const MAX_REGION_LEN: usize = 64;
@@ -82,7 +82,14 @@ pub struct BucketName(String);
 string_value!(BucketName, parse_bucket_arg);
 
 fn parse_bucket_arg(s: &str) -> Result<String, String> {
-    let name = match s.split_once("://") {
+    let name = strip_bucket_scheme(s)?;
+    check_bucket_name(name)?;
+    Ok(name.to_owned())
+}
+
+/// The bucket of an `s3://bucket[/]` argument, or the argument itself when it has no scheme.
+pub(super) fn strip_bucket_scheme(s: &str) -> Result<&str, String> {
+    Ok(match s.split_once("://") {
         Some((scheme, rest)) => {
             if !scheme.eq_ignore_ascii_case("s3") {
                 return Err(format!(
@@ -96,12 +103,10 @@ fn parse_bucket_arg(s: &str) -> Result<String, String> {
             rest
         }
         None => s,
-    };
-    check_bucket_name(name)?;
-    Ok(name.to_owned())
+    })
 }
 
-fn check_bucket_name(name: &str) -> Result<(), String> {
+pub(super) fn check_bucket_name(name: &str) -> Result<(), String> {
     if name.is_empty() {
         return Err("empty bucket name".to_string());
     }

@@ -19,6 +19,7 @@ mod layering;
 mod load;
 mod normalized_answers;
 mod observe;
+mod permissions;
 mod profiles;
 mod registry;
 mod routing;

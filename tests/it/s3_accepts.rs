@@ -454,7 +454,7 @@ async fn keys_of_only_white_space_work_through_rebucket() {
 }
 
 /// A POST form signed with the front's keys (SigV4), its policy's `expiration` as given.
-fn signed_form(bucket: &str, key: &str, expiration: &str) -> (String, Vec<u8>) {
+pub(crate) fn signed_form(bucket: &str, key: &str, expiration: &str) -> (String, Vec<u8>) {
     let (when, _, iso) = dates();
     let credential = format!("{FRONT_AK}/{}/us-east-1/s3/aws4_request", &iso[..8]);
     let policy = serde_json::json!({

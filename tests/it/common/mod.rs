@@ -61,6 +61,12 @@ pub async fn heavy() -> tokio::sync::RwLockWriteGuard<'static, ()> {
     SERIAL.write().await
 }
 
+/// [`heavy`] for a test that is not async; also taken by tests that load both cores for long
+/// (the fuzz suites), so that the tests bounded in time never run beside them.
+pub fn heavy_blocking() -> tokio::sync::RwLockWriteGuard<'static, ()> {
+    SERIAL.blocking_write()
+}
+
 /// An S3 client for `endpoint`: path-style, us-east-1, no retries (a failure must show).
 pub fn s3_client(endpoint: &str, access_key: &str, secret_key: &str) -> aws_sdk_s3::Client {
     let conf = aws_sdk_s3::config::Builder::new()

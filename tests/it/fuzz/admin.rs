@@ -131,7 +131,7 @@ fn method() -> impl Strategy<Value = &'static str> {
 
 #[test]
 fn generated_admin_calls_get_a_json_answer_never_an_undocumented_server_error() {
-    let _g = light_blocking();
+    let _g = heavy_blocking();
     let rt = runtime("admin");
     let upstream_rt = super::upstream_runtime();
     let up = upstream_rt.block_on(async {

@@ -593,7 +593,7 @@ fn send_seed(
 
 #[test]
 fn every_seed_request_is_answered_as_a_client_would_expect() {
-    let _g = light_blocking();
+    let _g = heavy_blocking();
     let t = Target::start("seeds");
     let mut wrong = Vec::new();
     for seed in seeds() {
@@ -617,7 +617,7 @@ fn every_seed_request_is_answered_as_a_client_would_expect() {
 
 #[test]
 fn mutated_seed_requests_get_an_answer_never_a_server_error() {
-    let _g = light_blocking();
+    let _g = heavy_blocking();
     let t = Target::start("mutants");
     let seeds = seeds();
     let strategy = (
@@ -994,7 +994,7 @@ fn generated() -> impl Strategy<Value = Generated> {
 
 #[test]
 fn generated_signed_requests_get_an_answer_never_a_server_error() {
-    let _g = light_blocking();
+    let _g = heavy_blocking();
     let t = Target::start("generated");
     t.run(3, generated(), |t, g| {
         send_seed(t, &g.raw, g.payload, &g.tamper).map(drop)
@@ -1216,7 +1216,7 @@ fn send_chunked(t: &Target, u: &ChunkedUpload) -> Result<Answer, TestCaseError> 
 
 #[test]
 fn aws_chunked_uploads_with_generated_framing_get_an_answer_never_a_server_error() {
-    let _g = light_blocking();
+    let _g = heavy_blocking();
     let t = Target::start("chunked");
     t.run(3, chunked_upload(), |t, u| send_chunked(t, &u).map(drop));
 }

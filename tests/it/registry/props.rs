@@ -14,6 +14,7 @@ fn prop_names_are_the_operator_interface() {
             "extra.aws.cloud_region",
             "extra.aws.endpoint",
             "extra.aws.profile",
+            "read_only",
         ]
     );
 }
@@ -246,6 +247,7 @@ fn empty_value_clears_and_set_returns_the_old_value() {
         (ENDPOINT, "http://minio:9000"),
         (REGION, "us-east-1"),
         (STYLE, "path"),
+        (PropKey::ReadOnly, "true"),
     ] {
         assert_eq!(p.set(name, value, &any_host()).unwrap(), None);
         assert_eq!(p.get(name), Some(value));
@@ -279,7 +281,7 @@ fn a_refused_value_keeps_the_old_one() {
 #[test]
 fn unknown_property_names_are_refused_listing_the_known_ones() {
     let _g = light_blocking();
-    let want = "unknown property \"extra.aws.region\" (known: anonymous, backend_bck, extra.aws.addressing_style, extra.aws.cloud_region, extra.aws.endpoint, extra.aws.profile)";
+    let want = "unknown property \"extra.aws.region\" (known: anonymous, backend_bck, extra.aws.addressing_style, extra.aws.cloud_region, extra.aws.endpoint, extra.aws.profile, read_only)";
     assert_eq!(
         "extra.aws.region"
             .parse::<PropKey>()
@@ -309,12 +311,13 @@ fn pairs_lists_every_property_sorted() {
             ("extra.aws.cloud_region", String::new()),
             ("extra.aws.endpoint", String::new()),
             ("extra.aws.profile", "prod".to_string()),
+            ("read_only", String::new()),
         ]
     );
 }
 
 #[test]
-fn routing_changed_ignores_the_region_and_anonymous_access() {
+fn routing_changed_ignores_the_region_anonymous_access_and_read_only() {
     let _g = light_blocking();
     let base = BucketProps {
         anonymous: Some("forward".parse().unwrap()),
@@ -323,8 +326,12 @@ fn routing_changed_ignores_the_region_and_anonymous_access() {
         endpoint: Some("http://e:1".parse().unwrap()),
         cloud_region: Some("us-east-1".parse().unwrap()),
         addressing_style: Some("path".parse().unwrap()),
+        read_only: Some(true),
     };
     assert!(!base.routing_changed(&base.clone()));
+    let mut writable = base.clone();
+    writable.read_only = None;
+    assert!(!base.routing_changed(&writable));
     let mut region = base.clone();
     region.cloud_region = Some("eu-west-1".parse().unwrap());
     assert!(!base.routing_changed(&region));
