@@ -8,12 +8,16 @@ copies with partial grants, ListBuckets filtering, changes effective on the next
 `pytest conformance/test_permissions.py [--upstreams moto,rclone]`."""
 from __future__ import annotations
 
+import datetime
 import json
 import os
+import pathlib
+import re
 import subprocess
 import urllib.request
 import uuid
 
+import botocore
 import botocore.exceptions
 import pytest
 
@@ -297,3 +301,119 @@ def test_a_read_only_bucket_refuses_every_write_to_the_operators_keys(gw):
     assert not denied_boto(gw.boto(keys).head_object, Bucket=b, Key="seed")
     gw.cli("bucket", "props", "set", f"s3://{b}", "read_only=false")
     c.put_object(Bucket=b, Key="new", Body=b"x")
+
+
+# -- every operation of the permission table, with boto3 ------------------------------------
+
+ACCESS_TABLE = pathlib.Path(__file__).resolve().parent.parent / "src" / "front" / "access.rs"
+
+
+def permission_table():
+    """{operation: (permission, flag)} read from the one table in the code."""
+    body = ACCESS_TABLE.read_text().split("\npermissions! {", 1)[1]
+    rows = re.findall(r"^\s*([a-z0-9_]+): \w+Input => (Read|Write|Admin)(?:, (source|no_bucket))?;",
+                      body, re.M)
+    return {op: (perm.lower(), flag or None) for op, perm, flag in rows}
+
+
+def dummy(shape, name, bucket, depth=0):
+    """A value botocore accepts for a required member: the bucket, the seeded key, else the
+    simplest value of its type."""
+    if name == "Bucket":
+        return bucket
+    if name == "Key":
+        return "seed"
+    if name == "CopySource":
+        return f"{bucket}/seed"
+    t = shape.type_name
+    if t == "string":
+        return shape.enum[0] if shape.enum else "x"
+    if t in ("integer", "long"):
+        return 1
+    if t == "boolean":
+        return False
+    if t == "blob":
+        return b"x"
+    if t == "timestamp":
+        return datetime.datetime(2030, 1, 1, tzinfo=datetime.timezone.utc)
+    if t == "structure" and depth < 6:
+        return {m: dummy(shape.members[m], m, bucket, depth + 1) for m in shape.required_members}
+    if t == "list" and depth < 6:
+        return [dummy(shape.member, "member", bucket, depth + 1)]
+    return {}
+
+
+def call_of(client, op, bucket):
+    """A boto3 call of `op` with dummy required parameters, or None when boto3 cannot make one
+    here (no such method in this botocore, a host-prefixed endpoint)."""
+    model = client.meta.service_model
+    names = {botocore.xform_name(n): n for n in model.operation_names}
+    if op not in names:
+        return None
+    om = model.operation_model(names[op])
+    if om.endpoint and om.endpoint.get("hostPrefix"):
+        return None
+    params = {}
+    if om.input_shape is not None:
+        params = {m: dummy(om.input_shape.members[m], m, bucket)
+                  for m in om.input_shape.required_members}
+    return lambda: getattr(client, op)(**params)
+
+
+def refused_by_rebucket(call):
+    """'denied' for rebucket's 403 AccessDenied, 'other' for any other answer or error."""
+    try:
+        call()
+        return "other"
+    except botocore.exceptions.ClientError as e:
+        status = e.response["ResponseMetadata"]["HTTPStatusCode"]
+        code = e.response["Error"]["Code"]
+        return "denied" if status == 403 and code in ("AccessDenied", "403") else f"{status} {code}"
+    except botocore.exceptions.BotoCoreError as e:
+        return f"client error {e}"
+
+
+def test_every_operation_of_the_table_is_allowed_exactly_by_the_permissions_covering_it(gw):
+    """For each of the 99 operations in `src/front/access.rs` and each permission, a user
+    holding that permission on one bucket is refused by rebucket (403 AccessDenied) exactly
+    when the permission does not cover what the operation needs (a copy: `write` here and
+    `read` on its source, the same bucket)."""
+    table = permission_table()
+    assert len(table) == 99, f"the table has {len(table)} rows"
+    tag = uuid.uuid4().hex[:6]
+    wrong, checked = [], set()
+    for held in ("read", "write", "admin"):
+        name = f"every-{held}-{tag}"
+        keys = gw.add_user(name)
+        b = gw.bucket(f"every-{held}-{tag}")
+        gw.cli("user", "grant", name, f"s3://{b}", held)
+        c = gw.boto(keys)
+        for op, (needed, flag) in sorted(table.items()):
+            if op in ("delete_bucket", "create_bucket"):
+                continue  # below, on buckets of their own
+            call = call_of(c, op, b)
+            if call is None:
+                continue
+            if flag == "no_bucket":
+                # ListBuckets (filtered) for every user; the rest needs `needed` on every bucket.
+                want = needed == "read"
+            elif flag == "source":
+                want = covers(held, needed) and covers(held, "read")
+            else:
+                want = covers(held, needed)
+            got = refused_by_rebucket(call)
+            checked.add(op)
+            if (got == "denied") == want:
+                wrong.append(f"{op} (needs {needed}) as a {held} user: {got}")
+        for op in ("create_bucket", "delete_bucket"):
+            target = f"every-{op.split('_')[0]}-{held}-{tag}"
+            if op == "delete_bucket":
+                gw.admin.create_bucket(Bucket=target)
+            gw.cli("user", "grant", name, f"s3://{target}", held)
+            got = refused_by_rebucket(lambda: getattr(c, op)(Bucket=target))
+            checked.add(op)
+            if (got == "denied") == covers(held, "admin"):
+                wrong.append(f"{op} as a {held} user: {got}")
+    assert not wrong, "\n".join(wrong)
+    # Every operation this botocore can call here was checked.
+    assert len(checked) >= 90, f"only {len(checked)} operations checked: {sorted(checked)}"

@@ -1,7 +1,8 @@
 //! Which permission each S3 operation needs, in one table, and the front's access check that
 //! applies it: s3s runs [`S3Access::check`] for every request once it knows the operation
-//! (signed or not), and then the operation's own method of [`S3Access`] with its parsed input,
-//! which is where the bucket (and a copy's source bucket) is known.
+//! (signed or not) and before it reads the operation's input, so a caller without the
+//! permission is refused `403 AccessDenied` whatever else is wrong with the request, as S3
+//! answers. The bucket is the request path's, a copy's source bucket its `x-amz-copy-source`.
 //!
 //! The permissions are [`Permission`]s: `read` (GET, HEAD, List*, Get*), `write` (objects:
 //! PUT, POST, Delete*, multipart uploads, the target of a copy, an object's tags, ACL,
@@ -11,10 +12,10 @@
 //! Unsigned callers get what [`AnonymousAccess`] gives them: everything with `allow_anonymous`,
 //! else what the bucket's `anonymous` property opens.
 
+use s3s::S3Result;
 use s3s::access::{S3Access, S3AccessContext};
 use s3s::auth::Credentials;
 use s3s::dto::*;
-use s3s::{S3Request, S3Result};
 
 use std::sync::Arc;
 
@@ -58,9 +59,9 @@ impl FrontAccess {
 
     /// For an operation that names no bucket: a registry user's grants, attached to the
     /// request for the gateway (ListBuckets shows only the buckets they hold a grant on).
-    fn attach_grants<T>(&self, req: &mut S3Request<T>) {
-        if let Some(grants) = self.callers.grants(req.credentials.as_ref()) {
-            req.extensions.insert(CallerGrants(grants));
+    fn attach_grants(&self, caller: Option<&Credentials>, extensions: &mut http::Extensions) {
+        if let Some(grants) = self.callers.grants(caller) {
+            extensions.insert(CallerGrants(grants));
         }
     }
 }
@@ -75,11 +76,81 @@ fn path_bucket(path: &s3s::path::S3Path) -> Option<&str> {
 }
 
 /// The source bucket of a copy (`x-amz-copy-source`); `None` for an access point or outpost
-/// ARN, which rebucket does not route (the gateway refuses them).
-fn source_bucket(source: &CopySource) -> Option<&str> {
-    match source {
-        CopySource::Bucket { bucket, .. } => Some(bucket),
+/// ARN, which rebucket does not route (the gateway refuses them), or a header s3s refuses when
+/// it reads the input.
+fn source_bucket(headers: &http::HeaderMap) -> Option<String> {
+    let header = headers.get("x-amz-copy-source")?.to_str().ok()?;
+    match CopySource::parse(header).ok()? {
+        CopySource::Bucket { bucket, .. } => Some(bucket.into()),
         CopySource::AccessPoint { .. } | CopySource::Outpost { .. } => None,
+    }
+}
+
+/// What else than its permission on the request's bucket an operation needs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scope {
+    /// Its permission on the bucket of its path.
+    Bucket,
+    /// Also `read` on its copy source's bucket.
+    Source,
+    /// It names no bucket.
+    NoBucket,
+}
+
+/// The permission and scope of the operation s3s names `name` (`GetObject`).
+fn needs(name: &str) -> Option<(Permission, Scope)> {
+    static BY_NAME: std::sync::LazyLock<std::collections::HashMap<String, (Permission, Scope)>> =
+        std::sync::LazyLock::new(|| {
+            PERMISSIONS
+                .iter()
+                .map(|(op, p, scope)| (camel_case(op), (*p, *scope)))
+                .collect()
+        });
+    BY_NAME.get(name).copied()
+}
+
+/// `get_object` as s3s names the operation: `GetObject`.
+fn camel_case(snake: &str) -> String {
+    snake
+        .split('_')
+        .map(|w| {
+            let mut c = w.chars();
+            c.next()
+                .map(|f| f.to_ascii_uppercase().to_string() + c.as_str())
+                .unwrap_or_default()
+        })
+        .collect()
+}
+
+#[async_trait::async_trait]
+impl S3Access for FrontAccess {
+    async fn check(&self, cx: &mut S3AccessContext<'_>) -> S3Result<()> {
+        let name = cx.s3_op().name();
+        crate::metrics::request::set_operation_named(name);
+        let needs = needs(name);
+        let caller = cx.credentials().cloned();
+        let bucket = path_bucket(cx.s3_path()).map(str::to_owned);
+        if caller.is_none() && !self.anonymous.lets_in(bucket.as_deref()) {
+            return Err(FrontError::SignatureRequired.into());
+        }
+        Verdict::admit(cx.extensions_mut(), caller.is_some());
+        // An operation the table does not know (none: see the tests) needs the most.
+        let (needed, scope) = needs.unwrap_or((Permission::Admin, Scope::Bucket));
+        let caller = caller.as_ref();
+        match scope {
+            Scope::NoBucket => {
+                self.allow(caller, None, needed, cx.extensions_mut())?;
+                self.attach_grants(caller, cx.extensions_mut());
+                Ok(())
+            }
+            Scope::Source => {
+                if let Some(source) = source_bucket(cx.headers()) {
+                    self.allow(caller, Some(&source), Permission::Read, cx.extensions_mut())?;
+                }
+                self.allow(caller, bucket.as_deref(), needed, cx.extensions_mut())
+            }
+            Scope::Bucket => self.allow(caller, bucket.as_deref(), needed, cx.extensions_mut()),
+        }
     }
 }
 
@@ -87,42 +158,13 @@ fn source_bucket(source: &CopySource) -> Option<&str> {
 /// `read` on the source bucket) and `no_bucket` for the operations that name none.
 macro_rules! permissions {
     ($($op:ident: $input:ident => $perm:ident $(, $flag:ident)?;)*) => {
-        /// Every s3s operation with the permission it needs, by s3s method name.
-        pub const PERMISSIONS: &[(&str, Permission)] = &[$((stringify!($op), Permission::$perm),)*];
-
-        #[async_trait::async_trait]
-        impl S3Access for FrontAccess {
-            async fn check(&self, cx: &mut S3AccessContext<'_>) -> S3Result<()> {
-                crate::metrics::request::set_operation_named(cx.s3_op().name());
-                let signed = cx.credentials().is_some();
-                if !signed && !self.anonymous.lets_in(path_bucket(cx.s3_path())) {
-                    return Err(FrontError::SignatureRequired.into());
-                }
-                Verdict::admit(cx.extensions_mut(), signed);
-                Ok(())
-            }
-
-            $(
-                async fn $op(&self, req: &mut S3Request<$input>) -> S3Result<()> {
-                    permissions!(@check self, req, $perm $(, $flag)?)
-                }
-            )*
-        }
+        /// Every s3s operation (by s3s method name) with the permission it needs and its scope.
+        pub const PERMISSIONS: &[(&str, Permission, Scope)] =
+            &[$((stringify!($op), Permission::$perm, permissions!(@scope $($flag)?)),)*];
     };
-    (@check $self:ident, $req:ident, $perm:ident, no_bucket) => {{
-        $self.allow($req.credentials.as_ref(), None, Permission::$perm, &mut $req.extensions)?;
-        $self.attach_grants($req);
-        Ok(())
-    }};
-    (@check $self:ident, $req:ident, $perm:ident, source) => {{
-        if let Some(source) = source_bucket(&$req.input.copy_source) {
-            $self.allow($req.credentials.as_ref(), Some(source), Permission::Read, &mut $req.extensions)?;
-        }
-        $self.allow($req.credentials.as_ref(), Some(&$req.input.bucket), Permission::$perm, &mut $req.extensions)
-    }};
-    (@check $self:ident, $req:ident, $perm:ident) => {
-        $self.allow($req.credentials.as_ref(), Some(&$req.input.bucket), Permission::$perm, &mut $req.extensions)
-    };
+    (@scope) => { Scope::Bucket };
+    (@scope source) => { Scope::Source };
+    (@scope no_bucket) => { Scope::NoBucket };
 }
 
 permissions! {
@@ -231,11 +273,11 @@ permissions! {
 mod tests {
     use super::*;
 
-    fn needs(op: &str) -> Permission {
+    fn needs_of(op: &str) -> Permission {
         PERMISSIONS
             .iter()
-            .find(|(name, _)| *name == op)
-            .map(|(_, p)| *p)
+            .find(|(name, _, _)| *name == op)
+            .map(|(_, p, _)| *p)
             .unwrap_or_else(|| panic!("{op} is not in the table"))
     }
 
@@ -243,7 +285,7 @@ mod tests {
     fn every_s3s_operation_needs_exactly_one_permission() {
         // s3s 0.14 has 99 operations (the methods of its `S3Access` and `S3` traits).
         assert_eq!(PERMISSIONS.len(), 99);
-        let mut names: Vec<&str> = PERMISSIONS.iter().map(|(n, _)| *n).collect();
+        let mut names: Vec<&str> = PERMISSIONS.iter().map(|(n, _, _)| *n).collect();
         names.sort_unstable();
         names.dedup();
         assert_eq!(
@@ -257,6 +299,32 @@ mod tests {
     }
 
     #[test]
+    fn operations_are_found_by_the_names_s3s_gives_them() {
+        for (name, op) in [
+            ("GetObject", "get_object"),
+            ("ListObjectsV2", "list_objects_v2"),
+            ("PutBucketCors", "put_bucket_cors"),
+            ("UploadPartCopy", "upload_part_copy"),
+            ("ListBuckets", "list_buckets"),
+        ] {
+            assert_eq!(
+                super::needs(name).map(|(p, _)| p),
+                Some(needs_of(op)),
+                "{name}"
+            );
+        }
+        assert_eq!(
+            super::needs("UploadPartCopy").map(|(_, s)| s),
+            Some(Scope::Source)
+        );
+        assert_eq!(
+            super::needs("ListBuckets").map(|(_, s)| s),
+            Some(Scope::NoBucket)
+        );
+        assert_eq!(super::needs("get_object"), None);
+    }
+
+    #[test]
     fn reads_writes_and_bucket_changes_need_their_own_permission() {
         for op in [
             "get_object",
@@ -264,10 +332,10 @@ mod tests {
             "list_objects_v2",
             "get_bucket_policy",
         ] {
-            assert_eq!(needs(op), Permission::Read, "{op}");
+            assert_eq!(needs_of(op), Permission::Read, "{op}");
         }
         for op in ["put_object", "delete_objects", "upload_part", "copy_object"] {
-            assert_eq!(needs(op), Permission::Write, "{op}");
+            assert_eq!(needs_of(op), Permission::Write, "{op}");
         }
         for op in [
             "create_bucket",
@@ -275,13 +343,13 @@ mod tests {
             "put_bucket_cors",
             "put_object_lock_configuration",
         ] {
-            assert_eq!(needs(op), Permission::Admin, "{op}");
+            assert_eq!(needs_of(op), Permission::Admin, "{op}");
         }
     }
 
     #[test]
     fn only_writes_and_bucket_changes_count_as_changes() {
-        for (op, p) in PERMISSIONS {
+        for (op, p, _) in PERMISSIONS {
             let named_as_reader = ["get_", "head_", "list_", "select_", "create_session"]
                 .iter()
                 .any(|prefix| op.starts_with(prefix));

@@ -158,7 +158,7 @@ mod tests {
         let state = RegistryState::default();
         let ro = read_only("bk1");
         let no_grant = user(&[("other", Permission::Admin)]);
-        for (op, needed) in super::super::PERMISSIONS {
+        for (op, needed, _) in super::super::PERMISSIONS {
             // The operations that name no bucket are decided below.
             let bucket = match *op {
                 "list_buckets" | "list_directory_buckets" | "write_get_object_response" => None,
