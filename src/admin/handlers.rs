@@ -101,33 +101,38 @@ impl Handlers<'_> {
     async fn apply(&self, bucket: &str, body: SetProps, create: bool) -> Result<Value, AdminError> {
         let bucket = normalize_bucket_arg(bucket)?;
         self.check_profile(&body)?;
-        let policy = self.policy;
-        let ((changes, relookup), next) = self.gateway.registry().update(|state| {
-            if create && state.buckets.contains_key(&bucket) {
-                return Err(crate::registry::RegistryError::AlreadyRegistered(
-                    bucket.clone(),
-                ));
-            }
-            let props = state.buckets.entry(bucket.clone()).or_default();
-            let before = props.clone();
-            let mut changes = Vec::new();
-            for (name, value) in &body.props {
-                let key: PropKey = name.parse()?;
-                let old = props.set(key, value, policy)?;
-                let new = props.get(key).unwrap_or("");
-                changes.push(json!({"name": name, "old": old.unwrap_or_default(), "new": new}));
-            }
-            let region_given = body
-                .props
-                .get(PropKey::CloudRegion.as_str())
-                .is_some_and(|r| !r.is_empty());
-            let relookup = create || (before.routing_changed(props) && !region_given);
-            if relookup && !region_given {
-                // Until a lookup succeeds the region comes from the profile.
-                props.cloud_region = None;
-            }
-            Ok((changes, relookup))
-        })?;
+        let policy = self.policy.clone();
+        let name = bucket.clone();
+        let body_props = body.props.clone();
+        let ((changes, relookup), next) = self
+            .gateway
+            .registry()
+            .update_async(move |state| {
+                if create && state.buckets.contains_key(&name) {
+                    return Err(crate::registry::RegistryError::AlreadyRegistered(
+                        name.clone(),
+                    ));
+                }
+                let props = state.buckets.entry(name.clone()).or_default();
+                let before = props.clone();
+                let mut changes = Vec::new();
+                for (name, value) in &body_props {
+                    let key: PropKey = name.parse()?;
+                    let old = props.set(key, value, &policy)?;
+                    let new = props.get(key).unwrap_or("");
+                    changes.push(json!({"name": name, "old": old.unwrap_or_default(), "new": new}));
+                }
+                let region_given = body_props
+                    .get(PropKey::CloudRegion.as_str())
+                    .is_some_and(|r| !r.is_empty());
+                let relookup = create || (before.routing_changed(props) && !region_given);
+                if relookup && !region_given {
+                    // Until a lookup succeeds the region comes from the profile.
+                    props.cloud_region = None;
+                }
+                Ok((changes, relookup))
+            })
+            .await?;
         let mut warnings = Vec::new();
         if relookup {
             let props = next.buckets.get(&bucket).cloned().unwrap_or_default();
@@ -186,15 +191,29 @@ impl Handlers<'_> {
             .await
     }
 
-    pub fn remove(&self, bucket: &str) -> Result<Value, AdminError> {
+    /// Removes the registration; with a shared registry, a bucket this replica only discovered
+    /// (not in the store) is forgotten here.
+    pub async fn remove(&self, bucket: &str) -> Result<Value, AdminError> {
         let bucket = normalize_bucket_arg(bucket)?;
-        self.gateway.registry().update(|state| {
-            state
-                .buckets
-                .remove(&bucket)
-                .map(|_| ())
-                .ok_or_else(|| crate::registry::RegistryError::NoSuchBucket(bucket.clone()))
-        })?;
+        let name = bucket.clone();
+        let res = self
+            .gateway
+            .registry()
+            .update_async(move |state| {
+                state
+                    .buckets
+                    .remove(&name)
+                    .map(|_| ())
+                    .ok_or_else(|| crate::registry::RegistryError::NoSuchBucket(name.clone()))
+            })
+            .await;
+        match res {
+            Err(crate::registry::RegistryError::NoSuchBucket(_))
+                if self.gateway.registry().forget_learned(&bucket) => {}
+            other => {
+                other?;
+            }
+        }
         Ok(json!({"removed": bucket}))
     }
 

@@ -15,7 +15,10 @@
 //!   request at hand but not recorded: the bucket is not known to be usable;
 //! - a region is recorded only if the bucket's registration is still the one the look-up
 //!   started from: a registration removed meanwhile (admin `DELETE /v1/buckets/{b}`) stays
-//!   removed, one whose routing changed is looked up again by whoever changed it.
+//!   removed, one whose routing changed is looked up again by whoever changed it;
+//! - a region is what this process learned on its own (`Registry::learn`): with a registry
+//!   shared by several replicas it stays in this replica's memory, so replicas discovering the
+//!   same bucket make no registry write (no write storm); with the local file it is stored.
 //!
 //! The operator's look-ups (admin API) skip the negative cache and the budget.
 
@@ -238,7 +241,8 @@ impl Gateway {
         Ok(found)
     }
 
-    /// Records `region` for `route`'s bucket if its registration is still `before` (in routing).
+    /// Records `region` for `route`'s bucket if its registration is still `before` (in routing),
+    /// as learned (see the module doc).
     async fn record_region(&self, route: &Route, before: Option<&BucketProps>, region: &str) {
         let bucket = route.bucket.clone();
         let before = before.cloned();
@@ -252,7 +256,7 @@ impl Gateway {
         let res = self
             .inner
             .registry
-            .update_async(move |state| {
+            .learn_async(move |state| {
                 match (state.buckets.get_mut(&bucket), &before) {
                     // Registered when the look-up started and still, with the same routing.
                     (Some(props), Some(before)) if !props.routing_changed(before) => {

@@ -17,5 +17,6 @@ mod normalized_answers;
 mod observe;
 mod profiles;
 mod registry;
+mod replicas;
 mod routing;
 mod s3_accepts;
