@@ -628,3 +628,213 @@ async fn three_replicas_on_seaweedfs_lose_no_change_and_outlive_its_restart() {
             .expect("traffic task: a GET failed while SeaweedFS restarted");
     }
 }
+
+/// A replica as a child process of the real binary, on fixed loopback ports, configured as
+/// `like` (its config file, environment and keys) with a data dir of its own.
+struct ChildReplica {
+    child: Child,
+    s3: String,
+    admin: std::net::SocketAddr,
+    data: tempfile::TempDir,
+    config: std::path::PathBuf,
+    env: std::collections::HashMap<String, String>,
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+impl ChildReplica {
+    fn start(like: &TestGateway) -> Self {
+        let mut replica = Self {
+            child: Command::new("true").spawn().unwrap(),
+            s3: format!("127.0.0.1:{}", free_port()),
+            admin: format!("127.0.0.1:{}", free_port()).parse().unwrap(),
+            data: tempfile::tempdir().unwrap(),
+            config: like.config.clone().unwrap(),
+            env: like.env.clone(),
+        };
+        replica.spawn();
+        replica
+    }
+
+    fn spawn(&mut self) {
+        let _ = self.child.wait();
+        self.child = Command::new(env!("CARGO_BIN_EXE_rebucket"))
+            .env_clear()
+            .envs(&self.env)
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("RUST_LOG", "warn")
+            .arg("serve")
+            .arg(format!("--listen={}", self.s3))
+            .arg(format!("--admin-listen={}", self.admin))
+            .arg(format!("--data-dir={}", self.data.path().display()))
+            .arg(format!("--config={}", self.config.display()))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start the rebucket binary");
+    }
+
+    async fn ready(&self) {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let up = TcpStream::connect(self.admin).await.is_ok();
+            if up {
+                let (status, _, _) = http_call(
+                    "GET",
+                    &format!("http://{}/readyz", self.admin),
+                    &[],
+                    Vec::new(),
+                )
+                .await;
+                if status == 200 {
+                    return;
+                }
+            }
+            assert!(Instant::now() < deadline, "the child replica did not start");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// Registers `bucket` through this replica's admin API; whether it answered 200.
+    async fn register(&self, token: &str, bucket: &str) -> bool {
+        let body = json!({"props": {"extra.aws.cloud_region": "eu-west-1"}, "force": true});
+        let uri = format!("http://{}/v1/buckets/{bucket}/props", self.admin);
+        let headers = [("authorization".to_owned(), format!("Bearer {token}"))];
+        // A killed replica answers nothing; http_call panics on a broken connection.
+        let call = tokio::spawn(async move {
+            http_call("PATCH", &uri, &headers, body.to_string().into_bytes()).await
+        });
+        match call.await {
+            Ok((status, _, _)) => status == 200,
+            Err(_) => false,
+        }
+    }
+}
+
+impl Drop for ChildReplica {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+#[ignore = "needs moto_server (conformance/setup.sh installs it)"]
+async fn a_replica_killed_mid_write_restarts_on_the_shared_state_and_no_acknowledged_change_is_lost()
+ {
+    let _g = light().await;
+    let moto = Moto::start();
+    make_store_bucket(&moto.url, ("testing", "testing")).await;
+    let c = cluster(&moto.url, ("testing", "testing")).await;
+    let mut child = ChildReplica::start(&c.replicas[0]);
+    child.ready().await;
+    let token = c.replicas[0].admin_token.clone();
+
+    // The child writes as fast as it can; replica 0 writes at the same time; the child is
+    // killed (SIGKILL) in the middle.
+    let child_writes = {
+        let (admin, token) = (child.admin, token.clone());
+        tokio::spawn(async move {
+            let probe = ChildReplica {
+                child: Command::new("true").spawn().unwrap(),
+                s3: String::new(),
+                admin,
+                data: tempfile::tempdir().unwrap(),
+                config: Default::default(),
+                env: Default::default(),
+            };
+            let mut acknowledged = Vec::new();
+            for j in 0..200 {
+                if !probe.register(&token, &format!("kk-{j}")).await {
+                    break;
+                }
+                acknowledged.push(format!("kk-{j}"));
+            }
+            acknowledged
+        })
+    };
+    let other_writes = async {
+        for j in 0..10 {
+            c.replicas[0]
+                .set_props(
+                    &format!("pp-{j}"),
+                    json!({"extra.aws.cloud_region": "eu-west-1"}),
+                )
+                .await;
+        }
+    };
+    let kill = async {
+        tokio::time::sleep(Duration::from_millis(400)).await;
+        child.child.kill().expect("kill -9 the child replica");
+    };
+    tokio::join!(other_writes, kill);
+    let acknowledged = child_writes.await.unwrap();
+    assert!(
+        !acknowledged.is_empty() && acknowledged.len() < 200,
+        "the kill did not land mid-write: {} writes acknowledged",
+        acknowledged.len()
+    );
+
+    println!(
+        "the child replica acknowledged {} writes before its kill -9",
+        acknowledged.len()
+    );
+
+    // The store holds a whole registry, with every acknowledged write of both writers.
+    let out = s3_client(&moto.url, "testing", "testing")
+        .get_object()
+        .bucket(STORE_BUCKET)
+        .key(STORE_KEY)
+        .send()
+        .await
+        .unwrap();
+    let stored: RegistryState = serde_json::from_slice(&collect(out.body).await)
+        .expect("the registry object is whole after a kill -9 mid-write");
+    let want: Vec<String> = acknowledged
+        .iter()
+        .cloned()
+        .chain((0..10).map(|j| format!("pp-{j}")))
+        .collect();
+    for b in &want {
+        assert!(stored.buckets.contains_key(b), "{b} lost");
+    }
+    c.all_see(PROPAGATION_BOUND, |s| {
+        want.iter().all(|b| s.buckets.contains_key(b))
+    })
+    .await;
+
+    // Restarted on its data dir, it serves the shared state and writes again.
+    child.spawn();
+    child.ready().await;
+    assert!(child.register(&token, "after-restart").await);
+    c.all_see(PROPAGATION_BOUND, |s| {
+        s.buckets.contains_key("after-restart")
+    })
+    .await;
+    let (_, _, body) = http_call(
+        "GET",
+        &format!("http://{}/v1/buckets", child.admin),
+        &[("authorization".to_owned(), format!("Bearer {token}"))],
+        Vec::new(),
+    )
+    .await;
+    let listed: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    let names: Vec<&str> = listed["buckets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| b["name"].as_str().unwrap())
+        .collect();
+    for b in want.iter().map(String::as_str).chain(["after-restart"]) {
+        assert!(
+            names.contains(&b),
+            "the restarted replica misses {b}: {names:?}"
+        );
+    }
+}
