@@ -90,8 +90,10 @@ pub enum RegistryError {
 }
 
 /// How many times [`Registry::update`] reloads and retries after a conflict with another
-/// writer before it gives up.
-pub const CONFLICT_RETRIES: u32 = 5;
+/// writer before it gives up. Replicas writing at the same time over a shared store each lose
+/// most rounds (one writer wins each), so this is generous; retries are spaced by a random
+/// pause growing with the attempt (at most 5 ms × attempt), so writers fall out of step.
+pub const CONFLICT_RETRIES: u32 = 20;
 
 /// One immutable version of the registry. Its values are typed, so any state is valid; reading
 /// one refuses invalid values with an error naming the bucket.
@@ -235,6 +237,9 @@ impl Registry {
                 Ok(()) => return Ok((out, self.publish(Arc::new(next)))),
                 Err(RegistryError::Conflict { expected, found }) if attempt < CONFLICT_RETRIES => {
                     attempt += 1;
+                    std::thread::sleep(std::time::Duration::from_millis(rand::random_range(
+                        0..=5 * u64::from(attempt),
+                    )));
                     tracing::info!(
                         expected,
                         found,
