@@ -402,6 +402,35 @@ mod tests {
     }
 
     #[test]
+    fn a_shared_registry_is_checked_where_it_is_written() {
+        let text = "domains = []\nregistry = \"rebucket-config/registry.json\"\n";
+        let r = check_text(text);
+        assert_eq!(r.errors.len(), 1, "{r:?}");
+        let shown = render("f.toml", text, "error", &r.errors[0]);
+        assert!(
+            shown.starts_with("f.toml:2:12: error: registry = "),
+            "{shown}"
+        );
+        assert!(shown.contains("expected s3://BUCKET/KEY"), "{shown}");
+
+        // Valid, but `serve` would need the keys and token from the environment.
+        let r = check_text("registry = \"s3://rebucket-config/registry.json\"\n");
+        assert!(r.errors.is_empty(), "{r:?}");
+        let warned: Vec<&str> = r.warnings.iter().map(|w| w.message.as_str()).collect();
+        assert!(
+            warned.iter().any(|w| w.contains("REBUCKET_ACCESS_KEY")),
+            "{warned:?}"
+        );
+        assert!(
+            warned.iter().any(|w| w.contains("REBUCKET_ADMIN_TOKEN")),
+            "{warned:?}"
+        );
+
+        let r = check_text("registry_endpoint = \"http://127.0.0.1:8333\"\n");
+        assert!(r.errors[0].message.contains("need registry"), "{r:?}");
+    }
+
+    #[test]
     fn syntax_errors_name_line_and_column() {
         let text = "allow_anonymous = false\nconnect_timeout_ms = \"fast\"\n";
         let r = check_text(text);

@@ -408,15 +408,23 @@ impl Inner {
         }
     }
 
-    /// Writes the local cached copy (atomically: a temp file renamed over it); a failure is
-    /// logged, never fatal.
+    /// Writes the local cached copy (atomically: a temp file renamed over it; readable by the
+    /// owner only, as the registry may hold front users); a failure is logged, never fatal.
     fn write_cache(&self, state: &RegistryState) {
+        use std::io::Write;
         let Some(path) = &self.cache else { return };
         let written = serde_json::to_string_pretty(state)
             .map_err(std::io::Error::other)
             .and_then(|json| {
                 let tmp = path.with_extension("json.tmp");
-                std::fs::write(&tmp, json + "\n")?;
+                let _ = std::fs::remove_file(&tmp);
+                let mut opts = std::fs::OpenOptions::new();
+                opts.write(true).create_new(true);
+                #[cfg(unix)]
+                std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
+                let mut file = opts.open(&tmp)?;
+                file.write_all(json.as_bytes())?;
+                file.write_all(b"\n")?;
                 std::fs::rename(&tmp, path)
             });
         if let Err(e) = written {
