@@ -28,6 +28,12 @@
 //!                                   # clients' behalf (unsigned callers never start one)
 //! embedded_fallback = false         # buckets with no route of their own go to the embedded
 //!                                   # store (default: only when no upstream is configured)
+//! # A registry shared by several replicas (default: <data-dir>/registry.json, one replica):
+//! registry = "s3://rebucket-config/registry.json"
+//! registry_endpoint = "http://seaweedfs:8333"  # default: the default upstream (S3_ENDPOINT)
+//! registry_profile = "registry"     # default: the default upstream's credentials
+//! registry_cache = true             # keep <data-dir>/registry-cache.json to start from
+//! registry_poll_ms = 250            # how often each replica asks whether it changed
 //! [[users]]
 //! access_key = "AKIA..."
 //! secret_key = "..."
@@ -43,7 +49,7 @@ use serde::Deserialize;
 use crate::profiles::StaticCredentials;
 use crate::profiles::resolve::env_credentials;
 use crate::profiles::vars;
-use crate::registry::Endpoint;
+use crate::registry::{Endpoint, ProfileName, RegistryObject};
 
 /// A configuration that cannot be used; the message says which setting and why.
 #[derive(Debug, thiserror::Error)]
@@ -111,6 +117,90 @@ pub struct ConfigFile {
     /// Whether a bucket with no route of its own goes to the embedded store; unset: only when
     /// nothing at all is configured (see [`crate::upstream::route::Defaults`]).
     pub embedded_fallback: Option<bool>,
+    /// `s3://BUCKET/KEY`: the registry is that object, shared by every replica configured so
+    /// (see [`SharedRegistry`]); unset: `<data-dir>/registry.json`.
+    pub registry: Option<String>,
+    /// The endpoint of the shared registry's S3 server; unset: the default upstream's.
+    pub registry_endpoint: Option<String>,
+    /// The AWS profile whose credentials reach the shared registry; unset: the default
+    /// upstream's credentials.
+    pub registry_profile: Option<String>,
+    /// Whether a copy of the shared registry is kept in the data dir to start from while the
+    /// store is down (default on).
+    pub registry_cache: Option<bool>,
+    /// How often each replica asks the shared store whether the registry changed (default
+    /// [`DEFAULT_REGISTRY_POLL`]).
+    pub registry_poll_ms: Option<u64>,
+}
+
+/// Default of `registry_poll_ms`: a change is seen by every replica within about this plus one
+/// request's time (the issue's bound is 1 s), at 4 requests per second per replica at idle.
+pub const DEFAULT_REGISTRY_POLL: Duration = Duration::from_millis(250);
+
+/// The file of the shared registry's local cached copy, in the data dir.
+pub const REGISTRY_CACHE_FILE: &str = "registry-cache.json";
+
+/// A registry shared by several replicas: one object on S3 (see `registry::S3Store`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SharedRegistry {
+    pub object: RegistryObject,
+    /// `registry_endpoint`; `None`: the default upstream's.
+    pub endpoint: Option<Endpoint>,
+    /// `registry_profile`; `None`: the default upstream's credentials.
+    pub profile: Option<ProfileName>,
+    /// Where the local cached copy is kept; `None` when `registry_cache = false`.
+    pub cache: Option<PathBuf>,
+    /// `registry_poll_ms`.
+    pub poll_interval: Duration,
+}
+
+impl SharedRegistry {
+    /// The shared registry the config file names, validated; `None` when it names none.
+    pub fn from_file(file: &ConfigFile, data_dir: &Path) -> Result<Option<Self>, ConfigError> {
+        let Some(url) = &file.registry else {
+            if file.registry_endpoint.is_some() || file.registry_profile.is_some() {
+                return Err(ConfigError::Invalid(
+                    "registry_endpoint and registry_profile need registry = \"s3://BUCKET/KEY\""
+                        .into(),
+                ));
+            }
+            return Ok(None);
+        };
+        let object = url
+            .parse::<RegistryObject>()
+            .map_err(|e| ConfigError::Invalid(format!("registry = {e}")))?;
+        let endpoint = match &file.registry_endpoint {
+            Some(e) => Some(e.parse::<Endpoint>().map_err(|reason| {
+                ConfigError::Invalid(format!("invalid registry_endpoint {e:?}: {reason}"))
+            })?),
+            None => None,
+        };
+        let profile = match &file.registry_profile {
+            Some(p) => Some(p.parse::<ProfileName>().map_err(|e| {
+                ConfigError::Invalid(format!("invalid registry_profile {p:?}: {e}"))
+            })?),
+            None => None,
+        };
+        let poll_interval = match file.registry_poll_ms {
+            None => DEFAULT_REGISTRY_POLL,
+            Some(ms @ 50..=10_000) => Duration::from_millis(ms),
+            Some(ms) => {
+                return Err(ConfigError::Invalid(format!(
+                    "registry_poll_ms = {ms}: expected 50 to 10000 (milliseconds)"
+                )));
+            }
+        };
+        Ok(Some(Self {
+            object,
+            endpoint,
+            profile,
+            cache: file
+                .registry_cache
+                .unwrap_or(true)
+                .then(|| data_dir.join(REGISTRY_CACHE_FILE)),
+            poll_interval,
+        }))
+    }
 }
 
 /// Default for [`ServeConfig::post_object_memory_bytes`]: 256 MiB (four largest forms).
@@ -221,6 +311,8 @@ pub struct ServeConfig {
     pub env_credentials: Option<StaticCredentials>,
     /// `embedded_fallback`: `None` lets the resolver decide (on only when nothing is configured).
     pub embedded_fallback: Option<bool>,
+    /// `registry = "s3://..."`: the registry shared by several replicas; `None`: the local file.
+    pub shared_registry: Option<SharedRegistry>,
 }
 
 impl std::fmt::Debug for ServeConfig {
@@ -340,8 +432,10 @@ impl ServeConfig {
             let _ = std::fs::set_permissions(&data_dir, std::fs::Permissions::from_mode(0o700));
         }
 
-        let (users, generated_keys) = Self::users(&file, env, &data_dir)?;
-        let (admin_token, admin_token_source) = Self::admin_token(&file, env, &data_dir)?;
+        let shared_registry = SharedRegistry::from_file(&file, &data_dir)?;
+        let shared = shared_registry.is_some();
+        let (users, generated_keys) = Self::users(&file, env, &data_dir, shared)?;
+        let (admin_token, admin_token_source) = Self::admin_token(&file, env, &data_dir, shared)?;
 
         let default_endpoint = match vars::var(env, "S3_ENDPOINT") {
             Some(e) => Some(e.parse::<Endpoint>().map_err(|reason| {
@@ -402,6 +496,7 @@ impl ServeConfig {
             default_profile: vars::var(env, "AWS_PROFILE").map(str::to_owned),
             env_credentials,
             embedded_fallback: file.embedded_fallback,
+            shared_registry,
         })
     }
 
@@ -452,11 +547,14 @@ impl ServeConfig {
         })
     }
 
-    /// Front keys: env, else config users, else the pair generated on first start.
+    /// Front keys: env, else config users, else the pair generated on first start (not with a
+    /// shared registry: every replica must accept the same keys, so they come from the
+    /// environment or the config file all replicas mount).
     fn users(
         file: &ConfigFile,
         env: &HashMap<String, String>,
         data_dir: &Path,
+        shared: bool,
     ) -> Result<(Vec<User>, bool), ConfigError> {
         let keys = vars::key_pair(env, "REBUCKET_ACCESS_KEY", "REBUCKET_SECRET_KEY")
             .map_err(ConfigError::Invalid)?;
@@ -470,6 +568,15 @@ impl ServeConfig {
         }
         if !file.users.is_empty() {
             return Ok((file.users.clone(), false));
+        }
+        if shared {
+            return Err(ConfigError::Invalid(
+                "with a shared registry (registry = \"s3://...\") the front keys must be the same on \
+                 every replica, so they are not generated: set REBUCKET_ACCESS_KEY and \
+                 REBUCKET_SECRET_KEY, or [[users]] in the config file, from secrets every replica \
+                 mounts"
+                    .into(),
+            ));
         }
         let path = data_dir.join("front-keys.json");
         let io = |source| ConfigError::DataDir {
@@ -507,13 +614,23 @@ impl ServeConfig {
 
     /// Admin token: `REBUCKET_ADMIN_TOKEN`, else the config's token file, else one generated
     /// into `<data-dir>/admin-token` on first start.
+    /// Not generated with a shared registry (every replica must accept the same token).
     fn admin_token(
         file: &ConfigFile,
         env: &HashMap<String, String>,
         data_dir: &Path,
+        shared: bool,
     ) -> Result<(String, String), ConfigError> {
         if let Some(t) = vars::var(env, "REBUCKET_ADMIN_TOKEN") {
             return Ok((t.to_owned(), "REBUCKET_ADMIN_TOKEN".into()));
+        }
+        if shared && file.admin_token_file.is_none() {
+            return Err(ConfigError::Invalid(
+                "with a shared registry (registry = \"s3://...\") the admin token must be the same \
+                 on every replica, so it is not generated: set REBUCKET_ADMIN_TOKEN, or \
+                 admin_token_file to a secret file every replica mounts"
+                    .into(),
+            ));
         }
         let (path, generate) = match &file.admin_token_file {
             Some(p) => (p.clone(), false),
@@ -564,6 +681,54 @@ mod tests {
             std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
             assert!(readable_by_others(&path));
         }
+    }
+
+    #[test]
+    fn with_a_shared_registry_front_keys_and_admin_token_are_never_generated() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("rebucket.toml");
+        std::fs::write(
+            &file,
+            "registry = \"s3://rebucket-config/registry.json\"\n\
+             registry_endpoint = \"http://127.0.0.1:8333\"\nregistry_poll_ms = 500\n",
+        )
+        .unwrap();
+        let args = |data: &str| ServeArgs {
+            listen: "127.0.0.1:0".parse().unwrap(),
+            admin_listen: "127.0.0.1:0".parse().unwrap(),
+            data_dir: dir.path().join(data),
+            config: Some(file.clone()),
+            domain: vec![],
+            log_format: Default::default(),
+            metrics_listen: None,
+        };
+        let mut env: HashMap<String, String> = HashMap::new();
+        let err = ServeConfig::build(args("a"), &env).unwrap_err().to_string();
+        assert!(err.contains("REBUCKET_ACCESS_KEY"), "{err}");
+        assert!(!dir.path().join("a/front-keys.json").exists());
+        env.insert("REBUCKET_ACCESS_KEY".into(), "FRONTKEY".into());
+        env.insert(
+            "REBUCKET_SECRET_KEY".into(),
+            "front-secret-0123456789".into(),
+        );
+        let err = ServeConfig::build(args("b"), &env).unwrap_err().to_string();
+        assert!(err.contains("REBUCKET_ADMIN_TOKEN"), "{err}");
+        assert!(!dir.path().join("b/admin-token").exists());
+        env.insert(
+            "REBUCKET_ADMIN_TOKEN".into(),
+            "admin-token-0123456789".into(),
+        );
+        let config = ServeConfig::build(args("c"), &env).unwrap();
+        let shared = config.shared_registry.unwrap();
+        assert_eq!(
+            shared.object.to_string(),
+            "s3://rebucket-config/registry.json"
+        );
+        assert_eq!(shared.poll_interval, Duration::from_millis(500));
+        assert_eq!(
+            shared.cache,
+            Some(dir.path().join("c").join(REGISTRY_CACHE_FILE))
+        );
     }
 
     #[test]

@@ -1,6 +1,8 @@
 //! Start-up and listeners: builds the gateway from a [`ServeConfig`], starts the embedded store,
 //! the S3 listener (serving the front's service, see `front`), the admin listener and the
-//! background tasks (credential-file watch, idle-client eviction). It wires; what a request
+//! background tasks (credential-file watch, idle-client eviction, the shared registry's poll).
+//! With `registry = "s3://..."` it makes the registry's store an [`S3Store`] reached through an
+//! S3 client of its own (the registry does not know upstreams). It wires; what a request
 //! goes through lives in the modules it wires together. Every
 //! listener's connections are bounded as [`crate::listener`] describes.
 
@@ -14,12 +16,12 @@ use s3s::service::S3ServiceBuilder;
 use tokio::net::TcpListener;
 
 use crate::config::ServeConfig;
+use crate::config::SharedRegistry;
 use crate::gateway::Gateway;
 use crate::listener::{Connections, FrontLimits, Refusal};
 use crate::metrics::{CountsConnections, Metrics};
 use crate::profiles::{ProfileEnv, ProfileSet, ResolveOptions, StaticCredentials};
-use crate::registry::EndpointPolicy;
-use crate::registry::Registry;
+use crate::registry::{BucketProps, EndpointPolicy, Registry, RegistryState, S3Store};
 use crate::upstream::guard::Destinations;
 use crate::upstream::route::{Defaults, EmbeddedUpstream, Resolver};
 use crate::upstream::{PoolSettings, UpstreamPool};
@@ -88,18 +90,41 @@ pub async fn start(config: ServeConfig, env: ProfileEnv) -> Result<Running, BoxE
         allow_credential_process: config.allow_credential_process,
     };
     let resolver = Arc::new(Resolver::new(defaults, env, opts, profiles));
-    let registry = Arc::new(Registry::open(&config.data_dir)?);
+    let metrics = Arc::new(Metrics::new());
+    let allowlist = EndpointPolicy {
+        allowlist: config.endpoint_allowlist.clone(),
+    };
+    let destinations = Destinations {
+        allow_link_local: config.allow_link_local,
+        allowlist: allowlist.clone(),
+        exempt: vec![store_addr.to_string()],
+    };
+    let registry = match &config.shared_registry {
+        None => Arc::new(Registry::open(&config.data_dir)?),
+        Some(shared) => {
+            let store = shared_store(shared, &resolver, &config, destinations.clone(), &metrics)?;
+            let opened = store.clone();
+            let registry =
+                tokio::task::spawn_blocking(move || Registry::open_with_store(Box::new(opened)))
+                    .await??;
+            let registry = Arc::new(registry);
+            tracing::info!(registry = %store.object(), version = registry.snapshot().version, "the registry is shared");
+            tasks.push(tokio::spawn(poll_registry(
+                store,
+                registry.clone(),
+                shared.poll_interval,
+                shutdown_rx.clone(),
+            )));
+            registry
+        }
+    };
     if resolver
         .defaults()
         .embedded_fallback_on(&resolver.profiles(), &registry.snapshot())
     {
         tracing::info!(store = %store_dir.display(), "buckets with no route of their own are served from the embedded store");
     }
-    let metrics = Arc::new(Metrics::new());
     metrics.registry_loaded();
-    let allowlist = EndpointPolicy {
-        allowlist: config.endpoint_allowlist.clone(),
-    };
     if let Some(ep) = &config.default_endpoint
         && !allowlist.allows(ep.host(), ep.effective_port())
     {
@@ -109,11 +134,7 @@ pub async fn start(config: ServeConfig, env: ProfileEnv) -> Result<Running, BoxE
         connect_timeout: config.connect_timeout,
         first_byte_timeout: config.upstream_first_byte_timeout,
         transfer_idle_timeout: config.upstream_idle_timeout,
-        destinations: Destinations {
-            allow_link_local: config.allow_link_local,
-            allowlist,
-            exempt: vec![store_addr.to_string()],
-        },
+        destinations,
         ..PoolSettings::default()
     }));
     let gateway = Gateway::new(registry, resolver.clone(), pool.clone(), metrics.clone());
@@ -175,6 +196,86 @@ pub async fn start(config: ServeConfig, env: ProfileEnv) -> Result<Running, BoxE
         shutdown,
         tasks,
     })
+}
+
+/// How long a request to the shared registry may wait for the store's answer, or pause: a
+/// stalled store is reported down within this, not after an upstream's long timeouts.
+const REGISTRY_STORE_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The shared registry's store: an S3 client of its own (its own HTTP connections, the same
+/// destination rules as upstreams) for `registry_endpoint` and `registry_profile`, else the
+/// default upstream's endpoint and credentials, resolved as a bucket's route is.
+fn shared_store(
+    shared: &SharedRegistry,
+    resolver: &Resolver,
+    config: &ServeConfig,
+    destinations: Destinations,
+    metrics: &Arc<Metrics>,
+) -> Result<S3Store, BoxError> {
+    let props = BucketProps {
+        endpoint: shared.endpoint.clone(),
+        profile: shared.profile.clone(),
+        ..BucketProps::default()
+    };
+    let route = resolver
+        .route_props(&RegistryState::default(), &shared.object.bucket, &props)
+        .map_err(|e| format!("registry = \"{}\": {e}", shared.object))?;
+    if route.embedded {
+        return Err(format!(
+            "registry = \"{}\": no S3 server to keep it on (the embedded store is this replica's \
+             own): set registry_endpoint, or S3_ENDPOINT and credentials",
+            shared.object
+        )
+        .into());
+    }
+    let pool = UpstreamPool::new(PoolSettings {
+        connect_timeout: config.connect_timeout,
+        first_byte_timeout: REGISTRY_STORE_TIMEOUT,
+        transfer_idle_timeout: REGISTRY_STORE_TIMEOUT,
+        // The poll is the retry.
+        max_attempts: 1,
+        destinations,
+        ..PoolSettings::default()
+    });
+    let client = pool.client(&route.key);
+    Ok(S3Store::new(
+        client,
+        shared.object.clone(),
+        shared.cache.clone(),
+        metrics.clone(),
+    )?)
+}
+
+/// Asks the shared store every `interval` whether the registry changed (a conditional GET,
+/// see `registry::S3Store`) and makes a newer state the snapshot in force; requests in flight
+/// finish on the one they started with. A store that does not answer is reported by the store
+/// itself (log on each transition, metric, `/readyz`); the next poll catches up.
+async fn poll_registry(
+    store: S3Store,
+    registry: Arc<Registry>,
+    interval: Duration,
+    mut shutdown: tokio::sync::watch::Receiver<bool>,
+) {
+    loop {
+        tokio::select! {
+            () = tokio::time::sleep(interval) => {}
+            _ = shutdown.changed() => return,
+        }
+        match store.poll().await {
+            Ok(Some(state)) => {
+                let version = state.version;
+                let reg = registry.clone();
+                if let Ok(true) = tokio::task::spawn_blocking(move || reg.adopt(state)).await {
+                    tracing::info!(
+                        version,
+                        "the shared registry changed: new snapshot in force"
+                    );
+                }
+            }
+            Ok(None) => {}
+            Err(e) => tracing::debug!(error = %e, "registry poll failed"),
+        }
+    }
 }
 
 /// Serves an s3s-fs store of `dir` (created if missing), checking signatures made with `keys`:

@@ -104,27 +104,27 @@ impl Handlers<'_> {
         let bucket = normalize_bucket_arg(bucket)?;
         self.check_profile(&body)?;
         let policy = self.policy.clone();
-        let key = bucket.clone();
+        let name = bucket.clone();
+        let body_props = body.props.clone();
         let ((changes, relookup), next) = self
             .gateway
             .registry()
             .update_async(move |state| {
-                if create && state.buckets.contains_key(&key) {
+                if create && state.buckets.contains_key(&name) {
                     return Err(crate::registry::RegistryError::AlreadyRegistered(
-                        key.clone(),
+                        name.clone(),
                     ));
                 }
-                let props = state.buckets.entry(key.clone()).or_default();
+                let props = state.buckets.entry(name.clone()).or_default();
                 let before = props.clone();
                 let mut changes = Vec::new();
-                for (name, value) in &body.props {
+                for (name, value) in &body_props {
                     let key: PropKey = name.parse()?;
                     let old = props.set(key, value, &policy)?;
                     let new = props.get(key).unwrap_or("");
                     changes.push(json!({"name": name, "old": old.unwrap_or_default(), "new": new}));
                 }
-                let region_given = body
-                    .props
+                let region_given = body_props
                     .get(PropKey::CloudRegion.as_str())
                     .is_some_and(|r| !r.is_empty());
                 let relookup = create || (before.routing_changed(props) && !region_given);
@@ -193,19 +193,29 @@ impl Handlers<'_> {
             .await
     }
 
+    /// Removes the registration; with a shared registry, a bucket this replica only discovered
+    /// (not in the store) is forgotten here.
     pub async fn remove(&self, bucket: &str) -> Result<Value, AdminError> {
         let bucket = normalize_bucket_arg(bucket)?;
-        let key = bucket.clone();
-        self.gateway
+        let name = bucket.clone();
+        let res = self
+            .gateway
             .registry()
             .update_async(move |state| {
                 state
                     .buckets
-                    .remove(&key)
+                    .remove(&name)
                     .map(|_| ())
-                    .ok_or_else(|| crate::registry::RegistryError::NoSuchBucket(key.clone()))
+                    .ok_or_else(|| crate::registry::RegistryError::NoSuchBucket(name.clone()))
             })
-            .await?;
+            .await;
+        match res {
+            Err(crate::registry::RegistryError::NoSuchBucket(_))
+                if self.gateway.registry().forget_learned(&bucket) => {}
+            other => {
+                other?;
+            }
+        }
         Ok(json!({"removed": bucket}))
     }
 

@@ -25,7 +25,9 @@
 //!
 //! A change to the users counts from the S3 front's next request.
 //!
-//! `/readyz` checks that the stored registry can be loaded, that the listeners are up, and —
+//! `/readyz` checks that the stored registry can be loaded, that the listeners are up (with a
+//! shared registry, `registry_store` reports whether its store answers, without making the
+//! replica unready: it serves its last snapshot), and —
 //! when `ready_checks_upstream` is set — that the default upstream accepts a TCP connection
 //! (within [`UPSTREAM_CHECK_TIMEOUT`]); the probes of container orchestrators read its status
 //! ([Kubernetes probes](https://kubernetes.io/docs/tasks/configure-pod-container/configure-liveness-readiness-startup-probes/)).
@@ -76,6 +78,10 @@ pub enum AdminError {
     /// The change could not be persisted.
     #[error("{0}")]
     Internal(String),
+    /// The shared registry's store cannot be reached: changes are refused until it answers
+    /// (S3 traffic goes on with the snapshot in force).
+    #[error("{0}")]
+    Unavailable(String),
 }
 
 impl AdminError {
@@ -88,6 +94,7 @@ impl AdminError {
             Self::BadRequest(_) => http::StatusCode::BAD_REQUEST,
             Self::Conflict(_) | Self::UserExists(_) => http::StatusCode::CONFLICT,
             Self::Internal(_) => http::StatusCode::INTERNAL_SERVER_ERROR,
+            Self::Unavailable(_) => http::StatusCode::SERVICE_UNAVAILABLE,
         }
     }
 }
@@ -100,6 +107,9 @@ impl From<crate::registry::RegistryError> for AdminError {
             crate::registry::RegistryError::AlreadyRegistered(b) => Self::Conflict(b),
             crate::registry::RegistryError::NoSuchUser(u) => Self::NoSuchUser(u),
             crate::registry::RegistryError::UserExists(u) => Self::UserExists(u),
+            e @ crate::registry::RegistryError::StoreUnavailable { .. } => {
+                Self::Unavailable(e.to_string())
+            }
             other => Self::Internal(other.to_string()),
         }
     }
@@ -203,8 +213,11 @@ impl AdminService {
                 Value::String(res.err().unwrap_or("ok".into())),
             );
         };
-        let registry = self.inner.gateway.registry().check_stored();
-        check("registry", registry.map(drop).map_err(|e| e.to_string()));
+        let registry = self.inner.gateway.registry();
+        check(
+            "registry",
+            registry.check_stored().map(drop).map_err(|e| e.to_string()),
+        );
         check(
             "listeners",
             if self.metrics().listening() {
@@ -215,6 +228,20 @@ impl AdminService {
         );
         if self.inner.ready_checks_upstream {
             check("upstream", self.default_upstream_reachable().await);
+        }
+        // A shared store that does not answer is reported, not a reason to take the replica out
+        // of service: it serves the snapshot in force and only refuses changes.
+        if let Some(health) = registry.store_health() {
+            checks.insert(
+                "registry_store".to_owned(),
+                Value::String(match health {
+                    Ok(()) => "ok".to_owned(),
+                    Err(why) => format!(
+                        "degraded: {why}; serving the last snapshot (version {}), changes refused",
+                        registry.snapshot().version
+                    ),
+                }),
+            );
         }
         let status = if ready { "ready" } else { "not ready" };
         (ready, json!({"status": status, "checks": checks}))

@@ -44,6 +44,7 @@ struct Positions {
     endpoint_allowlist: Option<Spanned<Vec<Spanned<String>>>>,
     connect_timeout_ms: Option<Spanned<u64>>,
     post_object_max_bytes: Option<Spanned<u64>>,
+    registry: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize)]
@@ -69,13 +70,16 @@ fn domain_problem(d: &str) -> Option<String> {
 /// directory, as `serve` reads it.
 pub fn check_text(text: &str) -> Report {
     let mut report = Report::default();
-    if let Err(e) = toml::from_str::<ConfigFile>(text) {
-        report.errors.push(Finding {
-            span: e.span(),
-            message: e.message().trim().to_owned(),
-        });
-        return report;
-    }
+    let file = match toml::from_str::<ConfigFile>(text) {
+        Ok(file) => file,
+        Err(e) => {
+            report.errors.push(Finding {
+                span: e.span(),
+                message: e.message().trim().to_owned(),
+            });
+            return report;
+        }
+    };
     let pos: Positions = match toml::from_str(text) {
         Ok(p) => p,
         Err(e) => {
@@ -148,6 +152,32 @@ pub fn check_text(text: &str) -> Report {
             m,
             "post_object_max_bytes = 0: every POST-form (browser) upload is refused".into(),
         ));
+    }
+    let registry_at = |message: String| Finding {
+        span: pos.registry.as_ref().map(Spanned::span),
+        message,
+    };
+    match crate::config::SharedRegistry::from_file(&file, Path::new("<data-dir>")) {
+        Err(e) => report.errors.push(registry_at(e.to_string())),
+        Ok(Some(_)) => {
+            if file.users.is_empty() {
+                report.warnings.push(registry_at(
+                    "registry is shared but no [[users]] are listed: `serve` refuses to start \
+                     unless REBUCKET_ACCESS_KEY and REBUCKET_SECRET_KEY are set (front keys are \
+                     never generated per replica)"
+                        .into(),
+                ));
+            }
+            if file.admin_token_file.is_none() {
+                report.warnings.push(registry_at(
+                    "registry is shared but admin_token_file is not set: `serve` refuses to \
+                     start unless REBUCKET_ADMIN_TOKEN is set (the admin token is never \
+                     generated per replica)"
+                        .into(),
+                ));
+            }
+        }
+        Ok(None) => {}
     }
     if let Some(f) = &pos.admin_token_file {
         match std::fs::read_to_string(f.get_ref()) {
@@ -308,6 +338,11 @@ mod tests {
             discovery_per_second,
             post_object_memory_bytes,
             embedded_fallback,
+            registry,
+            registry_endpoint,
+            registry_profile,
+            registry_cache,
+            registry_poll_ms,
         });
         want.sort();
         assert_eq!(keys_of(&table), want, "top-level keys of the example");
@@ -364,6 +399,35 @@ mod tests {
                 "serve --help misses {key}"
             );
         }
+    }
+
+    #[test]
+    fn a_shared_registry_is_checked_where_it_is_written() {
+        let text = "domains = []\nregistry = \"rebucket-config/registry.json\"\n";
+        let r = check_text(text);
+        assert_eq!(r.errors.len(), 1, "{r:?}");
+        let shown = render("f.toml", text, "error", &r.errors[0]);
+        assert!(
+            shown.starts_with("f.toml:2:12: error: registry = "),
+            "{shown}"
+        );
+        assert!(shown.contains("expected s3://BUCKET/KEY"), "{shown}");
+
+        // Valid, but `serve` would need the keys and token from the environment.
+        let r = check_text("registry = \"s3://rebucket-config/registry.json\"\n");
+        assert!(r.errors.is_empty(), "{r:?}");
+        let warned: Vec<&str> = r.warnings.iter().map(|w| w.message.as_str()).collect();
+        assert!(
+            warned.iter().any(|w| w.contains("REBUCKET_ACCESS_KEY")),
+            "{warned:?}"
+        );
+        assert!(
+            warned.iter().any(|w| w.contains("REBUCKET_ADMIN_TOKEN")),
+            "{warned:?}"
+        );
+
+        let r = check_text("registry_endpoint = \"http://127.0.0.1:8333\"\n");
+        assert!(r.errors[0].message.contains("need registry"), "{r:?}");
     }
 
     #[test]

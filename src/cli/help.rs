@@ -71,6 +71,13 @@ Config file keys (--config FILE; all optional; `rebucket config example` prints 
   discovery_per_second         bucket look-ups started per second (default 10)
   embedded_fallback            buckets with no route go to the embedded store (default: only
                                when no endpoint, profile, keys or routed bucket is configured)
+  registry                     s3://BUCKET/KEY: a registry shared by several replicas
+                               (default: <data-dir>/registry.json)
+  registry_endpoint, registry_profile
+                               its S3 server and credentials (default: the default upstream's)
+  registry_cache               keep <data-dir>/registry-cache.json to start from while the
+                               store is down (default true)
+  registry_poll_ms             how often a replica asks whether it changed (default 250)
   [[users]] access_key, secret_key
                                S3 client identities";
 

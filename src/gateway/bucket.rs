@@ -92,6 +92,8 @@ pub async fn delete_bucket(
     if let Err(e) = res {
         tracing::warn!(%bucket, error = %e, "cannot update the registry after DeleteBucket");
     }
+    // With a shared registry, what this replica learned of the bucket is its own: it goes too.
+    gw.registry().forget_learned(&bucket);
     Ok(out)
 }
 

@@ -23,6 +23,9 @@
 //!   (a created bucket is not held back) — and later look-ups are not merged into it.
 //!   CreateBucket and DeleteBucket themselves start no look-up (the bucket is about to change);
 //!   a created bucket is looked up once it exists.
+//! - a region is what this process learned on its own (`Registry::learn`): with a registry
+//!   shared by several replicas it stays in this replica's memory, so replicas discovering the
+//!   same bucket make no registry write (no write storm); with the local file it is stored.
 //!
 //! The operator's look-ups (admin API) skip the negative cache and the budget.
 
@@ -333,7 +336,7 @@ impl Gateway {
         let res = self
             .inner
             .registry
-            .update_async(move |state| {
+            .learn_async(move |state| {
                 // Checked under the registry's writer lock: a DeleteBucket marks the flight
                 // stale before it removes the registration, so either that removal comes after
                 // this write, or this write sees the mark.

@@ -80,6 +80,16 @@ pub struct ReloadLabels {
     pub result: &'static str,
 }
 
+/// Labels of `rebucket_registry_store_requests_total`.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct StoreRequestLabels {
+    /// `get` (a load, or a poll: a conditional GET), `put` (a conditional write).
+    pub op: &'static str,
+    /// `ok`, `not_modified` (a poll that found no change), `conflict` (a precondition failed:
+    /// another replica wrote first) or `error` (unreachable, refused).
+    pub result: &'static str,
+}
+
 type HistogramFamily<L> = Family<L, Histogram, fn() -> Histogram>;
 
 fn latency_histogram() -> Histogram {
@@ -103,6 +113,8 @@ pub struct Metrics {
     registry_version: Gauge,
     registry_loaded: Gauge<f64, AtomicU64>,
     credential_reloads: Family<ReloadLabels, Counter>,
+    registry_store_up: Gauge,
+    registry_store_requests: Family<StoreRequestLabels, Counter>,
     /// Whether the listeners are bound and serving (for `/readyz`).
     listening: AtomicBool,
 }
@@ -136,6 +148,8 @@ impl Metrics {
             registry_version: Gauge::default(),
             registry_loaded: Gauge::default(),
             credential_reloads: Family::default(),
+            registry_store_up: Gauge::default(),
+            registry_store_requests: Family::default(),
             listening: AtomicBool::new(false),
         };
         let r = &mut m.registry;
@@ -203,6 +217,16 @@ impl Metrics {
             "credential_reloads",
             "Re-reads of the AWS shared files, by trigger and result",
             m.credential_reloads.clone(),
+        );
+        r.register(
+            "registry_store_up",
+            "Whether the shared registry store answered its last request (1) or not (0); absent with a local registry file",
+            m.registry_store_up.clone(),
+        );
+        r.register(
+            "registry_store_requests",
+            "Requests to the shared registry store, by operation and result",
+            m.registry_store_requests.clone(),
         );
         m
     }
@@ -278,6 +302,32 @@ impl Metrics {
                 result: if ok { "ok" } else { "error" },
             })
             .inc();
+    }
+
+    /// Counts a request to the shared registry store.
+    pub fn registry_store_request(&self, op: &'static str, result: &'static str) {
+        self.registry_store_requests
+            .get_or_create(&StoreRequestLabels { op, result })
+            .inc();
+    }
+
+    /// How many requests were sent to the shared registry store (every op and result).
+    pub fn registry_store_requests(&self) -> u64 {
+        let mut total = 0;
+        for op in ["get", "put"] {
+            for result in ["ok", "not_modified", "conflict", "error"] {
+                total += self
+                    .registry_store_requests
+                    .get_or_create(&StoreRequestLabels { op, result })
+                    .get();
+            }
+        }
+        total
+    }
+
+    /// Notes whether the shared registry store answered its last request.
+    pub fn registry_store_up(&self, up: bool) {
+        self.registry_store_up.set(i64::from(up));
     }
 
     /// Notes that the registry was loaded from the data dir now.

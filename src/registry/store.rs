@@ -1,6 +1,6 @@
 //! Persistence of the registry: the [`Store`] trait (load + compare-and-swap by version, so the
-//! registry can later move to a shared store) and [`FileStore`], one pretty-printed JSON file
-//! `registry.json` in the data dir.
+//! registry can live in a shared store: [`super::S3Store`]) and [`FileStore`], one
+//! pretty-printed JSON file `registry.json` in the data dir (the default, for one replica).
 //!
 //! Crash safety: every write goes to a fresh temp file in the same directory, is fsync'd, renamed
 //! over `registry.json`, and the directory is fsync'd; a `kill -9` at any moment leaves either the
@@ -35,6 +35,28 @@ pub trait Store: Send + Sync {
         expected_version: u64,
         next: &RegistryState,
     ) -> Result<(), RegistryError>;
+
+    /// The state to start from: [`Self::load`], or what a shared store falls back to when it
+    /// cannot be reached (a local cached copy).
+    fn load_at_start(&self) -> Result<Option<RegistryState>, RegistryError> {
+        self.load()
+    }
+
+    /// Whether other processes read and write this store too (replicas): then what a process
+    /// learns on its own stays out of it (see [`super::Registry::learn`]).
+    fn shared(&self) -> bool {
+        false
+    }
+
+    /// Whether the stored registry can be read (readiness): its version, or why not.
+    fn check(&self) -> Result<u64, RegistryError> {
+        Ok(self.load()?.map_or(0, |s| s.version))
+    }
+
+    /// Whether a shared store answers; `None` for a store of this process's own.
+    fn health(&self) -> Option<Result<(), String>> {
+        None
+    }
 }
 
 /// The registry as `registry.json` in a directory.

@@ -22,5 +22,6 @@ mod observe;
 mod permissions;
 mod profiles;
 mod registry;
+mod replicas;
 mod routing;
 mod s3_accepts;
