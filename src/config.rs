@@ -134,7 +134,7 @@ pub struct ConfigFile {
 }
 
 /// Default of `registry_poll_ms`: a change is seen by every replica within about this plus one
-/// request's time (the bound is 1 s), at 4 requests per second per replica at idle.
+/// request's time (well within the 1 s the replicas promise), at 4 requests per second per replica at idle.
 pub const DEFAULT_REGISTRY_POLL: Duration = Duration::from_millis(250);
 
 /// The file of the shared registry's local cached copy, in the data dir.

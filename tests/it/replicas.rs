@@ -5,7 +5,11 @@
 //! upstream served it ("A" or "B"), so a GET proves which route was in force.
 //!
 //! The moto store is reached through a TCP relay the tests can cut and restore: the store goes
-//! away and comes back with its contents. SeaweedFS is stopped and started again for real.
+//! away and comes back with its contents.
+//!
+//! Each test runs alone (`heavy`): they bound propagation in time (1 s) and load the cores with
+//! three replicas and their traffic, so neither they nor the other tests bounded in time run
+//! beside each other. SeaweedFS is stopped and started again for real.
 //! Both need their server on PATH (`conformance/setup.sh` installs them), hence `#[ignore]`;
 //! CI runs them (`cargo test -- --include-ignored`).
 
@@ -20,13 +24,13 @@ use tokio::task::{JoinHandle, JoinSet};
 
 use super::common::moto::Moto;
 use super::common::{
-    GwOpts, KEYS_A, KEYS_B, TestGateway, Upstream, collect, http_call, light, s3_client,
+    GwOpts, KEYS_A, KEYS_B, TestGateway, Upstream, collect, heavy, http_call, s3_client,
 };
 use rebucket::registry::{Registry, RegistryState};
 
 const STORE_BUCKET: &str = "rebucket-config";
 const STORE_KEY: &str = "replicas/registry.json";
-/// The bound: every replica sees a change within this.
+/// The bound on propagation: every replica sees a change within this.
 const PROPAGATION_BOUND: Duration = Duration::from_secs(1);
 
 /// A TCP relay from a loopback port to `target`, which can be cut (its connections closed,
@@ -347,8 +351,9 @@ async fn make_store_bucket(url: &str, keys: (&str, &str)) {
 }
 
 /// Churns `data`'s route through random replicas while GETs flow through all three; `writers`
-/// replicas write M registrations each at the same time. Asserts the guarantees and
-/// prints the propagation latency and the idle request rate.
+/// replicas write M registrations each at the same time. Asserts what the replicas promise
+/// (every change everywhere within [`PROPAGATION_BOUND`], none lost, GETs served by the route
+/// in force) and prints the propagation latency and the idle request rate.
 async fn churn_and_measure(c: &Cluster, store: &str) {
     let v = c.route_data(0, false).await;
     c.all_see(PROPAGATION_BOUND, |s| {
@@ -439,7 +444,7 @@ async fn churn_and_measure(c: &Cluster, store: &str) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 #[ignore = "needs moto_server (conformance/setup.sh installs it)"]
 async fn three_replicas_on_moto_see_every_change_within_a_second_and_lose_none() {
-    let _g = light().await;
+    let _g = heavy().await;
     let moto = Moto::start();
     make_store_bucket(&moto.url, ("testing", "testing")).await;
     let c = cluster(&moto.url, ("testing", "testing")).await;
@@ -449,7 +454,7 @@ async fn three_replicas_on_moto_see_every_change_within_a_second_and_lose_none()
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 #[ignore = "needs moto_server (conformance/setup.sh installs it)"]
 async fn a_store_that_goes_away_stops_no_traffic_refuses_changes_and_is_caught_up_with() {
-    let _g = light().await;
+    let _g = heavy().await;
     let moto = Moto::start();
     make_store_bucket(&moto.url, ("testing", "testing")).await;
     let mut relay = Relay::start(moto.url.trim_start_matches("http://").to_owned()).await;
@@ -576,7 +581,7 @@ async fn a_store_that_goes_away_stops_no_traffic_refuses_changes_and_is_caught_u
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 #[ignore = "needs weed (SeaweedFS; conformance/setup.sh installs it)"]
 async fn three_replicas_on_seaweedfs_lose_no_change_and_outlive_its_restart() {
-    let _g = light().await;
+    let _g = heavy().await;
     let mut weed = Seaweed::start();
     weed.ready().await;
     make_store_bucket(&weed.url, WEED_KEYS).await;
@@ -728,7 +733,7 @@ impl Drop for ChildReplica {
 #[ignore = "needs moto_server (conformance/setup.sh installs it)"]
 async fn a_replica_killed_mid_write_restarts_on_the_shared_state_and_no_acknowledged_change_is_lost()
  {
-    let _g = light().await;
+    let _g = heavy().await;
     let moto = Moto::start();
     make_store_bucket(&moto.url, ("testing", "testing")).await;
     let c = cluster(&moto.url, ("testing", "testing")).await;
