@@ -8,6 +8,11 @@ use super::UserCommand;
 use super::admin_client::AdminClient;
 use super::commands::pretty;
 
+/// The admin API path of `name`'s grants.
+fn grants_path(name: &str) -> String {
+    format!("{}/grants", user_path(name))
+}
+
 fn user_path(name: &str) -> String {
     format!("/v1/users/{name}")
 }
@@ -124,8 +129,7 @@ pub async fn user(c: AdminClient, command: UserCommand, as_json: bool) -> Result
             permission,
         } => {
             let body = json!({"bucket": bucket, "permission": permission});
-            let path = format!("{}/grants", user_path(&name));
-            let v = c.call(Method::PUT, &path, Some(body)).await?;
+            let v = c.call(Method::PUT, &grants_path(&name), Some(body)).await?;
             Ok(if as_json { pretty(&v) } else { user_text(&v) })
         }
         UserCommand::Revoke {
@@ -134,8 +138,9 @@ pub async fn user(c: AdminClient, command: UserCommand, as_json: bool) -> Result
             permission,
         } => {
             let body = json!({"bucket": bucket, "permission": permission});
-            let path = format!("{}/grants", user_path(&name));
-            let v = c.call(Method::DELETE, &path, Some(body)).await?;
+            let v = c
+                .call(Method::DELETE, &grants_path(&name), Some(body))
+                .await?;
             Ok(if as_json { pretty(&v) } else { user_text(&v) })
         }
     }

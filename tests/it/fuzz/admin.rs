@@ -48,7 +48,7 @@ fn prop_value() -> impl Strategy<Value = Value> {
         4 => prop::sample::select(vec![
             "", "pics", "photos", "auto", "path", "virtual", "us-east-1", "eu-west-3",
             "default", "other", "http://127.0.0.1:1", "https://s3.example.test",
-            "http://169.254.169.254", "http://[::1]:9000", "ftp://x", "http://user@host",
+            "http://[fe80::1]:9000", "http://[::1]:9000", "ftp://x", "http://user@host",
             "http://h/path", "HTTP://UPPER:80/", "http://h:99999", "s3://photos",
             "Bad_Bucket", "a..b", "xn--x", "192.168.1.1",
         ])

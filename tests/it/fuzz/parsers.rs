@@ -36,7 +36,7 @@ fn value_text() -> impl Strategy<Value = String> {
         "]",
         "::1",
         "127.0.0.1",
-        "169.254.169.254",
+        "fe80::1",
         "localhost",
         "a",
         "B",
