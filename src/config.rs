@@ -26,6 +26,7 @@
 //! post_object_memory_bytes = 268435456  # memory all POST forms in flight may hold together
 //! discovery_per_second = 10         # bucket look-ups (HeadBucket) started per second on
 //!                                   # clients' behalf (unsigned callers never start one)
+//! lean_path = true                  # plain GETs and HEADs forwarded without the AWS SDK
 //! embedded_fallback = false         # buckets with no route of their own go to the embedded
 //!                                   # store (default: only when no upstream is configured)
 //! # A registry shared by several replicas (default: <data-dir>/registry.json, one replica):
@@ -66,6 +67,16 @@ pub enum ConfigError {
         path: PathBuf,
         source: std::io::Error,
     },
+}
+
+/// `lean_path`: `REBUCKET_LEAN_PATH` (`true`/`false`) if set, else the config file's, else on.
+fn lean_path(env: &HashMap<String, String>, file: Option<bool>) -> Result<bool, ConfigError> {
+    match vars::var(env, "REBUCKET_LEAN_PATH") {
+        None => Ok(file.unwrap_or(true)),
+        Some(v) => v.trim().parse().map_err(|_| {
+            ConfigError::Invalid(format!("REBUCKET_LEAN_PATH={v:?}: expected true or false"))
+        }),
+    }
 }
 
 /// One client identity allowed to call the S3 front.
@@ -113,6 +124,8 @@ pub struct ConfigFile {
     #[serde(default)]
     pub ready_checks_upstream: bool,
     pub discovery_per_second: Option<u32>,
+    /// Whether plain GETs and HEADs take the lean path (default on).
+    pub lean_path: Option<bool>,
     pub post_object_memory_bytes: Option<u64>,
     /// Whether a bucket with no route of its own goes to the embedded store; unset: only when
     /// nothing at all is configured (see [`crate::upstream::route::Defaults`]).
@@ -301,6 +314,9 @@ pub struct ServeConfig {
     /// clients' behalf (default [`DEFAULT_DISCOVERY_PER_SECOND`]); past it,
     /// requests use the route as it is. Bounds what any caller can make rebucket ask upstreams.
     pub discovery_per_second: u32,
+    /// Whether plain GETs and HEADs of objects are forwarded without the SDK (see
+    /// `gateway::lean`): `REBUCKET_LEAN_PATH`, else `lean_path` of the config file, else on.
+    pub lean_path: bool,
     /// The memory all POST-form uploads in flight may hold together: each form reserves its
     /// declared length (at most `post_object_max_bytes`) before s3s reads it; a form that
     /// does not fit is refused with `503 SlowDown`.
@@ -492,6 +508,7 @@ impl ServeConfig {
             discovery_per_second: file
                 .discovery_per_second
                 .unwrap_or(DEFAULT_DISCOVERY_PER_SECOND),
+            lean_path: lean_path(env, file.lean_path)?,
             default_endpoint,
             default_profile: vars::var(env, "AWS_PROFILE").map(str::to_owned),
             env_credentials,

@@ -139,6 +139,7 @@ pub async fn start(config: ServeConfig, env: ProfileEnv) -> Result<Running, BoxE
     }));
     let gateway = Gateway::new(registry, resolver.clone(), pool.clone(), metrics.clone());
     gateway.set_discovery_per_second(config.discovery_per_second);
+    gateway.set_lean_path(config.lean_path);
 
     let s3 = crate::front::service(&config, gateway.clone());
     let s3_listener = TcpListener::bind(config.listen).await?;

@@ -336,6 +336,7 @@ mod tests {
             allow_link_local,
             ready_checks_upstream,
             discovery_per_second,
+            lean_path,
             post_object_memory_bytes,
             embedded_fallback,
             registry,

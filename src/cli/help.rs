@@ -46,6 +46,7 @@ Environment (read once at start):
   REBUCKET_LISTEN, REBUCKET_ADMIN_LISTEN, REBUCKET_DATA_DIR, REBUCKET_CONFIG,
   REBUCKET_LOG_FORMAT, REBUCKET_METRICS_LISTEN
                                the flags of the same names (a flag given wins)
+  REBUCKET_LEAN_PATH           true or false: the config key lean_path (the variable wins)
   RUST_LOG                     log filter, e.g. info (default), debug, rebucket=debug
 
 Config file keys (--config FILE; all optional; `rebucket config example` prints them commented):
@@ -69,6 +70,7 @@ Config file keys (--config FILE; all optional; `rebucket config example` prints 
   ready_checks_upstream        /readyz also checks the default upstream (default false)
   post_object_memory_bytes     memory all POST forms in flight share (default 268435456)
   discovery_per_second         bucket look-ups started per second (default 10)
+  lean_path                    plain GETs and HEADs forwarded without the AWS SDK (default true)
   embedded_fallback            buckets with no route go to the embedded store (default: only
                                when no endpoint, profile, keys or routed bucket is configured)
   registry                     s3://BUCKET/KEY: a registry shared by several replicas

@@ -5,6 +5,8 @@
 //! s3s alone does not:
 //! - requests S3 answers differently, taken as s3s custom routes after the signature check
 //!   (unknown methods, [`IgnoredRange`]);
+//! - plain signed GETs and HEADs of objects, taken as a custom route for the gateway's lean
+//!   path (`lean`), which skips s3s's input parsing and the SDK;
 //! - s3s's differences from S3 fixed on the HTTP layer around s3s ([`Parity`]);
 //! - how a request reached the front ([`FrontOrigin`]), for answers that hand out a URL;
 //! - browsers' cross-origin requests ([`Cors`]): preflights as a custom route, the
@@ -24,6 +26,7 @@ mod error;
 mod form;
 mod host;
 mod layer;
+mod lean;
 mod parity;
 mod range;
 mod verdict;
@@ -227,6 +230,8 @@ impl s3s::route::S3Route for Routes {
             || self
                 .ignored_range
                 .is_match(method, uri, headers, extensions)
+            || (self.front.gateway.lean_path_on()
+                && lean::is_lean_read(&self.front.host, method, uri, headers))
     }
 
     async fn check_access(&self, req: &mut S3Request<Body>) -> S3Result<()> {
@@ -248,8 +253,8 @@ impl s3s::route::S3Route for Routes {
                 .allow(bucket.as_deref(), needed, &mut req.extensions);
         }
         if req.method == http::Method::GET || req.method == http::Method::HEAD {
-            // The ignored-Range route: a GetObject or HeadObject the inner service runs
-            // without access checks, so its permission is checked here.
+            // The ignored-Range route and the lean path: a GetObject or HeadObject the inner
+            // service runs without access checks, so its permission is checked here.
             let bucket = self.bucket_of(&req.uri, &req.headers);
             self.callers.allow(
                 req.credentials.as_ref(),
@@ -278,6 +283,15 @@ impl s3s::route::S3Route for Routes {
         } else {
             "GetObject"
         });
-        self.ignored_range.call(req).await
+        if IgnoredRange::unusable_range(&req.headers) {
+            return self.ignored_range.call(req).await;
+        }
+        lean::serve(
+            &self.front.gateway,
+            &self.front.host,
+            &self.ignored_range,
+            req,
+        )
+        .await
     }
 }

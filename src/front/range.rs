@@ -42,7 +42,7 @@ impl IgnoredRange {
     }
 
     /// Whether `headers` hold a `Range` that s3s would refuse.
-    fn unusable_range(headers: &http::HeaderMap) -> bool {
+    pub(super) fn unusable_range(headers: &http::HeaderMap) -> bool {
         headers.get(http::header::RANGE).is_some_and(|v| {
             v.to_str()
                 .map_or(true, |v| s3s::dto::Range::parse(v).is_err())
@@ -51,7 +51,7 @@ impl IgnoredRange {
 }
 
 /// `uri` without the presigned-signature parameters.
-fn unsigned_uri(uri: &http::Uri) -> http::Uri {
+pub(super) fn unsigned_uri(uri: &http::Uri) -> http::Uri {
     let Some(query) = uri.query() else {
         return uri.clone();
     };
@@ -85,9 +85,18 @@ impl s3s::route::S3Route for IgnoredRange {
             && Self::unusable_range(headers)
     }
 
-    async fn call(&self, req: S3Request<Body>) -> S3Result<S3Response<Body>> {
+    async fn call(&self, mut req: S3Request<Body>) -> S3Result<S3Response<Body>> {
+        req.headers.remove(http::header::RANGE);
+        self.hand_over(req).await
+    }
+}
+
+impl IgnoredRange {
+    /// Serves a GET or HEAD whose signature and access the front checked through the
+    /// unauthenticated service, without its credentials (also what the lean path declines,
+    /// see `super::lean`).
+    pub(super) async fn hand_over(&self, req: S3Request<Body>) -> S3Result<S3Response<Body>> {
         let mut headers = req.headers;
-        headers.remove(http::header::RANGE);
         headers.remove(http::header::AUTHORIZATION);
         let mut forwarded = http::Request::new(Body::empty());
         // The buckets the front's check lets an unsigned caller reach only unsigned.

@@ -5,7 +5,7 @@
 //! the upstream's, call the upstream through `s3s_aws::Proxy`, map the error — which
 //! [`forward`] does once for all; [`ops`] lists every operation with its bucket-renaming rule
 //! and generates the plain ones. The operations with more to do have their own module:
-//! [`get`] (what GET and HEAD serve), [`put`] (uploads, with [`body`] watching what the client
+//! [`get`] (what GET and HEAD serve; [`lean`] serves the plain ones without the SDK), [`put`] (uploads, with [`body`] watching what the client
 //! sends), [`copy`] (copies, possibly across upstreams), [`bucket`] (bucket lifecycle, listing,
 //! CORS rules). [`discovery`] looks a bucket up on first use and records its region.
 //! [`FrontOrigin`] is how the client reached the front, for answers that hand out a URL; the
@@ -19,6 +19,7 @@ mod discovery;
 mod error;
 mod forward;
 mod get;
+mod lean;
 mod ops;
 mod origin;
 mod put;
@@ -26,6 +27,7 @@ mod unsigned;
 
 pub use discovery::{DEFAULT_DISCOVERY_PER_SECOND, DiscoveryError, NEGATIVE_TTL};
 pub use error::{GatewayError, MAX_UPLOAD_SIZE};
+pub use lean::{Declined, Lean, LeanRead, serve_declined};
 pub use ops::OPERATIONS;
 pub use origin::{FrontOrigin, object_url};
 pub use unsigned::Unsigned;
@@ -57,6 +59,8 @@ struct Inner {
     pool: Arc<UpstreamPool>,
     discovery: discovery::Discovery,
     metrics: Arc<Metrics>,
+    /// Whether GET and HEAD may take the lean path (`lean_path`, see [`lean`]).
+    lean_path: std::sync::atomic::AtomicBool,
 }
 
 impl Gateway {
@@ -73,8 +77,23 @@ impl Gateway {
                 pool,
                 discovery: discovery::Discovery::default(),
                 metrics,
+                lean_path: std::sync::atomic::AtomicBool::new(true),
             }),
         }
+    }
+
+    /// Turns the lean path for GET and HEAD on or off (`lean_path`; on by default).
+    pub fn set_lean_path(&self, on: bool) {
+        self.inner
+            .lean_path
+            .store(on, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// Whether the lean path is on.
+    pub fn lean_path_on(&self) -> bool {
+        self.inner
+            .lean_path
+            .load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// The metrics of this gateway.

@@ -110,6 +110,7 @@ pub struct Metrics {
     connections: Family<ListenerLabels, Gauge>,
     upstream_clients: Gauge,
     discovery: Family<ResultLabels, Counter>,
+    lean_path: Family<ResultLabels, Counter>,
     registry_version: Gauge,
     registry_loaded: Gauge<f64, AtomicU64>,
     credential_reloads: Family<ReloadLabels, Counter>,
@@ -145,6 +146,7 @@ impl Metrics {
             connections: Family::default(),
             upstream_clients: Gauge::default(),
             discovery: Family::default(),
+            lean_path: Family::default(),
             registry_version: Gauge::default(),
             registry_loaded: Gauge::default(),
             credential_reloads: Family::default(),
@@ -202,6 +204,11 @@ impl Metrics {
             "discovery_lookups",
             "Region look-ups of buckets used for the first time, by result",
             m.discovery.clone(),
+        );
+        r.register(
+            "lean_path",
+            "GET and HEAD requests the lean path took, by result: answered (the upstream's answer went to the client) or declined (served the SDK's way)",
+            m.lean_path.clone(),
         );
         r.register(
             "registry_version",
@@ -290,6 +297,15 @@ impl Metrics {
         self.discovery
             .get_or_create(&ResultLabels {
                 result: if ok { "ok" } else { "error" },
+            })
+            .inc();
+    }
+
+    /// Counts a request the lean path took: `answered` it, or handed it to the SDK path.
+    pub fn lean_path(&self, answered: bool) {
+        self.lean_path
+            .get_or_create(&ResultLabels {
+                result: if answered { "answered" } else { "declined" },
             })
             .inc();
     }

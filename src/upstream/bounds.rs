@@ -21,7 +21,9 @@
 //! Calls that are not idempotent are tried once ([`NotRetried`]): CreateMultipartUpload
 //! (a retry opens a second upload), CompleteMultipartUpload (a retry after a success answers
 //! NoSuchUpload), CopyObject and UploadPartCopy (a retry repeats a copy that may have
-//! happened). See the AWS SDKs and Tools Reference Guide, "Retry behavior".
+//! happened). See the AWS SDKs and Tools Reference Guide, "Retry behavior". So is a call made
+//! inside [`one_attempt_left`]: the second attempt of a read the lean path already sent once
+//! (`gateway::lean`), so that a failing upstream gets no more attempts than without it.
 //!
 //! The same wrapper refuses requests whose URL may not be connected to (see
 //! [`super::guard::Destinations`]).
@@ -332,7 +334,20 @@ impl ClassifyRetry for NoRetryAfterStall {
     }
 }
 
-/// Tries the calls that are not idempotent once (see the module documentation).
+tokio::task_local! {
+    static ATTEMPT_SPENT: ();
+}
+
+/// Runs `calls` (SDK calls of one request) with one attempt of the request spent already
+/// elsewhere: each is tried once, never again (see the module documentation).
+pub fn one_attempt_left<F: std::future::Future>(
+    calls: F,
+) -> impl std::future::Future<Output = F::Output> {
+    ATTEMPT_SPENT.scope((), calls)
+}
+
+/// Tries the calls that are not idempotent once, and the calls made inside
+/// [`one_attempt_left`] (see the module documentation).
 #[derive(Debug)]
 pub struct NotRetried;
 
@@ -364,7 +379,7 @@ impl Intercept for NotRetried {
     ) -> Result<(), BoxError> {
         // The standard retry strategy reads the retry config of each call from its config
         // bag, where this layer comes first.
-        if Self::applies(context.input()) {
+        if Self::applies(context.input()) || ATTEMPT_SPENT.try_with(|()| ()).is_ok() {
             cfg.interceptor_state().store_put(RetryConfig::disabled());
         }
         Ok(())

@@ -119,6 +119,22 @@ impl UpstreamError {
 }
 
 impl UpstreamError {
+    /// Classifies a failure of a request sent without the SDK (`super::direct`) for `route`:
+    /// what the connector said, as [`Self::of_call`] reads it from the SDK's errors.
+    pub fn of_connector(err: &ConnectorError, route: &Route, op: &'static str) -> Self {
+        let cause = root_cause(err);
+        let route = route.describe();
+        let classified = if err.is_timeout() {
+            Self::TimedOut { route, op, cause }
+        } else if err.is_io() {
+            Self::Unreachable { route, op, cause }
+        } else {
+            Self::BadResponse { route, op, cause }
+        };
+        tracing::warn!(error = %classified, "upstream call failed");
+        classified
+    }
+
     /// The `kind` label of `rebucket_upstream_errors_total` for a failure without an S3 error
     /// (`None` for an upstream's S3 error, a bare 4xx or an unroutable bucket).
     pub fn metric_kind(&self) -> Option<&'static str> {

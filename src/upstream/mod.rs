@@ -3,12 +3,14 @@
 //! clients send them (`shape`), trailing checksums sent on ([`trailer`]), the mapping of
 //! upstream failures to S3 errors ([`error`]), answers of S3-compatible servers normalized for
 //! the SDK ([`compat`]), what an answer said beyond the SDK's output ([`raw`]), the time bounds
-//! and retries of upstream calls ([`bounds`]) and the connect-time address guard ([`guard`]).
+//! and retries of upstream calls ([`bounds`]), requests sent without the SDK ([`direct`]) and
+//! the connect-time address guard ([`guard`]).
 //! The third step of the request path (front → gateway → upstream); below it only the
 //! registry and the profiles.
 
 pub mod bounds;
 pub mod compat;
+pub mod direct;
 pub mod error;
 pub mod guard;
 pub mod raw;
@@ -98,6 +100,8 @@ pub struct UpstreamPool {
     http: SharedHttpClient,
     /// The bounded and guarded HTTP client.
     connect: SharedHttpClient,
+    /// [`Self::connect`]'s connector, for requests sent without the SDK.
+    direct: direct::Direct,
     settings: PoolSettings,
     clients: Mutex<HashMap<UpstreamKey, Entry>>,
 }
@@ -122,9 +126,11 @@ impl UpstreamPool {
             settings.destinations.clone(),
         );
         let http = compat::normalizing(connect.clone());
+        let direct = direct::Direct::new(&connect, settings.connect_timeout);
         Self {
             http,
             connect,
+            direct,
             settings,
             clients: Mutex::new(HashMap::new()),
         }
@@ -147,6 +153,11 @@ impl UpstreamPool {
             },
         );
         client
+    }
+
+    /// The HTTP connector every upstream client uses, for requests sent without the SDK.
+    pub fn direct(&self) -> &direct::Direct {
+        &self.direct
     }
 
     /// How many clients are cached.

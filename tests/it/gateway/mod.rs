@@ -2,6 +2,7 @@
 //! upstream that checks signatures.
 
 mod auth;
+mod lean;
 mod objects;
 mod transfers;
 mod upstream_errors;

@@ -1,0 +1,331 @@
+//! The lean path and the SDK path answer the same: one upstream, two gateways in front of it —
+//! one with the lean path (the default), one with `lean_path = false` — and the same signed
+//! GETs and HEADs sent to both (header-signed and presigned, with ranges, conditions, response
+//! overrides, odd keys, missing keys). Status, body, the S3 error code and every header a
+//! client reads must be equal, and the lean gateway's metrics must show that it answered the
+//! reads it may take itself and handed the rest to the SDK path.
+
+use std::time::{Duration, SystemTime};
+
+use aws_sigv4::http_request::{
+    PayloadChecksumKind, PercentEncodingMode, SignableBody, SignableRequest, SignatureLocation,
+    SigningSettings, UriPathNormalizationMode, sign,
+};
+use aws_sigv4::sign::v4;
+use aws_smithy_runtime_api::client::identity::Identity;
+
+use super::*;
+use crate::observe::scrape;
+
+/// Headers S3 clients read from a GET or HEAD answer.
+const COMPARED: &[&str] = &[
+    "content-type",
+    "content-length",
+    "content-range",
+    "content-encoding",
+    "content-disposition",
+    "content-language",
+    "cache-control",
+    "expires",
+    "etag",
+    "last-modified",
+    "accept-ranges",
+    "x-amz-version-id",
+    "x-amz-delete-marker",
+    "x-amz-mp-parts-count",
+    "x-amz-storage-class",
+    "x-amz-tagging-count",
+];
+
+/// One read, as a client sends it.
+struct Read {
+    method: &'static str,
+    /// Percent-encoded as it goes on the path.
+    key: &'static str,
+    query: &'static str,
+    headers: Vec<(&'static str, String)>,
+    /// Whether the lean gateway may answer it itself (a 2xx or 304 from the upstream).
+    lean: bool,
+}
+
+fn read(method: &'static str, key: &'static str, lean: bool) -> Read {
+    Read {
+        method,
+        key,
+        query: "",
+        headers: Vec::new(),
+        lean,
+    }
+}
+
+impl Read {
+    fn query(mut self, q: &'static str) -> Self {
+        self.query = q;
+        self
+    }
+    fn header(mut self, name: &'static str, value: impl Into<String>) -> Self {
+        self.headers.push((name, value.into()));
+        self
+    }
+}
+
+/// `read` sent to `gw` (path style), signed in its headers or presigned in its query.
+async fn send(gw: &TestGateway, r: &Read, presigned: bool) -> (u16, http::HeaderMap, bytes::Bytes) {
+    let authority = gw.s3_addr().to_string();
+    let path = format!("/lean/{}", r.key);
+    let url = if r.query.is_empty() {
+        format!("http://{authority}{path}")
+    } else {
+        format!("http://{authority}{path}?{}", r.query)
+    };
+    let mut headers: Vec<(String, String)> = vec![("host".into(), authority.clone())];
+    if !presigned {
+        headers.push(("x-amz-content-sha256".into(), "UNSIGNED-PAYLOAD".into()));
+    }
+    let signed: Vec<(String, String)> = headers.clone();
+    for (k, v) in &r.headers {
+        headers.push(((*k).to_owned(), v.clone()));
+    }
+    let mut settings = SigningSettings::default();
+    settings.percent_encoding_mode = PercentEncodingMode::Single;
+    settings.uri_path_normalization_mode = UriPathNormalizationMode::Disabled;
+    if presigned {
+        settings.signature_location = SignatureLocation::QueryParams;
+        settings.expires_in = Some(Duration::from_secs(300));
+    } else {
+        settings.payload_checksum_kind = PayloadChecksumKind::XAmzSha256;
+    }
+    let identity: Identity = aws_credential_types::Credentials::new(
+        gw.front.0.clone(),
+        gw.front.1.clone(),
+        None,
+        None,
+        "test",
+    )
+    .into();
+    let params = v4::SigningParams::builder()
+        .identity(&identity)
+        .region("us-east-1")
+        .name("s3")
+        .time(SystemTime::now())
+        .settings(settings)
+        .build()
+        .unwrap()
+        .into();
+    // Header-signed requests sign every header; presigned ones only the host (S3 accepts
+    // unsigned headers next to a presigned URL).
+    let to_sign = if presigned { &signed } else { &headers };
+    let signable = SignableRequest::new(
+        r.method,
+        url.as_str(),
+        to_sign.iter().map(|(k, v)| (k.as_str(), v.as_str())),
+        SignableBody::UnsignedPayload,
+    )
+    .unwrap();
+    let (instructions, _) = sign(signable, &params).unwrap().into_parts();
+    let mut req = http::Request::builder()
+        .method(r.method)
+        .uri(&url)
+        .body(())
+        .unwrap();
+    for (k, v) in &headers {
+        req.headers_mut().append(
+            http::HeaderName::from_bytes(k.as_bytes()).unwrap(),
+            v.parse().unwrap(),
+        );
+    }
+    instructions.apply_to_request_http1x(&mut req);
+    let headers: Vec<(String, String)> = req
+        .headers()
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_str().unwrap().to_owned()))
+        .collect();
+    http_call(r.method, &req.uri().to_string(), &headers, Vec::new()).await
+}
+
+/// What two answers must agree on.
+fn comparable(answer: &(u16, http::HeaderMap, bytes::Bytes)) -> String {
+    let (status, headers, body) = answer;
+    let mut out = format!("status {status}\n");
+    for name in COMPARED {
+        let values: Vec<&str> = headers
+            .get_all(*name)
+            .iter()
+            .map(|v| v.to_str().unwrap_or("?"))
+            .collect();
+        out.push_str(&format!("{name}: {values:?}\n"));
+    }
+    let mut meta: Vec<String> = headers
+        .iter()
+        .filter(|(k, _)| {
+            k.as_str().starts_with("x-amz-meta-") || k.as_str().starts_with("x-amz-checksum-")
+        })
+        .map(|(k, v)| format!("{k}: {}", v.to_str().unwrap_or("?")))
+        .collect();
+    meta.sort();
+    out.push_str(&meta.join("\n"));
+    if *status >= 300 && !body.is_empty() {
+        out.push_str(&format!("\ncode {}", xml_code(body)));
+    } else {
+        out.push_str(&format!(
+            "\nbody {} bytes md5 {}",
+            body.len(),
+            md5_hex(body)
+        ));
+    }
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lean_and_sdk_paths_answer_every_read_the_same() {
+    let _g = light().await;
+    let (up, lean) = setup("lean").await;
+    let sdk = TestGateway::start(GwOpts {
+        configure: Some(|c| c.lean_path = false),
+        ..GwOpts::upstream(&up)
+    })
+    .await;
+    for gw in [&lean, &sdk] {
+        gw.set_props(
+            "lean",
+            serde_json::json!({"extra.aws.cloud_region": "us-east-1"}),
+        )
+        .await;
+    }
+    let c = up.client();
+    c.put_object()
+        .bucket("lean")
+        .key("doc.txt")
+        .body(b"0123456789abcdefghij".to_vec().into())
+        .content_type("text/plain")
+        .cache_control("max-age=60")
+        .content_disposition("attachment; filename=\"doc.txt\"")
+        .content_language("en")
+        .metadata("colour", "blue")
+        .send()
+        .await
+        .expect("put doc.txt");
+    up.put("lean", "dir/a b+ü~.bin", &pattern(300_000, 7)).await;
+    let etag = c
+        .head_object()
+        .bucket("lean")
+        .key("doc.txt")
+        .send()
+        .await
+        .unwrap()
+        .e_tag()
+        .unwrap()
+        .to_owned();
+    let reads = vec![
+        read("GET", "doc.txt", true),
+        read("HEAD", "doc.txt", true),
+        read("GET", "doc.txt", true).header("range", "bytes=2-5"),
+        read("GET", "doc.txt", true).header("range", "bytes=-4"),
+        read("HEAD", "doc.txt", true).header("range", "bytes=10-"),
+        read("GET", "doc.txt", true).header("if-match", etag.clone()),
+        read("GET", "doc.txt", true).header("if-none-match", etag.clone()),
+        read("HEAD", "doc.txt", true).header("if-none-match", etag.clone()),
+        // s3s-fs does not evaluate If-Match: 200 on both paths (S3 answers 412).
+        read("GET", "doc.txt", true).header("if-match", "\"0000\""),
+        read("GET", "doc.txt", true).header("if-modified-since", "Wed, 01 Jan 2100 00:00:00 GMT"),
+        read("GET", "doc.txt", false).header("range", "bytes=100-200"),
+        read("GET", "doc.txt", true)
+            .query("response-content-type=application%2Fjson&response-cache-control=no-cache"),
+        read("GET", "doc.txt", true).query("partNumber=1"),
+        read("GET", "doc.txt", true).query("x-id=GetObject"),
+        read("GET", "doc.txt", true).header("x-amz-checksum-mode", "ENABLED"),
+        read("GET", "dir/a%20b%2B%C3%BC~.bin", true),
+        read("HEAD", "dir/a%20b%2B%C3%BC~.bin", true),
+        read("GET", "dir/a%20b%2B%C3%BC~.bin", true).header("range", "bytes=1000-99999"),
+        read("GET", "missing.txt", false),
+        read("HEAD", "missing.txt", false),
+    ];
+    for r in &reads {
+        for presigned in [false, true] {
+            let before = scrape(&lean).await;
+            let a = send(&lean, r, presigned).await;
+            let b = send(&sdk, r, presigned).await;
+            let what = format!(
+                "{} /lean/{}?{} {:?} presigned={presigned}",
+                r.method, r.key, r.query, r.headers
+            );
+            assert_eq!(
+                comparable(&a),
+                comparable(&b),
+                "{what}: lean path (left) and SDK path (right) differ"
+            );
+            let after = scrape(&lean).await;
+            let moved = |result: &str| {
+                after.moved(
+                    &before,
+                    &format!("rebucket_lean_path_total{{result=\"{result}\"}}"),
+                )
+            };
+            let want = if r.lean { (1.0, 0.0) } else { (0.0, 1.0) };
+            assert_eq!(
+                (moved("answered"), moved("declined")),
+                want,
+                "{what}: {}",
+                a.0
+            );
+        }
+    }
+    let sdk_scrape = scrape(&sdk).await;
+    assert_eq!(
+        sdk_scrape.get("rebucket_lean_path_total{result=\"answered\"}"),
+        0.0
+    );
+    assert_eq!(
+        sdk_scrape.get("rebucket_lean_path_total{result=\"declined\"}"),
+        0.0
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reads_the_lean_path_cannot_serve_exactly_go_the_sdk_way() {
+    let _g = light().await;
+    let (up, gw) = setup("lean").await;
+    up.put("lean", "k", b"value").await;
+    let c = gw.client();
+    // Not registered yet: the first read goes the SDK's way (it starts the region look-up).
+    let before = scrape(&gw).await;
+    let got = c.get_object().bucket("lean").key("k").send().await.unwrap();
+    assert_eq!(collect(got.body).await, b"value");
+    let after = scrape(&gw).await;
+    assert_eq!(
+        after.moved(&before, "rebucket_lean_path_total{result=\"answered\"}"),
+        0.0
+    );
+    // Once the bucket is registered with its region, the same read is answered lean.
+    gw.set_props(
+        "lean",
+        serde_json::json!({"extra.aws.cloud_region": "us-east-1"}),
+    )
+    .await;
+    let before = scrape(&gw).await;
+    let got = c.get_object().bucket("lean").key("k").send().await.unwrap();
+    assert_eq!(collect(got.body).await, b"value");
+    let after = scrape(&gw).await;
+    assert_eq!(
+        after.moved(&before, "rebucket_lean_path_total{result=\"answered\"}"),
+        1.0
+    );
+    // Sub-resources are other operations: never the lean path's.
+    let before = scrape(&gw).await;
+    c.get_object_tagging()
+        .bucket("lean")
+        .key("k")
+        .send()
+        .await
+        .ok();
+    c.get_object_acl().bucket("lean").key("k").send().await.ok();
+    let after = scrape(&gw).await;
+    assert_eq!(
+        after.moved(&before, "rebucket_lean_path_total{result=\"answered\"}"),
+        0.0
+    );
+    assert_eq!(
+        after.moved(&before, "rebucket_lean_path_total{result=\"declined\"}"),
+        0.0
+    );
+}
