@@ -5,8 +5,8 @@
 //! s3s alone does not:
 //! - requests S3 answers differently, taken as s3s custom routes after the signature check
 //!   (unknown methods, [`IgnoredRange`]);
-//! - plain signed GETs and HEADs of objects, taken as a custom route for the gateway's lean
-//!   path (`lean`), which skips s3s's input parsing and the SDK;
+//! - plain signed GETs, HEADs and uploads of objects, taken as a custom route for the
+//!   gateway's lean path (`lean`), which skips s3s's input parsing and the SDK;
 //! - s3s's differences from S3 fixed on the HTTP layer around s3s ([`Parity`]);
 //! - how a request reached the front ([`FrontOrigin`]), for answers that hand out a URL;
 //! - browsers' cross-origin requests ([`Cors`]): preflights as a custom route, the
@@ -44,7 +44,7 @@ pub use parity::Parity;
 pub use range::IgnoredRange;
 pub use verdict::{Caller, Verdict};
 
-use crate::gateway::FrontOrigin;
+use crate::gateway::{FrontOrigin, LeanUpload};
 use crate::listener::IdleBodies;
 use crate::registry::Permission;
 
@@ -189,12 +189,33 @@ impl Routes {
     }
 
     /// The permission a request taken by a route needs: `read` for GET and HEAD (a Range S3
-    /// ignores), `write` for anything else (a POST form, an unknown method).
+    /// ignores, the lean path), `write` for anything else (a lean upload, a POST form, an
+    /// unknown method).
     fn needed(method: &http::Method) -> Permission {
         if method == http::Method::GET || method == http::Method::HEAD {
             Permission::Read
         } else {
             Permission::Write
+        }
+    }
+}
+
+impl Routes {
+    /// Whether the lean path takes an upload: its plan, kept in the request's extensions for
+    /// [`S3Route::call`](s3s::route::S3Route::call).
+    fn take_upload(
+        &self,
+        method: &http::Method,
+        uri: &http::Uri,
+        headers: &http::HeaderMap,
+        extensions: &mut http::Extensions,
+    ) -> bool {
+        match lean::lean_upload(&self.front.gateway, &self.front.host, method, uri, headers) {
+            Some(upload) => {
+                extensions.insert(upload);
+                true
+            }
+            None => false,
         }
     }
 }
@@ -232,6 +253,7 @@ impl s3s::route::S3Route for Routes {
                 .is_match(method, uri, headers, extensions)
             || (self.front.gateway.lean_path_on()
                 && lean::is_lean_read(&self.front.host, method, uri, headers))
+            || self.take_upload(method, uri, headers, extensions)
     }
 
     async fn check_access(&self, req: &mut S3Request<Body>) -> S3Result<()> {
@@ -252,21 +274,25 @@ impl s3s::route::S3Route for Routes {
                 .anonymous
                 .allow(bucket.as_deref(), needed, &mut req.extensions);
         }
-        if req.method == http::Method::GET || req.method == http::Method::HEAD {
+        if req.method == http::Method::GET
+            || req.method == http::Method::HEAD
+            || req.extensions.get::<LeanUpload>().is_some()
+        {
             // The ignored-Range route and the lean path: a GetObject or HeadObject the inner
-            // service runs without access checks, so its permission is checked here.
+            // service runs without access checks, or an upload the gateway sends itself, so
+            // its permission is checked here.
             let bucket = self.bucket_of(&req.uri, &req.headers);
             self.callers.allow(
                 req.credentials.as_ref(),
                 bucket.as_deref(),
-                Permission::Read,
+                Self::needed(&req.method),
             )?;
         }
         Verdict::admit(&req.extensions, signed);
         Ok(())
     }
 
-    async fn call(&self, req: S3Request<Body>) -> S3Result<S3Response<Body>> {
+    async fn call(&self, mut req: S3Request<Body>) -> S3Result<S3Response<Body>> {
         if unknown_method(&req.method) {
             return Err(FrontError::MethodNotAllowed(req.method).into());
         }
@@ -277,6 +303,16 @@ impl s3s::route::S3Route for Routes {
                 .host
                 .bucket_and_key(host(&req.headers), req.uri.path());
             return self.front.cors.preflight(&bucket, &req.headers).await;
+        }
+        if let Some(upload) = req.extensions.remove::<LeanUpload>() {
+            crate::metrics::request::set_operation(
+                if req.uri.query().is_some_and(|q| q.contains("uploadId=")) {
+                    "UploadPart"
+                } else {
+                    "PutObject"
+                },
+            );
+            return lean::send_upload(&self.front.gateway, upload, req).await;
         }
         crate::metrics::request::set_operation(if req.method == http::Method::HEAD {
             "HeadObject"

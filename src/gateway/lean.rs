@@ -1,38 +1,78 @@
-//! The lean path: GetObject and HeadObject forwarded without the SDK.
+//! The lean path: GetObject, HeadObject, PutObject and UploadPart forwarded without the SDK.
 //!
-//! Most S3 traffic is small reads, and for them the SDK path (s3s DTO → SDK input → the SDK's
+//! Most S3 traffic is small reads and writes, and for them the SDK path (s3s DTO → SDK input → the SDK's
 //! orchestrator → SDK output → s3s DTO) costs several times what the upstream spends serving
-//! them (docs/PERFORMANCE.md has the profile). Here a read the client sent is re-addressed to
-//! the bucket's upstream, signed for it and sent over the same HTTP client
+//! them (docs/PERFORMANCE.md has the profile). Here a request the client sent is re-addressed
+//! to the bucket's upstream, signed for it and sent over the same HTTP client
 //! (`upstream::direct`); the upstream's answer goes back as it came — status, headers, the body
 //! streamed — with only what the SDK path also changes: hop-by-hop headers dropped, and
-//! `aws-chunked` taken out of a stored `Content-Encoding` (see [`super::get`]).
+//! `aws-chunked` taken out of `Content-Encoding` (see [`super::get`]).
 //!
-//! The lean path takes a read only when it can serve it exactly as the SDK path would, and
-//! *declines* it otherwise ([`Lean::Declined`]), for the SDK path to serve:
+//! The lean path takes a request only when it can serve it as the SDK path would, and
+//! *declines* it otherwise, for the SDK path to serve. Always:
 //! - the bucket is registered with its region known (no discovery, no region look-up to start),
 //!   its upstream has an explicit endpoint with no path (not AWS's own endpoints, whose rules the
 //!   SDK knows) and static keys (assumed roles and `credential_process` keep the SDK's identity
 //!   cache), and the key is not blank (see `upstream::BlankKey`);
-//! - every header can be signed as sent (visible ASCII);
-//! - the upstream answers 2xx or 304. Any other answer — a missing key, a wrong region, an
-//!   upstream's error page — is dropped and the read, which changes nothing, served again the
-//!   SDK's way, so that errors are mapped and renamed in one place; so is a connection
-//!   failure. That second attempt is the SDK path's last ([`serve_declined`]): a failing
-//!   upstream gets as many attempts as without the lean path. Only a timeout is answered
-//!   here, as the SDK path would (`503`), since trying again would wait as long again.
+//! - every header can be signed as sent (visible ASCII).
+//!
+//! **Reads** ([`Gateway::lean_read`]) are declined also when the upstream answers other than
+//! 2xx or 304: a missing key, a wrong region, an upstream's error page is dropped and the read,
+//! which changes nothing, served again the SDK's way, so that errors are mapped and renamed in
+//! one place; so is a connection failure. That second attempt is the SDK path's last
+//! ([`serve_declined`]): a failing upstream gets as many attempts as without the lean path.
+//! Only a timeout is answered here, as the SDK path would (`503`), since trying again would
+//! wait as long again.
+//!
+//! **Uploads** ([`Gateway::lean_upload`], then [`Gateway::send_upload`]) stream their body, so
+//! they are decided before anything is sent: declined when the body's length is unknown or over
+//! S3's limit, or its checksum comes as a trailer (the SDK path checks and forwards those,
+//! `super::body`, `upstream::trailer`). Once sent, an upload is answered here: the body watched
+//! as on the SDK path (a client's failed body is the client's error), an upstream's error
+//! answered as the SDK path reads it (`UpstreamError::of_answer`), never sent twice (the SDK
+//! path cannot replay a streamed body either).
 
 use std::future::Future;
 use std::time::{Instant, SystemTime};
 
+use aws_smithy_runtime_api::client::identity::Identity;
+use aws_smithy_runtime_api::client::result::ConnectorError;
 use aws_smithy_types::body::SdkBody;
 use http::header::{self, HeaderName};
+use http_body_util::BodyExt;
 use s3s::{S3Error, S3Result};
 
 use super::Gateway;
+use super::body::watch_body;
+use super::error::MAX_UPLOAD_SIZE;
 use crate::metrics::request;
-use crate::upstream::direct;
+use crate::upstream::direct::{self, Payload};
 use crate::upstream::error::UpstreamError;
+use crate::upstream::route::Route;
+
+/// A PutObject or UploadPart as the client sent it, its signature checked by s3s and its body
+/// decoded (an `aws-chunked` one, whose `Content-Length` s3s has set to the decoded length).
+#[derive(Debug)]
+pub struct LeanWrite<'a> {
+    /// The client's bucket.
+    pub bucket: &'a str,
+    /// The key as the client's path spells it (percent-encoded).
+    pub key: &'a str,
+    /// The query (`partNumber` and `uploadId` of an UploadPart), if any.
+    pub query: Option<&'a str>,
+    pub headers: &'a http::HeaderMap,
+}
+
+/// An upload the lean path takes: addressed and signed for the upstream, waiting for its body.
+#[derive(Debug, Clone)]
+pub struct LeanUpload {
+    req: http::Request<()>,
+    route: Route,
+    op: &'static str,
+}
+
+/// The largest error answer read to learn its S3 code (S3's are a few hundred bytes).
+const MAX_ERROR_BODY: usize = 64 << 10;
 
 /// A GetObject or HeadObject as the client sent it, its signature checked by the front.
 #[derive(Debug)]
@@ -77,13 +117,15 @@ pub async fn serve_declined<F: Future>(declined: Declined, sdk_path: F) -> F::Ou
 }
 
 /// Request headers not sent upstream: the client's signature and addressing (the upstream
-/// request gets its own) and the hop-by-hop headers of RFC 9110, section 7.6.1.
+/// request gets its own), the framing of an `aws-chunked` upload (s3s has decoded the body),
+/// and the hop-by-hop headers of RFC 9110, section 7.6.1.
 const NOT_FORWARDED: &[&str] = &[
     "host",
     "authorization",
     "x-amz-date",
     "x-amz-content-sha256",
     "x-amz-security-token",
+    "x-amz-decoded-content-length",
     "connection",
     "keep-alive",
     "proxy-authorization",
@@ -124,65 +166,39 @@ impl Gateway {
     }
 
     async fn try_lean_read(&self, read: &LeanRead<'_>) -> S3Result<Lean> {
-        let snapshot = self.inner.registry.snapshot();
-        if snapshot
-            .buckets
-            .get(read.bucket)
-            .is_none_or(|p| p.cloud_region.is_none())
+        let Some((route, identity, mut req)) =
+            self.addressed(read.method, read.bucket, read.key, read.query, read.headers)
+        else {
+            return Ok(NOT_SENT);
+        };
+        if direct::sign(
+            &mut req,
+            &identity,
+            &route.key.region,
+            Payload::Empty,
+            SystemTime::now(),
+        )
+        .is_err()
         {
             return Ok(NOT_SENT);
         }
-        let Ok(route) = self.inner.resolver.route(&snapshot, read.bucket) else {
-            return Ok(NOT_SENT);
+        let op = if read.method == http::Method::HEAD {
+            "head_object"
+        } else {
+            "get_object"
         };
-        let Some(identity) = direct::static_identity(&route.key.credentials) else {
-            return Ok(NOT_SENT);
-        };
-        let Ok(key) = percent_encoding::percent_decode_str(read.key).decode_utf8() else {
-            return Ok(NOT_SENT);
-        };
-        if key.trim().is_empty() {
-            return Ok(NOT_SENT);
-        }
-        let Some(uri) = direct::object_uri(&route.key, &route.backend, &key, read.query) else {
-            return Ok(NOT_SENT);
-        };
-        let mut req = http::Request::new(SdkBody::empty());
-        *req.method_mut() = read.method.clone();
-        *req.uri_mut() = uri;
-        let connection_tokens = tokens(read.headers.get(header::CONNECTION));
-        for (name, value) in read.headers {
-            if !NOT_FORWARDED.contains(&name.as_str())
-                && !connection_tokens.iter().any(|t| t == name.as_str())
-            {
-                req.headers_mut().append(name.clone(), value.clone());
-            }
-        }
-        if direct::sign(&mut req, &identity, &route.key.region, SystemTime::now()).is_err() {
-            return Ok(NOT_SENT);
-        }
         let started = Instant::now();
-        let sent = self.inner.pool.direct().send(req).await;
+        let sent = self
+            .inner
+            .pool
+            .direct()
+            .send(req.map(|()| SdkBody::empty()))
+            .await;
         let resp = match sent {
             Ok(resp) => resp,
             Err(e) if e.is_timeout() => {
                 request::record_upstream(started.elapsed(), None);
-                let op = if read.method == http::Method::HEAD {
-                    "head_object"
-                } else {
-                    "get_object"
-                };
-                let classified = UpstreamError::of_connector(&e, &route, op);
-                if let Some(kind) = classified.metric_kind() {
-                    self.inner
-                        .metrics
-                        .upstream_error(route.key.endpoint_display(), kind);
-                }
-                let mut e: S3Error = classified.into();
-                if let Some(id) = request::id() {
-                    e.set_request_id(id.as_str());
-                }
-                return Err(e);
+                return Err(self.unanswered(&e, &route, op));
             }
             Err(_) => return Ok(SENT),
         };
@@ -192,6 +208,150 @@ impl Gateway {
             return Ok(SENT);
         }
         Ok(Lean::Answered(for_client(resp)))
+    }
+
+    /// Plans `write` for the lean path; `None` declines it (see the module documentation).
+    pub fn lean_upload(&self, write: &LeanWrite<'_>) -> Option<LeanUpload> {
+        if !self.lean_path_on() {
+            return None;
+        }
+        let planned = self.plan_upload(write);
+        self.inner.metrics.lean_path(planned.is_some());
+        planned
+    }
+
+    fn plan_upload(&self, write: &LeanWrite<'_>) -> Option<LeanUpload> {
+        let h = write.headers;
+        let length: u64 = h
+            .get(header::CONTENT_LENGTH)?
+            .to_str()
+            .ok()?
+            .trim()
+            .parse()
+            .ok()?;
+        if length > MAX_UPLOAD_SIZE || h.contains_key("x-amz-trailer") {
+            return None;
+        }
+        let op = if write.query.is_some_and(|q| q.contains("uploadId=")) {
+            "upload_part"
+        } else {
+            "put_object"
+        };
+        let (route, identity, mut req) =
+            self.addressed(&http::Method::PUT, write.bucket, write.key, write.query, h)?;
+        let headers = req.headers_mut();
+        headers.insert(header::CONTENT_LENGTH, length.into());
+        if let Some(encoding) = headers.remove(header::CONTENT_ENCODING) {
+            let kept = super::get::strip_aws_chunked(encoding.to_str().ok().map(str::to_owned));
+            if let Some(kept) = kept {
+                headers.insert(header::CONTENT_ENCODING, kept.parse().ok()?);
+            }
+        }
+        direct::sign(
+            &mut req,
+            &identity,
+            &route.key.region,
+            Payload::Unsigned,
+            SystemTime::now(),
+        )
+        .ok()?;
+        Some(LeanUpload { req, route, op })
+    }
+
+    /// Sends `upload` with `body`, the client's (as s3s decoded it), and answers for the
+    /// client: the upstream's answer, or the error as the SDK path would give it.
+    pub async fn send_upload(
+        &self,
+        upload: LeanUpload,
+        body: s3s::Body,
+        client_headers: &http::HeaderMap,
+    ) -> S3Result<http::Response<s3s::Body>> {
+        let LeanUpload { req, route, op } = upload;
+        let (body, verdict) = watch_body(Some(body.into()), client_headers, None);
+        let body = body.map(s3s::Body::from).unwrap_or_default();
+        let req = req.map(|()| SdkBody::from_body_1_x(body));
+        let started = Instant::now();
+        let sent = self.inner.pool.direct().send(req).await;
+        let resp = match sent {
+            Ok(resp) => resp,
+            Err(e) => {
+                request::record_upstream(started.elapsed(), None);
+                let unanswered = self.unanswered(&e, &route, op);
+                return Err(verdict.take().unwrap_or(unanswered));
+            }
+        };
+        request::record_upstream(started.elapsed(), resp.headers().get("x-amz-request-id"));
+        let status = resp.status();
+        if status.is_success() {
+            return Ok(for_client(resp));
+        }
+        if let Some(e) = verdict.take() {
+            return Err(e);
+        }
+        let body = http_body_util::Limited::new(resp.into_body(), MAX_ERROR_BODY)
+            .collect()
+            .await
+            .map(|c| c.to_bytes())
+            .unwrap_or_default();
+        let classified = UpstreamError::of_answer(status, &body, &route, op);
+        Err(self.for_client_error(classified, &route))
+    }
+
+    /// The upstream request for `method` on object `key` (as the client's path spells it) of
+    /// the client's `bucket`: the route's upstream and credentials, the URI at its endpoint, the
+    /// client's headers that travel on; `None` where the lean path does not go (see the module
+    /// documentation).
+    fn addressed(
+        &self,
+        method: &http::Method,
+        bucket: &str,
+        key: &str,
+        query: Option<&str>,
+        headers: &http::HeaderMap,
+    ) -> Option<(Route, Identity, http::Request<()>)> {
+        let snapshot = self.inner.registry.snapshot();
+        snapshot.buckets.get(bucket)?.cloud_region.as_ref()?;
+        let route = self.inner.resolver.route(&snapshot, bucket).ok()?;
+        let identity = direct::static_identity(&route.key.credentials)?;
+        let key = percent_encoding::percent_decode_str(key)
+            .decode_utf8()
+            .ok()?;
+        if key.trim().is_empty() {
+            return None;
+        }
+        let uri = direct::object_uri(&route.key, &route.backend, &key, query)?;
+        let mut req = http::Request::new(());
+        *req.method_mut() = method.clone();
+        *req.uri_mut() = uri;
+        let connection_tokens = tokens(headers.get(header::CONNECTION));
+        for (name, value) in headers {
+            if !NOT_FORWARDED.contains(&name.as_str())
+                && !connection_tokens.iter().any(|t| t == name.as_str())
+            {
+                req.headers_mut().append(name.clone(), value.clone());
+            }
+        }
+        Some((route, identity, req))
+    }
+
+    /// A request that got no answer, as the SDK path answers it (counted in the metrics).
+    fn unanswered(&self, e: &ConnectorError, route: &Route, op: &'static str) -> S3Error {
+        self.for_client_error(UpstreamError::of_connector(e, route, op), route)
+    }
+
+    /// `classified` as the client gets it, as `forward::send` gives it: counted in the metrics
+    /// when it is no S3 error, with rebucket's request id.
+    fn for_client_error(&self, classified: UpstreamError, route: &Route) -> S3Error {
+        if let Some(kind) = classified.metric_kind() {
+            self.inner
+                .metrics
+                .upstream_error(route.key.endpoint_display(), kind);
+        }
+        let mut e: S3Error = classified.into();
+        if let Some(id) = request::id() {
+            e.set_request_id(id.as_str());
+        }
+        e
     }
 }
 

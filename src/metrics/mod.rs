@@ -207,7 +207,7 @@ impl Metrics {
         );
         r.register(
             "lean_path",
-            "GET and HEAD requests the lean path took, by result: answered (the upstream's answer went to the client) or declined (served the SDK's way)",
+            "GET, HEAD and upload requests the lean path considered, by result: answered (sent without the SDK) or declined (served the SDK's way)",
             m.lean_path.clone(),
         );
         r.register(
@@ -301,7 +301,7 @@ impl Metrics {
             .inc();
     }
 
-    /// Counts a request the lean path took: `answered` it, or handed it to the SDK path.
+    /// Counts a request the lean path considered: `answered` it, or left it to the SDK path.
     pub fn lean_path(&self, answered: bool) {
         self.lean_path
             .get_or_create(&ResultLabels {

@@ -36,6 +36,25 @@ use crate::profiles::{CredentialSource, StaticCredentials};
 /// SHA-256 of an empty payload, the `x-amz-content-sha256` of a GET or HEAD.
 pub const EMPTY_SHA256: &str = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
 
+/// What a request's `x-amz-content-sha256` says of its payload.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Payload {
+    /// No body (GET, HEAD): the hash of nothing.
+    Empty,
+    /// A body streamed as it comes, not hashed first: `UNSIGNED-PAYLOAD` (Amazon S3 API
+    /// Reference, "Signature Calculations for the Authorization Header").
+    Unsigned,
+}
+
+impl Payload {
+    fn hash(self) -> &'static str {
+        match self {
+            Self::Empty => EMPTY_SHA256,
+            Self::Unsigned => "UNSIGNED-PAYLOAD",
+        }
+    }
+}
+
 /// What an object key's path segment escapes: everything but the unreserved characters of
 /// RFC 3986 and `/`, as the SDK encodes an S3 key (a greedy label).
 const KEY: &AsciiSet = &NON_ALPHANUMERIC
@@ -155,19 +174,20 @@ pub fn object_uri(
     uri.parse().ok()
 }
 
-/// Signs `req` (a GET or HEAD: empty payload) for service `s3` in `region` with `identity`:
+/// Signs `req` for service `s3` in `region` with `identity`, its body as `payload` says:
 /// sets `x-amz-date`, `x-amz-content-sha256`, `x-amz-security-token` when there is a session
 /// token, and `authorization`. Fails on a header value that is not visible ASCII, which SigV4
 /// cannot sign as sent.
-pub fn sign(
-    req: &mut http::Request<SdkBody>,
+pub fn sign<B>(
+    req: &mut http::Request<B>,
     identity: &Identity,
     region: &str,
+    payload: Payload,
     now: SystemTime,
 ) -> Result<(), SignError> {
     req.headers_mut().insert(
         "x-amz-content-sha256",
-        http::HeaderValue::from_static(EMPTY_SHA256),
+        http::HeaderValue::from_static(payload.hash()),
     );
     let mut settings = SigningSettings::default();
     settings.payload_checksum_kind = PayloadChecksumKind::XAmzSha256;
@@ -194,7 +214,7 @@ pub fn sign(
         req.method().as_str(),
         uri.as_str(),
         headers.into_iter(),
-        SignableBody::Precomputed(EMPTY_SHA256.to_owned()),
+        SignableBody::Precomputed(payload.hash().to_owned()),
     )
     .map_err(|e| SignError(e.to_string()))?;
     let (instructions, _) = sigv4_sign(signable, &params)

@@ -135,6 +135,48 @@ impl UpstreamError {
         classified
     }
 
+    /// Classifies an upstream's answer with error `status` and `body` (at most its first
+    /// bytes) to a request sent without the SDK, as [`Self::of_call`] classifies the SDK's
+    /// reading of the same answer: an S3 error document keeps its code, message and status,
+    /// except an `InternalError` without a message, which s3s-aws cannot tell from no S3
+    /// error at all; without one, a 5xx is a [`Self::ServerError`], a 4xx a
+    /// [`Self::ClientError`], anything else a [`Self::BadResponse`].
+    pub fn of_answer(
+        status: http::StatusCode,
+        body: &[u8],
+        route: &Route,
+        op: &'static str,
+    ) -> Self {
+        let code = element(body, "Code").filter(|c| !c.is_empty());
+        let message = element(body, "Message");
+        if let Some(code) = code.filter(|c| *c != "InternalError" || message.is_some()) {
+            let code = S3ErrorCode::from_bytes(code.as_bytes())
+                .unwrap_or_else(|| S3ErrorCode::Custom(code.to_owned().into()));
+            let mut err = match message {
+                Some(message) => S3Error::with_message(code, message.to_owned()),
+                None => S3Error::new(code),
+            };
+            err.set_status_code(status);
+            return Self::Answered(err);
+        }
+        let cause = format!("HTTP {status} without an S3 error");
+        let route = route.describe();
+        let classified = if status.is_server_error() {
+            Self::ServerError {
+                status,
+                route,
+                op,
+                cause,
+            }
+        } else if status.is_client_error() {
+            return Self::ClientError(status);
+        } else {
+            Self::BadResponse { route, op, cause }
+        };
+        tracing::warn!(error = %classified, "upstream call failed");
+        classified
+    }
+
     /// The `kind` label of `rebucket_upstream_errors_total` for a failure without an S3 error
     /// (`None` for an upstream's S3 error, a bare 4xx or an unroutable bucket).
     pub fn metric_kind(&self) -> Option<&'static str> {
@@ -197,6 +239,16 @@ fn connector_failure(err: &(dyn StdError + 'static)) -> Option<Transport> {
         cur = e.source();
     }
     found
+}
+
+/// The text of the first `<name>` element of an XML document (not unescaped: S3 error codes
+/// and messages rarely hold entities, and the SDK path keeps them as sent too).
+fn element<'a>(body: &'a [u8], name: &str) -> Option<&'a str> {
+    let text = std::str::from_utf8(body).ok()?;
+    let open = format!("<{name}>");
+    let start = text.find(&open)? + open.len();
+    let len = text[start..].find(&format!("</{name}>"))?;
+    Some(&text[start..start + len])
 }
 
 /// The innermost message of an error chain (e.g. "Connection refused (os error 111)"), safe to
@@ -370,5 +422,54 @@ mod tests {
             "get_object",
         );
         assert_eq!(client_sees(e), ("InternalError".into(), 502));
+    }
+
+    #[test]
+    fn answers_read_without_the_sdk_are_classified_as_the_sdk_path_classifies_them() {
+        let r = route();
+        let xml = |code: &str, message: Option<&str>| {
+            let message = message
+                .map(|m| format!("<Message>{m}</Message>"))
+                .unwrap_or_default();
+            format!("<?xml version=\"1.0\"?><Error><Code>{code}</Code>{message}</Error>")
+        };
+        let e: S3Error = UpstreamError::of_answer(
+            StatusCode::NOT_FOUND,
+            xml("NoSuchBucket", Some("gone")).as_bytes(),
+            &r,
+            "put_object",
+        )
+        .into();
+        assert_eq!(
+            (e.code().as_str(), e.message(), e.status_code()),
+            ("NoSuchBucket", Some("gone"), Some(StatusCode::NOT_FOUND))
+        );
+        // An InternalError with no message is what s3s-aws makes of no S3 error at all.
+        let bare = UpstreamError::of_answer(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            xml("InternalError", None).as_bytes(),
+            &r,
+            "put_object",
+        );
+        assert!(
+            matches!(bare, UpstreamError::ServerError { .. }),
+            "{bare:?}"
+        );
+        assert_eq!(bare.metric_kind(), Some("5xx"));
+        let page = UpstreamError::of_answer(
+            StatusCode::BAD_GATEWAY,
+            b"<html>proxy error</html>",
+            &r,
+            "put_object",
+        );
+        assert!(
+            matches!(page, UpstreamError::ServerError { .. }),
+            "{page:?}"
+        );
+        let e: S3Error =
+            UpstreamError::of_answer(StatusCode::PRECONDITION_FAILED, b"", &r, "put_object").into();
+        assert_eq!(e.code().as_str(), "PreconditionFailed");
+        let odd = UpstreamError::of_answer(StatusCode::MOVED_PERMANENTLY, b"", &r, "put_object");
+        assert!(matches!(odd, UpstreamError::BadResponse { .. }), "{odd:?}");
     }
 }

@@ -1,9 +1,15 @@
 //! The lean path and the SDK path answer the same: one upstream, two gateways in front of it —
 //! one with the lean path (the default), one with `lean_path = false` — and the same signed
-//! GETs and HEADs sent to both (header-signed and presigned, with ranges, conditions, response
-//! overrides, odd keys, missing keys). Status, body, the S3 error code and every header a
-//! client reads must be equal, and the lean gateway's metrics must show that it answered the
-//! reads it may take itself and handed the rest to the SDK path.
+//! requests sent to both:
+//! - GETs and HEADs (header-signed and presigned, with ranges, conditions, response overrides,
+//!   odd keys, missing keys): status, body, the S3 error code and every header a client reads
+//!   must be equal;
+//! - PutObject and UploadPart (with and without content type, metadata, Content-MD5 right and
+//!   wrong, a checksum header, an empty body, into a bucket the upstream lacks): the answers
+//!   must be equal, and so must the objects stored upstream.
+//!
+//! The lean gateway's metrics must show that it answered what it may take itself and left the
+//! rest to the SDK path.
 
 use std::time::{Duration, SystemTime};
 
@@ -37,13 +43,16 @@ const COMPARED: &[&str] = &[
     "x-amz-tagging-count",
 ];
 
+/// Headers a test request adds.
+type Headers = Vec<(&'static str, String)>;
+
 /// One read, as a client sends it.
 struct Read {
     method: &'static str,
     /// Percent-encoded as it goes on the path.
     key: &'static str,
     query: &'static str,
-    headers: Vec<(&'static str, String)>,
+    headers: Headers,
     /// Whether the lean gateway may answer it itself (a 2xx or 304 from the upstream).
     lean: bool,
 }
@@ -71,8 +80,20 @@ impl Read {
 
 /// `read` sent to `gw` (path style), signed in its headers or presigned in its query.
 async fn send(gw: &TestGateway, r: &Read, presigned: bool) -> (u16, http::HeaderMap, bytes::Bytes) {
+    send_with_body(gw, "lean", r, presigned, Vec::new()).await
+}
+
+/// `r` with `body` sent to `gw` for `bucket` (path style), signed in its headers
+/// (`UNSIGNED-PAYLOAD`) or presigned in its query.
+async fn send_with_body(
+    gw: &TestGateway,
+    bucket: &str,
+    r: &Read,
+    presigned: bool,
+    body: Vec<u8>,
+) -> (u16, http::HeaderMap, bytes::Bytes) {
     let authority = gw.s3_addr().to_string();
-    let path = format!("/lean/{}", r.key);
+    let path = format!("/{bucket}/{}", r.key);
     let url = if r.query.is_empty() {
         format!("http://{authority}{path}")
     } else {
@@ -140,7 +161,7 @@ async fn send(gw: &TestGateway, r: &Read, presigned: bool) -> (u16, http::Header
         .iter()
         .map(|(k, v)| (k.to_string(), v.to_str().unwrap().to_owned()))
         .collect();
-    http_call(r.method, &req.uri().to_string(), &headers, Vec::new()).await
+    http_call(r.method, &req.uri().to_string(), &headers, body).await
 }
 
 /// What two answers must agree on.
@@ -327,5 +348,214 @@ async fn reads_the_lean_path_cannot_serve_exactly_go_the_sdk_way() {
     assert_eq!(
         after.moved(&before, "rebucket_lean_path_total{result=\"declined\"}"),
         0.0
+    );
+}
+
+/// An object as stored upstream: what a client reading it back would see.
+async fn stored(up: &Upstream, bucket: &str, key: &str) -> String {
+    match up
+        .client()
+        .get_object()
+        .bucket(bucket)
+        .key(key)
+        .send()
+        .await
+    {
+        Ok(mut o) => {
+            let body = std::mem::take(&mut o.body);
+            format!(
+                "type {:?} encoding {:?} cache {:?} disposition {:?} meta {:?} etag {:?} length {:?} body md5 {}",
+                o.content_type(),
+                o.content_encoding(),
+                o.cache_control(),
+                o.content_disposition(),
+                o.metadata()
+                    .map(|m| m.iter().collect::<std::collections::BTreeMap<_, _>>()),
+                o.e_tag(),
+                o.content_length(),
+                md5_hex(&collect(body).await)
+            )
+        }
+        Err(e) => format!("no object: {:?}", err_parts(&e)),
+    }
+}
+
+/// What two upload answers must agree on.
+fn upload_answer(answer: &(u16, http::HeaderMap, bytes::Bytes)) -> String {
+    let (status, headers, body) = answer;
+    let mut out = format!("status {status}");
+    for name in ["etag", "x-amz-version-id"] {
+        out.push_str(&format!(" {name}: {:?}", headers.get(name)));
+    }
+    let mut checksums: Vec<String> = headers
+        .iter()
+        .filter(|(k, _)| k.as_str().starts_with("x-amz-checksum-"))
+        .map(|(k, v)| format!("{k}: {}", v.to_str().unwrap_or("?")))
+        .collect();
+    checksums.sort();
+    out.push_str(&format!(" {checksums:?}"));
+    if *status >= 300 {
+        out.push_str(&format!(" code {}", xml_code(body)));
+    }
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lean_and_sdk_paths_store_every_upload_the_same() {
+    let _g = light().await;
+    let (up, lean) = setup("lean").await;
+    let sdk = TestGateway::start(GwOpts {
+        configure: Some(|c| c.lean_path = false),
+        ..GwOpts::upstream(&up)
+    })
+    .await;
+    for gw in [&lean, &sdk] {
+        for bucket in ["lean", "absent"] {
+            gw.set_props(
+                bucket,
+                serde_json::json!({"extra.aws.cloud_region": "us-east-1"}),
+            )
+            .await;
+        }
+    }
+    let body = pattern(70_000, 3);
+    let md5 = {
+        use md5::Digest as _;
+        aws_smithy_types::base64::encode(md5::Md5::digest(&body))
+    };
+    // (what, bucket, headers, body, lean answers it)
+    type Case = (&'static str, &'static str, Headers, Vec<u8>, bool);
+    let cases: Vec<Case> = vec![
+        ("plain", "lean", vec![], body.clone(), true),
+        (
+            "typed",
+            "lean",
+            vec![
+                ("content-type", "text/csv".into()),
+                ("cache-control", "no-store".into()),
+                ("content-disposition", "inline".into()),
+                ("content-encoding", "gzip".into()),
+                ("x-amz-meta-colour", "blue".into()),
+                ("x-amz-meta-Owner", "ops".into()),
+            ],
+            body.clone(),
+            true,
+        ),
+        (
+            "md5",
+            "lean",
+            vec![("content-md5", md5.clone())],
+            body.clone(),
+            true,
+        ),
+        (
+            "bad-md5",
+            "lean",
+            vec![("content-md5", "1B2M2Y8AsgTpgAmY7PhCfg==".into())],
+            body.clone(),
+            true,
+        ),
+        (
+            "empty",
+            "lean",
+            vec![("content-length", "0".into())],
+            Vec::new(),
+            true,
+        ),
+        // No Content-Length at all (this client sends none with an empty body): the length is
+        // unknown before the body is read, so the SDK path serves it.
+        ("unsized", "lean", vec![], Vec::new(), false),
+        ("absent-bucket", "absent", vec![], body.clone(), true),
+    ];
+    for (what, bucket, headers, payload, lean_answers) in cases {
+        let mut answers = Vec::new();
+        for (gw, path) in [(&lean, "lean"), (&sdk, "sdk")] {
+            let key = format!("{what}-{path}");
+            let r = Read {
+                method: "PUT",
+                key: Box::leak(key.clone().into_boxed_str()),
+                query: "",
+                headers: headers.clone(),
+                lean: lean_answers,
+            };
+            let before = scrape(gw).await;
+            let answer = send_with_body(gw, bucket, &r, false, payload.clone()).await;
+            let after = scrape(gw).await;
+            if path == "lean" {
+                let want = if lean_answers { (1.0, 0.0) } else { (0.0, 1.0) };
+                let moved = |result: &str| {
+                    after.moved(
+                        &before,
+                        &format!("rebucket_lean_path_total{{result=\"{result}\"}}"),
+                    )
+                };
+                assert_eq!((moved("answered"), moved("declined")), want, "{what}");
+            }
+            answers.push((upload_answer(&answer), stored(&up, bucket, &key).await));
+        }
+        assert_eq!(
+            answers[0], answers[1],
+            "{what}: lean path (left) and SDK path (right) differ"
+        );
+    }
+
+    // UploadPart: the parts go through each path, the uploads are completed the SDK's way.
+    let mut finished = Vec::new();
+    for (gw, path) in [(&lean, "lean"), (&sdk, "sdk")] {
+        let c = gw.client();
+        let key = format!("mpu-{path}");
+        let id = c
+            .create_multipart_upload()
+            .bucket("lean")
+            .key(&key)
+            .send()
+            .await
+            .unwrap()
+            .upload_id()
+            .unwrap()
+            .to_owned();
+        let mut parts = Vec::new();
+        for n in 1..=2 {
+            let query = format!("partNumber={n}&uploadId={id}");
+            let r = Read {
+                method: "PUT",
+                key: Box::leak(key.clone().into_boxed_str()),
+                query: Box::leak(query.into_boxed_str()),
+                headers: vec![],
+                lean: true,
+            };
+            let part = if n == 1 {
+                pattern(5 << 20, 1)
+            } else {
+                pattern(1000, 2)
+            };
+            let (status, headers, _) = send_with_body(gw, "lean", &r, n == 2, part).await;
+            assert_eq!(status, 200, "{path} part {n}");
+            parts.push(
+                aws_sdk_s3::types::CompletedPart::builder()
+                    .part_number(n)
+                    .e_tag(headers["etag"].to_str().unwrap())
+                    .build(),
+            );
+        }
+        c.complete_multipart_upload()
+            .bucket("lean")
+            .key(&key)
+            .upload_id(&id)
+            .multipart_upload(
+                aws_sdk_s3::types::CompletedMultipartUpload::builder()
+                    .set_parts(Some(parts))
+                    .build(),
+            )
+            .send()
+            .await
+            .unwrap();
+        finished.push(stored(&up, "lean", &key).await);
+    }
+    assert_eq!(finished[0], finished[1], "multipart uploads differ");
+    assert!(
+        finished[0].contains("length Some(5243880)"),
+        "{}",
+        finished[0]
     );
 }
