@@ -118,7 +118,8 @@ pub async fn serve_declined<F: Future>(declined: Declined, sdk_path: F) -> F::Ou
 
 /// Request headers not sent upstream: the client's signature and addressing (the upstream
 /// request gets its own), the framing of an `aws-chunked` upload (s3s has decoded the body),
-/// and the hop-by-hop headers of RFC 9110, section 7.6.1.
+/// the browser's `Origin` (CORS is the front's, from rebucket's own rules: `front::cors`), and
+/// the hop-by-hop headers of RFC 9110, section 7.6.1.
 const NOT_FORWARDED: &[&str] = &[
     "host",
     "authorization",
@@ -126,6 +127,7 @@ const NOT_FORWARDED: &[&str] = &[
     "x-amz-content-sha256",
     "x-amz-security-token",
     "x-amz-decoded-content-length",
+    "origin",
     "connection",
     "keep-alive",
     "proxy-authorization",
@@ -137,8 +139,9 @@ const NOT_FORWARDED: &[&str] = &[
     "expect",
 ];
 
-/// Answer headers not sent to the client: hop-by-hop (RFC 9110, section 7.6.1), and the
-/// upstream's `Server`, which the SDK path does not pass on either.
+/// Answer headers not sent to the client: hop-by-hop (RFC 9110, section 7.6.1), the
+/// upstream's `Server`, and its CORS answer (`Vary` and every `Access-Control-*`, see
+/// [`is_cors_header`]), which the SDK path does not pass on either.
 const NOT_RETURNED: &[&str] = &[
     "connection",
     "keep-alive",
@@ -148,7 +151,13 @@ const NOT_RETURNED: &[&str] = &[
     "transfer-encoding",
     "upgrade",
     "server",
+    "vary",
 ];
+
+/// A CORS answer header (Fetch Standard, "CORS protocol"): the front writes its own.
+fn is_cors_header(name: &HeaderName) -> bool {
+    name.as_str().starts_with("access-control-")
+}
 
 impl Gateway {
     /// Serves `read` the lean way, or declines it (see the module documentation).
@@ -166,6 +175,9 @@ impl Gateway {
     }
 
     async fn try_lean_read(&self, read: &LeanRead<'_>) -> S3Result<Lean> {
+        let Some(overrides) = read_query(read.query) else {
+            return Ok(NOT_SENT);
+        };
         let Some((route, identity, mut req)) =
             self.addressed(read.method, read.bucket, read.key, read.query, read.headers)
         else {
@@ -207,7 +219,13 @@ impl Gateway {
         if !(status.is_success() || status == http::StatusCode::NOT_MODIFIED) {
             return Ok(SENT);
         }
-        Ok(Lean::Answered(for_client(resp)))
+        let mut answer = for_client(resp);
+        if read.method == http::Method::GET && status.is_success() {
+            for (name, value) in overrides {
+                answer.headers_mut().insert(name, value);
+            }
+        }
+        Ok(Lean::Answered(answer))
     }
 
     /// Plans `write` for the lean path; `None` declines it (see the module documentation).
@@ -232,10 +250,16 @@ impl Gateway {
         if length > MAX_UPLOAD_SIZE || h.contains_key("x-amz-trailer") {
             return None;
         }
-        let op = if write.query.is_some_and(|q| q.contains("uploadId=")) {
-            "upload_part"
-        } else {
-            "put_object"
+        let params = query_params(write.query)?;
+        let op = match params
+            .iter()
+            .find(|(name, _)| name.eq_ignore_ascii_case("partNumber"))
+        {
+            Some((_, number)) => {
+                number.parse::<i32>().ok()?;
+                "upload_part"
+            }
+            None => "put_object",
         };
         let (route, identity, mut req) =
             self.addressed(&http::Method::PUT, write.bucket, write.key, write.query, h)?;
@@ -355,6 +379,50 @@ impl Gateway {
     }
 }
 
+/// A query's parameters, percent-decoded (`None` if one is not UTF-8).
+fn query_params(query: Option<&str>) -> Option<Vec<(String, String)>> {
+    let decode = |s: &str| {
+        percent_encoding::percent_decode_str(&s.replace('+', " "))
+            .decode_utf8()
+            .ok()
+            .map(|c| c.into_owned())
+    };
+    query
+        .unwrap_or("")
+        .split('&')
+        .filter(|p| !p.is_empty())
+        .map(|pair| {
+            let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
+            Some((decode(name)?, decode(value)?))
+        })
+        .collect()
+}
+
+/// The answer headers a GetObject's `response-*` parameters set (s3s sets them on the SDK path:
+/// its `ops/get_object.rs`, as S3 does), checking the query as s3s parses it: `None` (for s3s
+/// to answer) if a `partNumber` is no number, a value is no header value, or there is a
+/// `response-expires`, which s3s reads as a date.
+fn read_query(query: Option<&str>) -> Option<Vec<(HeaderName, http::HeaderValue)>> {
+    let mut overrides = Vec::new();
+    for (name, value) in query_params(query)? {
+        let header = match name.to_ascii_lowercase().as_str() {
+            "partnumber" => {
+                value.parse::<i32>().ok()?;
+                continue;
+            }
+            "response-expires" => return None,
+            "response-content-type" => header::CONTENT_TYPE,
+            "response-content-language" => header::CONTENT_LANGUAGE,
+            "response-cache-control" => header::CACHE_CONTROL,
+            "response-content-disposition" => header::CONTENT_DISPOSITION,
+            "response-content-encoding" => header::CONTENT_ENCODING,
+            _ => continue,
+        };
+        overrides.push((header, value.parse().ok()?));
+    }
+    Some(overrides)
+}
+
 /// The upstream's answer as the client gets it (see the module documentation).
 fn for_client(resp: http::Response<SdkBody>) -> http::Response<s3s::Body> {
     let (mut parts, body) = resp.into_parts();
@@ -366,6 +434,25 @@ fn for_client(resp: http::Response<SdkBody>) -> http::Response<s3s::Body> {
     {
         if let Ok(name) = HeaderName::from_bytes(name.as_bytes()) {
             parts.headers.remove(name);
+        }
+    }
+    let cors: Vec<HeaderName> = parts
+        .headers
+        .keys()
+        .filter(|n| is_cors_header(n))
+        .cloned()
+        .collect();
+    for name in cors {
+        parts.headers.remove(name);
+    }
+    for value in parts
+        .headers
+        .iter_mut()
+        .filter(|(name, _)| name.as_str().starts_with("x-amz-meta-"))
+        .map(|(_, value)| value)
+    {
+        if let Some(encoded) = encoded_metadata(value) {
+            *value = encoded;
         }
     }
     if let Some(encoding) = parts.headers.get(header::CONTENT_ENCODING) {
@@ -380,6 +467,38 @@ fn for_client(resp: http::Response<SdkBody>) -> http::Response<s3s::Body> {
         }
     }
     http::Response::from_parts(parts, s3s::Body::http_body(body))
+}
+
+/// A user metadata value that is not printable ASCII (UTF-8 stored by an upload that sent it
+/// raw, or by the SDK path, which decodes encoded words before storing), RFC 2047-encoded as S3
+/// returns such values ("Working with object metadata", Amazon S3 User Guide) and as the SDK
+/// path answers them (s3s's metadata serializer): one `=?UTF-8?B?…?=` word if it fits in 75
+/// characters, else words of at most 45 bytes cut at character boundaries, joined by spaces.
+/// `None` for a value to keep as it is (printable ASCII, or not UTF-8).
+fn encoded_metadata(value: &http::HeaderValue) -> Option<http::HeaderValue> {
+    const MAX_WORD_BYTES: usize = 45;
+    let bytes = value.as_bytes();
+    if bytes.iter().all(|b| (0x20..0x7f).contains(b)) {
+        return None;
+    }
+    let text = std::str::from_utf8(bytes).ok()?;
+    let word = |chunk: &str| format!("=?UTF-8?B?{}?=", aws_smithy_types::base64::encode(chunk));
+    let encoded = if (text.len() * 4).div_ceil(3) + 12 <= 75 {
+        word(text)
+    } else {
+        let mut words = Vec::new();
+        let mut rest = text;
+        while !rest.is_empty() {
+            let mut end = rest.len().min(MAX_WORD_BYTES);
+            while !rest.is_char_boundary(end) {
+                end -= 1;
+            }
+            words.push(word(&rest[..end]));
+            rest = &rest[end..];
+        }
+        words.join(" ")
+    };
+    http::HeaderValue::from_str(&encoded).ok()
 }
 
 /// The header names a `Connection` header lists (lowercase), which are hop-by-hop too.
@@ -409,16 +528,41 @@ mod tests {
             .header("content-encoding", "aws-chunked,gzip")
             .header("etag", "\"abc\"")
             .header("x-amz-meta-a", "b")
+            .header("access-control-allow-origin", "*")
+            .header("vary", "Origin")
             .body(SdkBody::empty())
             .unwrap();
         let out = for_client(resp);
         let h = out.headers();
-        for gone in ["connection", "x-hop", "server", "transfer-encoding"] {
+        for gone in [
+            "connection",
+            "x-hop",
+            "server",
+            "transfer-encoding",
+            "access-control-allow-origin",
+            "vary",
+        ] {
             assert!(!h.contains_key(gone), "{gone}");
         }
         assert_eq!(h["content-encoding"], "gzip");
         assert_eq!(h["etag"], "\"abc\"");
         assert_eq!(h["x-amz-meta-a"], "b");
+
+        let raw = |v: &[u8]| {
+            let resp = http::Response::builder()
+                .header("x-amz-meta-name", http::HeaderValue::from_bytes(v).unwrap())
+                .body(SdkBody::empty())
+                .unwrap();
+            for_client(resp).headers()["x-amz-meta-name"].clone()
+        };
+        assert_eq!(raw("ésté".as_bytes()), "=?UTF-8?B?w6lzdMOp?=");
+        assert_eq!(raw(b"plain ascii"), "plain ascii");
+        assert_eq!(raw(b"=?UTF-8?B?w6lzdMOp?="), "=?UTF-8?B?w6lzdMOp?=");
+        let long = "é".repeat(30);
+        let words = raw(long.as_bytes());
+        let words: Vec<&str> = words.to_str().unwrap().split(' ').collect();
+        assert_eq!(words.len(), 2, "{words:?}");
+        assert!(words.iter().all(|w| w.len() <= 75));
 
         let resp = http::Response::builder()
             .header("content-encoding", "aws-chunked")
