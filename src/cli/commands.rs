@@ -60,19 +60,11 @@ fn under_cap(level: tracing::Level, target: &str) -> bool {
 }
 
 /// Logs to stderr at `default` unless `RUST_LOG` says otherwise, as text or JSON lines, with
-/// the secret-bearing targets capped at `info` ([`under_cap`]). With `background`, lines are
-/// handed to a writer thread that writes them in batches (one `write(2)` for all the lines that
-/// came while it wrote the last batch) instead of one unbuffered write per line on the thread
-/// that serves the request; no line is dropped (a full queue makes the logger wait); the
-/// returned guard writes what is left when dropped. s3s logs every error answer (a
+/// the secret-bearing targets capped at `info` ([`under_cap`]). s3s logs every error answer (a
 /// client's 404 too) at ERROR with a debug dump; rebucket's own per-request line (target
 /// `rebucket::request`) says what happened, so the default quiets s3s (`s3s=off`;
 /// `RUST_LOG=info,s3s=info` brings it back).
-fn init_tracing(
-    default: &str,
-    format: crate::config::LogFormat,
-    background: bool,
-) -> Option<tracing_appender::non_blocking::WorkerGuard> {
+fn init_tracing(default: &str, format: crate::config::LogFormat) {
     use tracing_subscriber::Layer as _;
     use tracing_subscriber::layer::SubscriberExt as _;
     use tracing_subscriber::util::SubscriberInitExt as _;
@@ -80,22 +72,7 @@ fn init_tracing(
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(format!("{default},s3s=off")));
     let cap = tracing_subscriber::filter::filter_fn(|meta| under_cap(*meta.level(), meta.target()));
     use std::io::IsTerminal;
-    let (writer, guard) = if background {
-        let (writer, guard) = tracing_appender::non_blocking::NonBlockingBuilder::default()
-            .lossy(false)
-            .thread_name("rebucket-log")
-            .finish(std::io::BufWriter::new(std::io::stderr()));
-        (
-            tracing_subscriber::fmt::writer::BoxMakeWriter::new(writer),
-            Some(guard),
-        )
-    } else {
-        (
-            tracing_subscriber::fmt::writer::BoxMakeWriter::new(std::io::stderr),
-            None,
-        )
-    };
-    let fmt = tracing_subscriber::fmt::layer().with_writer(writer);
+    let fmt = tracing_subscriber::fmt::layer().with_writer(std::io::stderr);
     let output = match format {
         crate::config::LogFormat::Text => fmt
             .with_ansi(std::io::stderr().is_terminal())
@@ -113,7 +90,6 @@ fn init_tracing(
         .with(filter)
         .with(output)
         .try_init();
-    guard
 }
 
 fn runtime() -> tokio::runtime::Runtime {
@@ -177,7 +153,7 @@ fn config(command: ConfigCommand) -> ExitCode {
 }
 
 fn serve(args: crate::config::ServeArgs) -> ExitCode {
-    let _log = init_tracing("info", args.log_format, true);
+    init_tracing("info", args.log_format);
     let env = ProfileEnv::from_process();
     let config = match ServeConfig::build(args, &env.vars) {
         Ok(c) => c,
@@ -236,7 +212,7 @@ fn serve(args: crate::config::ServeArgs) -> ExitCode {
 }
 
 fn profiles(command: ProfilesCommand) -> ExitCode {
-    init_tracing("warn", crate::config::LogFormat::Text, false);
+    init_tracing("warn", crate::config::LogFormat::Text);
     let env = ProfileEnv::from_process();
     let opts = ResolveOptions {
         allow_credential_process: false,
@@ -290,7 +266,7 @@ where
     F: FnOnce(AdminClient) -> Fut,
     Fut: std::future::Future<Output = Result<String, String>>,
 {
-    init_tracing("warn", crate::config::LogFormat::Text, false);
+    init_tracing("warn", crate::config::LogFormat::Text);
     let client = match AdminClient::new(args) {
         Ok(c) => c,
         Err(e) => {
