@@ -197,9 +197,10 @@ fn comparable(answer: &(u16, http::HeaderMap, bytes::Bytes)) -> String {
     out
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn lean_and_sdk_paths_answer_every_read_the_same() {
-    let _g = light().await;
+/// An upstream with bucket `lean`, and two gateways in front of it, one with the lean path (the
+/// default) and one without, both with `buckets` registered in its region (so that the lean
+/// path may take them at once).
+async fn two_gateways(buckets: &[&str]) -> (Upstream, TestGateway, TestGateway) {
     let (up, lean) = setup("lean").await;
     let sdk = TestGateway::start(GwOpts {
         configure: Some(|c| c.lean_path = false),
@@ -207,12 +208,21 @@ async fn lean_and_sdk_paths_answer_every_read_the_same() {
     })
     .await;
     for gw in [&lean, &sdk] {
-        gw.set_props(
-            "lean",
-            serde_json::json!({"extra.aws.cloud_region": "us-east-1"}),
-        )
-        .await;
+        for bucket in buckets {
+            gw.set_props(
+                bucket,
+                serde_json::json!({"extra.aws.cloud_region": "us-east-1"}),
+            )
+            .await;
+        }
     }
+    (up, lean, sdk)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lean_and_sdk_paths_answer_every_read_the_same() {
+    let _g = light().await;
+    let (up, lean, sdk) = two_gateways(&["lean"]).await;
     let c = up.client();
     c.put_object()
         .bucket("lean")
@@ -407,21 +417,7 @@ fn upload_answer(answer: &(u16, http::HeaderMap, bytes::Bytes)) -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn lean_and_sdk_paths_store_every_upload_the_same() {
     let _g = light().await;
-    let (up, lean) = setup("lean").await;
-    let sdk = TestGateway::start(GwOpts {
-        configure: Some(|c| c.lean_path = false),
-        ..GwOpts::upstream(&up)
-    })
-    .await;
-    for gw in [&lean, &sdk] {
-        for bucket in ["lean", "absent"] {
-            gw.set_props(
-                bucket,
-                serde_json::json!({"extra.aws.cloud_region": "us-east-1"}),
-            )
-            .await;
-        }
-    }
+    let (up, lean, sdk) = two_gateways(&["lean", "absent"]).await;
     let body = pattern(70_000, 3);
     let md5 = {
         use md5::Digest as _;
