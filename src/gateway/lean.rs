@@ -13,7 +13,8 @@
 //! - the bucket is registered with its region known (no discovery, no region look-up to start),
 //!   its upstream has an explicit endpoint with no path (not AWS's own endpoints, whose rules the
 //!   SDK knows) and static keys (assumed roles and `credential_process` keep the SDK's identity
-//!   cache), and the key is not blank (see `upstream::BlankKey`);
+//!   cache), and the key is not blank (see `upstream::BlankKey`) and has no `.` or `..`
+//!   segment;
 //! - every header can be signed as sent (visible ASCII).
 //!
 //! **Reads** ([`Gateway::lean_read`]) are declined also when the upstream answers other than
@@ -340,7 +341,9 @@ impl Gateway {
         let key = percent_encoding::percent_decode_str(key)
             .decode_utf8()
             .ok()?;
-        if key.trim().is_empty() {
+        // A `.` or `..` segment could be resolved by a server on the way and name another
+        // bucket's object; such keys keep the SDK path's handling.
+        if key.trim().is_empty() || key.split('/').any(|s| s == "." || s == "..") {
             return None;
         }
         let uri = direct::object_uri(&route.key, &route.backend, &key, query)?;

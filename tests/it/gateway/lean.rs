@@ -273,6 +273,7 @@ async fn lean_and_sdk_paths_answer_every_read_the_same() {
         read("HEAD", "dir/a%20b%2B%C3%BC~.bin", true),
         read("GET", "dir/a%20b%2B%C3%BC~.bin", true).header("range", "bytes=1000-99999"),
         read("GET", "missing.txt", false),
+        read("GET", "dir/../doc.txt", false),
         read("HEAD", "missing.txt", false),
     ];
     for r in &reads {
