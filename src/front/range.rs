@@ -115,6 +115,9 @@ impl IgnoredRange {
         let mut out = S3Response::new(body);
         out.status = Some(parts.status);
         out.headers = parts.headers;
+        // What the gateway attached for the front's HTTP layer (the upstream's status:
+        // `Parity::after`) travels on.
+        out.extensions = parts.extensions;
         Ok(out)
     }
 }

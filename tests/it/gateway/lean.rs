@@ -560,3 +560,41 @@ async fn lean_and_sdk_paths_store_every_upload_the_same() {
         finished[0]
     );
 }
+
+/// A read the lean path hands to the SDK path is answered as the SDK path answers it: moto
+/// answers a ranged HEAD 206, a status the SDK's output does not carry (the gateway attaches
+/// it for the front's HTTP layer, and the hand-over keeps it).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs moto_server (conformance/setup.sh installs it)"]
+async fn a_read_handed_to_the_sdk_path_keeps_the_upstreams_status() {
+    let _g = light().await;
+    let moto = crate::common::moto::Moto::start();
+    let gw = TestGateway::start(GwOpts {
+        s3_endpoint: Some(moto.url.clone()),
+        aws_keys: Some(("testing".into(), "testing".into())),
+        // No region look-up: the bucket is never registered with its region, so the lean
+        // path declines every read of it.
+        configure: Some(|c| c.discovery_per_second = 0),
+        ..GwOpts::default()
+    })
+    .await;
+    let c = gw.client();
+    c.create_bucket().bucket("handed").send().await.unwrap();
+    c.put_object()
+        .bucket("handed")
+        .key("k")
+        .body(b"0123456789".to_vec().into())
+        .send()
+        .await
+        .unwrap();
+    let before = scrape(&gw).await;
+    let ranged_head = read("HEAD", "k", false).header("range", "bytes=0-3");
+    let (status, headers, _) = send_with_body(&gw, "handed", &ranged_head, false, Vec::new()).await;
+    assert_eq!(status, 206, "{headers:?}");
+    assert_eq!(headers["content-length"], "4");
+    let after = scrape(&gw).await;
+    assert_eq!(
+        after.moved(&before, "rebucket_lean_path_total{result=\"declined\"}"),
+        1.0
+    );
+}
