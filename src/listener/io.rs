@@ -125,11 +125,14 @@ impl Watched {
         }
     }
 
-    /// After a write attempt: records progress, or starts (and checks) the stall clock.
+    /// After a write attempt: records progress (`wrote`: bytes went out; a flush moves none,
+    /// and the connection is flushed whenever it is polled, so counting flushes would keep an
+    /// idle connection looking busy), or starts (and checks) the stall clock.
     fn after_write<T>(
         &mut self,
         res: Poll<std::io::Result<T>>,
         cx: &mut Context<'_>,
+        wrote: bool,
     ) -> Poll<std::io::Result<T>> {
         match res {
             Poll::Pending => {
@@ -147,7 +150,9 @@ impl Watched {
             }
             ready => {
                 self.write_stall = None;
-                self.activity.touch();
+                if wrote {
+                    self.activity.touch();
+                }
                 ready
             }
         }
@@ -176,7 +181,7 @@ impl AsyncWrite for Watched {
         buf: &[u8],
     ) -> Poll<std::io::Result<usize>> {
         let res = Pin::new(&mut self.inner).poll_write(cx, buf);
-        self.after_write(res, cx)
+        self.after_write(res, cx, true)
     }
 
     fn poll_write_vectored(
@@ -185,7 +190,7 @@ impl AsyncWrite for Watched {
         bufs: &[std::io::IoSlice<'_>],
     ) -> Poll<std::io::Result<usize>> {
         let res = Pin::new(&mut self.inner).poll_write_vectored(cx, bufs);
-        self.after_write(res, cx)
+        self.after_write(res, cx, true)
     }
 
     fn is_write_vectored(&self) -> bool {
@@ -194,7 +199,7 @@ impl AsyncWrite for Watched {
 
     fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
         let res = Pin::new(&mut self.inner).poll_flush(cx);
-        self.after_write(res, cx)
+        self.after_write(res, cx, false)
     }
 
     fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
