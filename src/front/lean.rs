@@ -17,7 +17,7 @@
 
 use s3s::{Body, S3Request, S3Response, S3Result};
 
-use super::range::{IgnoredRange, unsigned_uri};
+use super::range::{IgnoredRange, s3_response, unsigned_uri};
 use super::verdict::Verdict;
 use super::{FrontHost, host};
 use crate::gateway::{Gateway, Lean, LeanRead, LeanUpload, LeanWrite, serve_declined};
@@ -121,15 +121,6 @@ pub(super) async fn send_upload(
 ) -> S3Result<S3Response<Body>> {
     let resp = gateway.send_upload(upload, req.input, &req.headers).await?;
     Ok(s3_response(resp))
-}
-
-/// An answer of the gateway as s3s passes a route's answer on.
-fn s3_response(resp: http::Response<Body>) -> S3Response<Body> {
-    let (parts, body) = resp.into_parts();
-    let mut out = S3Response::new(body);
-    out.status = Some(parts.status);
-    out.headers = parts.headers;
-    out
 }
 
 /// Serves a read [`is_lean_read`] took: the lean way, or handed over if the gateway declines it.

@@ -305,13 +305,7 @@ impl s3s::route::S3Route for Routes {
             return self.front.cors.preflight(&bucket, &req.headers).await;
         }
         if let Some(upload) = req.extensions.remove::<LeanUpload>() {
-            crate::metrics::request::set_operation(
-                if req.uri.query().is_some_and(|q| q.contains("uploadId=")) {
-                    "UploadPart"
-                } else {
-                    "PutObject"
-                },
-            );
+            crate::metrics::request::set_operation(upload.operation());
             return lean::send_upload(&self.front.gateway, upload, req).await;
         }
         crate::metrics::request::set_operation(if req.method == http::Method::HEAD {

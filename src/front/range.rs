@@ -111,15 +111,20 @@ impl IgnoredRange {
             .call(forwarded)
             .await
             .map_err(|e| FrontError::Internal(format!("{e:?}")))?;
-        let (parts, body) = resp.into_parts();
-        let mut out = S3Response::new(body);
-        out.status = Some(parts.status);
-        out.headers = parts.headers;
-        // What the gateway attached for the front's HTTP layer (the upstream's status:
-        // `Parity::after`) travels on.
-        out.extensions = parts.extensions;
-        Ok(out)
+        Ok(s3_response(resp))
     }
+}
+
+/// An HTTP answer as a route's answer, which s3s passes on as it is: status, headers, body, and
+/// what the gateway attached for the front's HTTP layer (the upstream's status:
+/// `Parity::after`).
+pub(super) fn s3_response(resp: http::Response<Body>) -> S3Response<Body> {
+    let (parts, body) = resp.into_parts();
+    let mut out = S3Response::new(body);
+    out.status = Some(parts.status);
+    out.headers = parts.headers;
+    out.extensions = parts.extensions;
+    out
 }
 
 #[cfg(test)]

@@ -72,6 +72,17 @@ pub struct LeanUpload {
     op: &'static str,
 }
 
+impl LeanUpload {
+    /// The operation's name in logs and metrics (`PutObject`, `UploadPart`).
+    pub fn operation(&self) -> &'static str {
+        if self.op == "upload_part" {
+            "UploadPart"
+        } else {
+            "PutObject"
+        }
+    }
+}
+
 /// The largest error answer read to learn its S3 code (S3's are a few hundred bytes).
 const MAX_ERROR_BODY: usize = 64 << 10;
 
