@@ -16,6 +16,7 @@
 use std::error::Error as StdError;
 
 use aws_smithy_runtime_api::client::result::ConnectorError;
+use aws_smithy_types::error::operation::BuildError;
 use s3s::{S3Error, S3ErrorCode};
 
 use super::raw::Recorded;
@@ -74,6 +75,11 @@ pub enum UpstreamError {
     /// own request failed, and gets the S3 error of that status, as S3 would send it.
     #[error("{}", client_error(*.0).1)]
     ClientError(http::StatusCode),
+    /// The AWS SDK refused to build the upstream request from the client's input (an empty
+    /// `uploadId`, which s3s reads from a bare `?uploadId` and the SDK's builders refuse):
+    /// nothing was sent; `400 InvalidArgument`, saying which field.
+    #[error("{op}: the request cannot be sent upstream: {cause}")]
+    Unsendable { op: &'static str, cause: String },
     /// The bucket's settings cannot make a route (missing profile, bad credentials source):
     /// `503 ServiceUnavailable`, naming bucket, profile and endpoint.
     #[error(transparent)]
@@ -91,6 +97,12 @@ impl UpstreamError {
             return Self::Answered(err);
         }
         let source = err.source().map(|e| e as &(dyn StdError + 'static));
+        if let Some(refused) = source.and_then(build_error) {
+            return Self::Unsendable {
+                op,
+                cause: refused.to_string(),
+            };
+        }
         let transport = recorded.failure.or(source.and_then(connector_failure));
         let cause = source.map(root_cause).unwrap_or_default();
         let route = route.describe();
@@ -185,7 +197,10 @@ impl UpstreamError {
             Self::TimedOut { .. } => Some("timeout"),
             Self::ServerError { .. } => Some("5xx"),
             Self::BadResponse { .. } => Some("bad_response"),
-            Self::Answered(_) | Self::ClientError(_) | Self::Unroutable(_) => None,
+            Self::Answered(_)
+            | Self::ClientError(_)
+            | Self::Unsendable { .. }
+            | Self::Unroutable(_) => None,
         }
     }
 }
@@ -210,6 +225,7 @@ impl From<UpstreamError> for S3Error {
             }
             UpstreamError::ServerError { status, .. } => (server_error_code(*status), *status),
             UpstreamError::ClientError(status) => (client_error(*status).0, *status),
+            UpstreamError::Unsendable { .. } => (S3ErrorCode::InvalidArgument, S::BAD_REQUEST),
         };
         let mut out = S3Error::with_message(code, e.to_string());
         out.set_status_code(status);
@@ -239,6 +255,18 @@ fn connector_failure(err: &(dyn StdError + 'static)) -> Option<Transport> {
         cur = e.source();
     }
     found
+}
+
+/// The SDK's refusal to build a request from its input, anywhere in an error's source chain.
+fn build_error<'a>(err: &'a (dyn StdError + 'static)) -> Option<&'a BuildError> {
+    let mut cur = Some(err);
+    while let Some(e) = cur {
+        if let Some(b) = e.downcast_ref::<BuildError>() {
+            return Some(b);
+        }
+        cur = e.source();
+    }
+    None
 }
 
 /// The text of the first `<name>` element of an XML document (not unescaped: S3 error codes
@@ -369,6 +397,37 @@ mod tests {
         let with_message = S3Error::with_message(S3ErrorCode::InternalError, "boom");
         let e = UpstreamError::of_call(with_message, &answered(s412), &route(), "x");
         assert!(matches!(e, UpstreamError::Answered(_)));
+    }
+
+    #[test]
+    fn an_input_the_sdk_refuses_to_build_is_the_clients_invalid_argument() {
+        use aws_sdk_s3::error::SdkError;
+        use aws_sdk_s3::operation::list_parts::ListPartsError;
+        use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
+        let refused = BuildError::missing_field("upload_id", "cannot be empty or unset");
+        let sdk: SdkError<ListPartsError, HttpResponse> = SdkError::construction_failure(refused);
+        let mut err = S3Error::new(S3ErrorCode::InternalError);
+        err.set_source(Box::new(sdk));
+        let nothing_sent = Recorded {
+            answer: None,
+            failure: None,
+            request_id: None,
+        };
+        let e = UpstreamError::of_call(err, &nothing_sent, &route(), "list_parts");
+        assert!(e.metric_kind().is_none(), "not an upstream failure: {e}");
+        let e = S3Error::from(e);
+        assert_eq!(e.code(), &S3ErrorCode::InvalidArgument);
+        assert_eq!(e.status_code(), Some(StatusCode::BAD_REQUEST));
+        let message = e.message().unwrap();
+        assert!(
+            message.contains("list_parts") && message.contains("upload_id"),
+            "{message}"
+        );
+        // Without the SDK's refusal in the chain, a failure with nothing sent is no client's.
+        let mut other = S3Error::new(S3ErrorCode::InternalError);
+        other.set_source(Box::new(std::io::Error::other("signing failed")));
+        let e = UpstreamError::of_call(other, &nothing_sent, &route(), "list_parts");
+        assert_eq!(S3Error::from(e).code(), &S3ErrorCode::InternalError);
     }
 
     #[test]
