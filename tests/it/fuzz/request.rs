@@ -580,6 +580,11 @@ fn send_seed(
         raw.body = body;
     }
     let direct = (raw.method == "HEAD").then(|| {
+        // A Range S3 cannot read is ignored, as S3 ignores it: the upstream is asked without.
+        let mut raw = raw.clone();
+        raw.headers.retain(|(name, value)| {
+            !name.eq_ignore_ascii_case("range") || s3s::dto::Range::parse(value).is_ok()
+        });
         let authority = t.upstream.to_string();
         let signed = t.upstream_signer.sign(&raw, &authority, payload, time);
         raw.wire(&authority, signed, tamper, false)
