@@ -1,17 +1,18 @@
 //! Which requests go the gateway's lean path (`gateway::lean`), taken as a custom route once
 //! s3s has checked their signature (and decoded an `aws-chunked` body) and before it parses the
 //! operation's input:
-//! - a signed GET or HEAD of an object with no sub-resource ([`is_lean_read`]). What the lean
-//!   path declines is served as any GET or HEAD, through the front's unauthenticated service
-//!   ([`IgnoredRange::hand_over`]): the same operation with the same input, since its signature
-//!   and access are checked already;
+//! - a signed GET or HEAD of an object with no sub-resource, or a signed GET listing a bucket
+//!   ([`is_lean_read`]). What the lean path declines is served as any GET or HEAD, through the
+//!   front's unauthenticated service ([`IgnoredRange::hand_over`]): the same operation with the
+//!   same input, since its signature and access are checked already;
 //! - a signed PutObject or UploadPart ([`lean_upload`]), which the gateway plans while the route
 //!   is matched: an upload it declines is not taken, and s3s serves it as usual (its body cannot
 //!   be handed over once s3s has decoded it).
 //!
 //! The query may hold only what a plain GetObject or HeadObject sends (`versionId`,
 //! `partNumber`, the `response-*` overrides, the SDKs' `x-id`), or a PutObject (`x-id`) or
-//! UploadPart (`partNumber` and `uploadId`), and a presigned request's signature (not
+//! UploadPart (`partNumber` and `uploadId`), or a ListObjects or ListObjectsV2 (`list-type`,
+//! `prefix`, `delimiter`, `max-keys`, ...), and a presigned request's signature (not
 //! forwarded); anything else names another operation (`?acl`, `?uploadId` alone,
 //! `?attributes`, ...) or one S3 would refuse, and goes to s3s.
 
@@ -33,6 +34,19 @@ const READ_PARAMS: &[&str] = &[
     "response-content-type",
     "response-expires",
     "x-id",
+];
+
+/// Query parameters of a ListObjects or ListObjectsV2 (lowercase).
+const LIST_PARAMS: &[&str] = &[
+    "list-type",
+    "prefix",
+    "delimiter",
+    "max-keys",
+    "encoding-type",
+    "marker",
+    "continuation-token",
+    "start-after",
+    "fetch-owner",
 ];
 
 /// Query parameters of a PutObject, and of an UploadPart, which has both numbers.
@@ -59,7 +73,8 @@ fn query_names(uri: &http::Uri, allowed: &[&str]) -> Option<Vec<String>> {
 }
 
 /// Whether a request is one the lean path may take: a signed GET or HEAD naming an object, with
-/// a plain read's query and a `Range` s3s would accept.
+/// a plain read's query and a `Range` s3s would accept, or a signed GET of a bucket with a
+/// listing's query.
 pub(super) fn is_lean_read(
     front_host: &FrontHost,
     method: &http::Method,
@@ -73,10 +88,34 @@ pub(super) fn is_lean_read(
         return false;
     }
     let (bucket, key, _) = front_host.bucket_and_key(host(headers), uri.path());
-    if bucket.is_empty() || key.is_empty() {
+    if bucket.is_empty() {
         return false;
     }
+    if key.is_empty() {
+        return method == http::Method::GET && query_names(uri, LIST_PARAMS).is_some();
+    }
     query_names(uri, READ_PARAMS).is_some()
+}
+
+/// The operation of a read [`is_lean_read`] took, for logs and metrics.
+pub(super) fn read_operation(
+    front_host: &FrontHost,
+    method: &http::Method,
+    uri: &http::Uri,
+    headers: &http::HeaderMap,
+) -> &'static str {
+    let (_, key, _) = front_host.bucket_and_key(host(headers), uri.path());
+    if !key.is_empty() {
+        if method == http::Method::HEAD {
+            "HeadObject"
+        } else {
+            "GetObject"
+        }
+    } else if query_names(uri, LIST_PARAMS).is_some_and(|n| n.iter().any(|n| n == "list-type")) {
+        "ListObjectsV2"
+    } else {
+        "ListObjects"
+    }
 }
 
 /// The gateway's plan for a signed PutObject or UploadPart (not a copy), if it takes it.

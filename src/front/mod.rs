@@ -308,11 +308,12 @@ impl s3s::route::S3Route for Routes {
             crate::metrics::request::set_operation(upload.operation());
             return lean::send_upload(&self.front.gateway, upload, req).await;
         }
-        crate::metrics::request::set_operation(if req.method == http::Method::HEAD {
-            "HeadObject"
-        } else {
-            "GetObject"
-        });
+        crate::metrics::request::set_operation(lean::read_operation(
+            &self.front.host,
+            &req.method,
+            &req.uri,
+            &req.headers,
+        ));
         if IgnoredRange::unusable_range(&req.headers) {
             return self.ignored_range.call(req).await;
         }

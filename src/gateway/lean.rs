@@ -1,12 +1,14 @@
-//! The lean path: GetObject, HeadObject, PutObject and UploadPart forwarded without the SDK.
+//! The lean path: GetObject, HeadObject, ListObjects, ListObjectsV2, PutObject and UploadPart
+//! forwarded without the SDK.
 //!
 //! Most S3 traffic is small reads and writes, and for them the SDK path (s3s DTO → SDK input → the SDK's
 //! orchestrator → SDK output → s3s DTO) costs several times what the upstream spends serving
 //! them (docs/PERFORMANCE.md has the profile). Here a request the client sent is re-addressed
 //! to the bucket's upstream, signed for it and sent over the same HTTP client
 //! (`upstream::direct`); the upstream's answer goes back as it came — status, headers, the body
-//! streamed — with only what the SDK path also changes: hop-by-hop headers dropped, and
-//! `aws-chunked` taken out of `Content-Encoding` (see [`super::get`]).
+//! streamed — with only what the SDK path also changes: hop-by-hop headers dropped,
+//! `aws-chunked` taken out of `Content-Encoding` (see [`super::get`]), and a listing read whole
+//! and normalized as the SDK path normalizes it (`upstream::compat`: ETags quoted, ...).
 //!
 //! The lean path takes a request only when it can serve it as the SDK path would, and
 //! *declines* it otherwise, for the SDK path to serve. Always:
@@ -17,13 +19,16 @@
 //!   segment;
 //! - every header can be signed as sent (visible ASCII).
 //!
-//! **Reads** ([`Gateway::lean_read`]) are declined also when the upstream answers other than
+//! **Reads** ([`Gateway::lean_read`]; a read with no key is a listing of the bucket) are declined
+//! also when the upstream answers other than
 //! 2xx or 304: a missing key, a wrong region, an upstream's error page is dropped and the read,
 //! which changes nothing, served again the SDK's way, so that errors are mapped and renamed in
 //! one place; so is a connection failure. That second attempt is the SDK path's last
 //! ([`serve_declined`]): a failing upstream gets as many attempts as without the lean path.
 //! Only a timeout is answered here, as the SDK path would (`503`), since trying again would
-//! wait as long again.
+//! wait as long again. A listing of a bucket that stands for another (`backend_bck`) is
+//! declined before it is sent: its answer names the upstream's bucket, which the SDK path
+//! renames.
 //!
 //! **Uploads** ([`Gateway::lean_upload`], then [`Gateway::send_upload`]) stream their body, so
 //! they are decided before anything is sent: declined when the body's length is unknown or over
@@ -47,6 +52,7 @@ use super::Gateway;
 use super::body::watch_body;
 use super::error::MAX_UPLOAD_SIZE;
 use crate::metrics::request;
+use crate::upstream::compat;
 use crate::upstream::direct::{self, Payload};
 use crate::upstream::error::UpstreamError;
 use crate::upstream::route::Route;
@@ -86,13 +92,17 @@ impl LeanUpload {
 /// The largest error answer read to learn its S3 code (S3's are a few hundred bytes).
 const MAX_ERROR_BODY: usize = 64 << 10;
 
-/// A GetObject or HeadObject as the client sent it, its signature checked by the front.
+/// The longest listing read (a page of 1,000 keys of 1,024 bytes is about 1.5 MiB): a longer
+/// one is the SDK path's.
+const MAX_LISTING: usize = 16 << 20;
+
+/// A GetObject, HeadObject or listing as the client sent it, its signature checked by the front.
 #[derive(Debug)]
 pub struct LeanRead<'a> {
     pub method: &'a http::Method,
     /// The client's bucket.
     pub bucket: &'a str,
-    /// The key as the client's path spells it (percent-encoded).
+    /// The key as the client's path spells it (percent-encoded); empty for a listing.
     pub key: &'a str,
     /// The query without a presigned request's signature parameters, if any is left.
     pub query: Option<&'a str>,
@@ -187,7 +197,16 @@ impl Gateway {
     }
 
     async fn try_lean_read(&self, read: &LeanRead<'_>) -> S3Result<Lean> {
-        let Some(overrides) = read_query(read.query) else {
+        // An empty key: a listing of the bucket.
+        let listing = read.key.is_empty();
+        let checked = if listing {
+            list_query(read.query).map(|op| (op, Vec::new()))
+        } else if read.method == http::Method::HEAD {
+            read_query(read.query).map(|o| ("head_object", o))
+        } else {
+            read_query(read.query).map(|o| ("get_object", o))
+        };
+        let Some((op, overrides)) = checked else {
             return Ok(NOT_SENT);
         };
         let Some((route, identity, mut req)) =
@@ -195,6 +214,11 @@ impl Gateway {
         else {
             return Ok(NOT_SENT);
         };
+        // A listing names its bucket (`<Name>`): the upstream's, which the SDK path renames
+        // into the client's (`backend_bck`).
+        if listing && route.backend != read.bucket {
+            return Ok(NOT_SENT);
+        }
         if direct::sign(
             &mut req,
             &identity,
@@ -206,11 +230,6 @@ impl Gateway {
         {
             return Ok(NOT_SENT);
         }
-        let op = if read.method == http::Method::HEAD {
-            "head_object"
-        } else {
-            "get_object"
-        };
         let started = Instant::now();
         let sent = self
             .inner
@@ -230,6 +249,12 @@ impl Gateway {
         let status = resp.status();
         if !(status.is_success() || status == http::StatusCode::NOT_MODIFIED) {
             return Ok(SENT);
+        }
+        if listing {
+            return Ok(match normalized_listing(resp, op).await {
+                Some(answer) => Lean::Answered(answer),
+                None => SENT,
+            });
         }
         let mut answer = for_client(resp);
         if read.method == http::Method::GET && status.is_success() {
@@ -354,7 +379,8 @@ impl Gateway {
             .ok()?;
         // A `.` or `..` segment could be resolved by a server on the way and name another
         // bucket's object; such keys keep the SDK path's handling.
-        if key.trim().is_empty() || key.split('/').any(|s| s == "." || s == "..") {
+        let blank = !key.is_empty() && key.trim().is_empty();
+        if blank || key.split('/').any(|s| s == "." || s == "..") {
             return None;
         }
         let uri = direct::object_uri(&route.key, &route.backend, &key, query)?;
@@ -410,6 +436,66 @@ fn query_params(query: Option<&str>) -> Option<Vec<(String, String)>> {
             Some((decode(name)?, decode(value)?))
         })
         .collect()
+}
+
+/// The operation a listing's query names (`list_objects_v2` with `list-type=2`, else
+/// `list_objects`), checking it as s3s parses it: `None` (for s3s to answer) if `max-keys` is
+/// no number, `fetch-owner` no boolean or `list-type` other than 2.
+fn list_query(query: Option<&str>) -> Option<&'static str> {
+    let mut op = "list_objects";
+    let params = query_params(query)?;
+    for (i, (name, value)) in params.iter().enumerate() {
+        let name = name.to_ascii_lowercase();
+        // s3s takes a repeated parameter for none (`list-type`) or refuses it.
+        if params[..i]
+            .iter()
+            .any(|(n, _)| n.eq_ignore_ascii_case(&name))
+        {
+            return None;
+        }
+        match name.as_str() {
+            "list-type" if value == "2" => op = "list_objects_v2",
+            "list-type" => return None,
+            "max-keys" => {
+                value.parse::<i32>().ok()?;
+            }
+            "fetch-owner" => {
+                value.parse::<bool>().ok()?;
+            }
+            _ => {}
+        }
+    }
+    Some(op)
+}
+
+/// A listing's answer for the client: read whole (as the SDK path reads it, at most
+/// [`MAX_LISTING`]) and normalized as the SDK path normalizes it (`upstream::compat`); `None`
+/// (for the SDK path to answer) if it is longer, not UTF-8, or its body fails.
+async fn normalized_listing(
+    resp: http::Response<SdkBody>,
+    op: &'static str,
+) -> Option<http::Response<s3s::Body>> {
+    let (parts, body) = resp.into_parts();
+    let body = http_body_util::Limited::new(body, MAX_LISTING)
+        .collect()
+        .await
+        .ok()?
+        .to_bytes();
+    let sdk_op = if op == "list_objects_v2" {
+        "ListObjectsV2"
+    } else {
+        "ListObjects"
+    };
+    let body = match compat::normalized_listing(std::str::from_utf8(&body).ok()?, sdk_op) {
+        Some(normalized) => bytes::Bytes::from(normalized),
+        None => body,
+    };
+    let mut answer = for_client(http::Response::from_parts(parts, SdkBody::empty()));
+    answer
+        .headers_mut()
+        .insert(header::CONTENT_LENGTH, body.len().into());
+    *answer.body_mut() = s3s::Body::from(body);
+    Some(answer)
 }
 
 /// The answer headers a GetObject's `response-*` parameters set (s3s sets them on the SDK path:

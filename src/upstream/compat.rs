@@ -6,7 +6,9 @@
 //!   in another (SeaweedFS answers GetBucketLocation with `<CreateBucketConfiguration>` around
 //!   the `<LocationConstraint>`), while the content is what S3 sends.
 //! - s3s-aws refuses an empty `<ETag></ETag>` (rclone lists an object whose upload failed that
-//!   way), failing the whole listing; it becomes `""`, S3's spelling of an empty ETag.
+//!   way), failing the whole listing; it becomes `""`, S3's spelling of an empty ETag. An
+//!   unquoted one (rclone's listings) is quoted, as s3s writes every ETag on the SDK path: the
+//!   lean path passes listings on through [`normalized_listing`], and gives the same.
 //! - The SDK reads only `true`/`false` as a boolean; MinIO-based servers (the JuiceFS gateway)
 //!   answer GetBucketPolicyStatus with `<IsPublic>FALSE</IsPublic>`, spelled as S3 does.
 //! - The SDK fails the whole call on a `Last-Modified` header that is not an HTTP date; moto
@@ -206,11 +208,45 @@ pub fn unwrap_root(xml: &str, s3: &str) -> Option<String> {
     Some(format!("{prefix}{}", &inner[..len]))
 }
 
-/// `<ETag></ETag>` (s3s-aws cannot convert an empty ETag) as S3 spells an empty one.
-fn quote_empty_etags(xml: &str) -> Option<String> {
-    const EMPTY: &str = "<ETag></ETag>";
-    xml.contains(EMPTY)
-        .then(|| xml.replace(EMPTY, "<ETag>\"\"</ETag>"))
+/// ETags as S3 writes them, quoted: `<ETag></ETag>` (s3s-aws cannot convert an empty ETag) as
+/// S3 spells an empty one, `""`, and an unquoted one (rclone's listings) in quotes, as s3s
+/// writes every ETag the SDK path answers with; `None` when all are quoted already.
+fn quote_etags(xml: &str) -> Option<String> {
+    const OPEN: &str = "<ETag>";
+    let is_quoted = |text: &str| {
+        ["\"", "&quot;", "&#34;", "&#x22;", "&#X22;"]
+            .iter()
+            .any(|q| text.starts_with(q))
+    };
+    let mut out: Option<String> = None;
+    let mut done = 0;
+    let mut from = 0;
+    while let Some(at) = xml[from..].find(OPEN) {
+        let text_start = from + at + OPEN.len();
+        let Some(len) = xml[text_start..].find("</ETag>") else {
+            break;
+        };
+        let text = &xml[text_start..text_start + len];
+        if !is_quoted(text) {
+            let o = out.get_or_insert_with(|| String::with_capacity(xml.len() + 64));
+            o.push_str(&xml[done..text_start]);
+            o.push('"');
+            o.push_str(text);
+            o.push('"');
+            done = text_start + len;
+        }
+        from = text_start + len;
+    }
+    let mut out = out?;
+    out.push_str(&xml[done..]);
+    Some(out)
+}
+
+/// A listing (ListObjects, ListObjectsV2: `op`, the SDK's name) an upstream sent, normalized as
+/// the SDK path normalizes it before reading it (root, ETags, booleans): what a client gets
+/// through the lean path, which passes the rest on as it came. `None` when it needs no change.
+pub fn normalized_listing(xml: &str, op: &str) -> Option<String> {
+    normalize_xml(xml, normalize_for(op)?)
 }
 
 /// `Last-Modified` as an HTTP date when the upstream sent ISO 8601 (`None` when it is fine or
@@ -294,7 +330,7 @@ fn spell_booleans(xml: &str) -> Option<String> {
 fn normalize_xml(xml: &str, normalize: Normalize) -> Option<String> {
     let rooted =
         rename_root(xml, normalize.root, normalize.op).or_else(|| unwrap_root(xml, normalize.root));
-    let quoted = quote_empty_etags(rooted.as_deref().unwrap_or(xml)).or(rooted);
+    let quoted = quote_etags(rooted.as_deref().unwrap_or(xml)).or(rooted);
     spell_booleans(quoted.as_deref().unwrap_or(xml)).or(quoted)
 }
 
@@ -345,7 +381,7 @@ impl HttpConnector for NormalizingConnector {
 mod tests {
     use super::{
         Normalize, http_date, normalize_for, normalize_repeated_headers, normalize_xml,
-        rename_root, unwrap_root,
+        normalized_listing, rename_root, unwrap_root,
     };
 
     #[test]
@@ -426,6 +462,28 @@ mod tests {
         assert_eq!(
             unwrap_root("<W><LocationConstraints/></W>", "LocationConstraint"),
             None
+        );
+    }
+
+    #[test]
+    fn quotes_unquoted_etags_as_s3s_writes_them() {
+        let xml = "<ListBucketResult><Contents><ETag>abc</ETag></Contents><Contents><ETag>&quot;q&quot;</ETag></Contents><Contents><ETag>\"d\"</ETag></Contents><Contents><ETag>e-2</ETag></Contents></ListBucketResult>";
+        assert_eq!(
+            normalized_listing(xml, "ListObjectsV2").as_deref(),
+            Some(
+                "<ListBucketResult><Contents><ETag>\"abc\"</ETag></Contents><Contents><ETag>&quot;q&quot;</ETag></Contents><Contents><ETag>\"d\"</ETag></Contents><Contents><ETag>\"e-2\"</ETag></Contents></ListBucketResult>"
+            )
+        );
+        let quoted = "<ListBucketResult><IsTruncated>false</IsTruncated><Contents><ETag>&#34;x&#34;</ETag></Contents></ListBucketResult>";
+        assert_eq!(normalized_listing(quoted, "ListObjects"), None);
+        // rclone's misnamed root and MinIO's booleans, as the SDK path reads them.
+        assert_eq!(
+            normalized_listing(
+                "<ListBucket><IsTruncated>TRUE</IsTruncated></ListBucket>",
+                "ListObjects"
+            )
+            .as_deref(),
+            Some("<ListBucketResult><IsTruncated>true</IsTruncated></ListBucketResult>")
         );
     }
 

@@ -146,7 +146,8 @@ pub fn static_identity(source: &CredentialSource) -> Option<Identity> {
 
 /// The URI of object `key` (not encoded) of upstream bucket `bucket` at `upstream`'s endpoint,
 /// with `query` (already encoded) appended: path style `<endpoint>/<bucket>/<key>`, virtual-hosted
-/// `<bucket>.<endpoint host>/<key>`. `None` where the SDK's endpoint rules would do more than
+/// `<bucket>.<endpoint host>/<key>`; an empty `key` names the bucket itself (`<endpoint>/<bucket>`,
+/// as the SDK addresses a listing). `None` where the SDK's endpoint rules would do more than
 /// that: AWS's own endpoints (FIPS, dual-stack, accelerate, regional quirks), an endpoint with a
 /// path, a virtual-hosted bucket name that is no DNS label.
 pub fn object_uri(
@@ -161,10 +162,11 @@ pub fn object_uri(
     if endpoint.path() != "/" && !endpoint.path().is_empty() || endpoint.query().is_some() {
         return None;
     }
+    let slash = if key.is_empty() { "" } else { "/" };
     let key = utf8_percent_encode(key, KEY);
     let query = query.map(|q| format!("?{q}")).unwrap_or_default();
     let uri = if upstream.path_style {
-        format!("{scheme}://{authority}/{bucket}/{key}{query}")
+        format!("{scheme}://{authority}/{bucket}{slash}{key}{query}")
     } else {
         if bucket.contains('.') {
             return None;
@@ -255,6 +257,22 @@ mod tests {
         assert_eq!(
             object_uri(&up, "back", "k", None).unwrap().to_string(),
             "http://back.minio.local:9000/k"
+        );
+        // The bucket itself, as the SDK addresses a listing.
+        assert_eq!(
+            object_uri(
+                &upstream(Some("http://127.0.0.1:9000"), true),
+                "back",
+                "",
+                Some("list-type=2")
+            )
+            .unwrap()
+            .to_string(),
+            "http://127.0.0.1:9000/back?list-type=2"
+        );
+        assert_eq!(
+            object_uri(&up, "back", "", None).unwrap().to_string(),
+            "http://back.minio.local:9000/"
         );
     }
 

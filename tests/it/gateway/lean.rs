@@ -4,6 +4,8 @@
 //! - GETs and HEADs (header-signed and presigned, with ranges, conditions, response overrides,
 //!   odd keys, missing keys): status, body, the S3 error code and every header a client reads
 //!   must be equal;
+//! - ListObjects and ListObjectsV2 (prefixes, delimiters, pages, continuation, encoding): status
+//!   and the listing must be equal;
 //! - PutObject and UploadPart (with and without content type, metadata, Content-MD5 right and
 //!   wrong, a checksum header, an empty body, into a bucket the upstream lacks): the answers
 //!   must be equal, and so must the objects stored upstream.
@@ -19,6 +21,7 @@ use aws_sigv4::http_request::{
 };
 use aws_sigv4::sign::v4;
 use aws_smithy_runtime_api::client::identity::Identity;
+use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
 
 use super::*;
 use crate::observe::scrape;
@@ -93,7 +96,12 @@ async fn send_with_body(
     body: Vec<u8>,
 ) -> (u16, http::HeaderMap, bytes::Bytes) {
     let authority = gw.s3_addr().to_string();
-    let path = format!("/{bucket}/{}", r.key);
+    // No key: the bucket itself, as SDKs address a listing.
+    let path = if r.key.is_empty() {
+        format!("/{bucket}")
+    } else {
+        format!("/{bucket}/{}", r.key)
+    };
     let url = if r.query.is_empty() {
         format!("http://{authority}{path}")
     } else {
@@ -315,6 +323,123 @@ async fn lean_and_sdk_paths_answer_every_read_the_same() {
         sdk_scrape.get("rebucket_lean_path_total{result=\"declined\"}"),
         0.0
     );
+}
+
+/// What two listings must agree on: the status, and the document without the XML declaration
+/// and the white space between elements (each path's serializer spells those its own way).
+fn listing(answer: &(u16, http::HeaderMap, bytes::Bytes)) -> String {
+    let (status, _, body) = answer;
+    if *status >= 300 {
+        return format!("status {status} code {}", xml_code(body));
+    }
+    let text = String::from_utf8_lossy(body);
+    let text = match text.find("?>") {
+        Some(end) if text.starts_with("<?xml") => &text[end + 2..],
+        _ => &text[..],
+    };
+    let mut out = format!("status {status}\n");
+    let mut rest = text.trim();
+    // One element per line: a reader of a failed test sees where the listings part.
+    while let Some(i) = rest.find("><") {
+        out.push_str(&rest[..=i]);
+        out.push('\n');
+        rest = rest[i + 1..].trim_start();
+    }
+    out.push_str(rest);
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lean_and_sdk_paths_list_every_bucket_the_same() {
+    let _g = light().await;
+    let (up, lean, sdk) = two_gateways(&["lean"]).await;
+    for gw in [&lean, &sdk] {
+        // Another name for the same upstream bucket: its listing is renamed on the SDK path.
+        gw.set_props(
+            "other",
+            serde_json::json!({"backend_bck": "lean", "extra.aws.cloud_region": "us-east-1"}),
+        )
+        .await;
+    }
+    for key in [
+        "a.txt",
+        "b.txt",
+        "dir/one",
+        "dir/two",
+        "dir/sub/three",
+        "ü x+y&z<.txt",
+        "zeta/last",
+    ] {
+        up.put("lean", key, key.as_bytes()).await;
+    }
+    let first_page = send(
+        &lean,
+        &read("GET", "", true).query("list-type=2&max-keys=2"),
+        false,
+    )
+    .await;
+    let token = xml_element(&first_page.2, "NextContinuationToken");
+    assert!(!token.is_empty(), "{}", listing(&first_page));
+    let token: &'static str = Box::leak(
+        format!(
+            "list-type=2&continuation-token={}",
+            utf8_percent_encode(&token, NON_ALPHANUMERIC)
+        )
+        .into_boxed_str(),
+    );
+    let lists = vec![
+        read("GET", "", true).query("list-type=2"),
+        read("GET", "", true).query("list-type=2&prefix=dir%2F"),
+        read("GET", "", true).query("list-type=2&delimiter=%2F"),
+        read("GET", "", true).query("list-type=2&prefix=dir%2F&delimiter=%2F"),
+        read("GET", "", true).query("list-type=2&max-keys=2"),
+        read("GET", "", true).query(token),
+        read("GET", "", true).query("list-type=2&start-after=dir%2Fone"),
+        read("GET", "", true).query("list-type=2&fetch-owner=true"),
+        read("GET", "", true).query("list-type=2&encoding-type=url"),
+        read("GET", "", true).query("list-type=2&prefix=nothing"),
+        read("GET", "", true),
+        read("GET", "", true).query("prefix=dir%2F&delimiter=%2F"),
+        read("GET", "", true).query("marker=b.txt&max-keys=3"),
+        read("GET", "", true).query("encoding-type=url"),
+        // What s3s refuses or reads otherwise while it parses the input, it answers itself.
+        read("GET", "", false).query("list-type=2&max-keys=abc"),
+        read("GET", "", false).query("list-type=2&fetch-owner=yes"),
+        read("GET", "", false).query("list-type=3"),
+        read("GET", "", false).query("list-type=2&list-type=2"),
+    ];
+    for bucket in ["lean", "other"] {
+        for r in &lists {
+            for presigned in [false, true] {
+                let before = scrape(&lean).await;
+                let a = send_with_body(&lean, bucket, r, presigned, Vec::new()).await;
+                let b = send_with_body(&sdk, bucket, r, presigned, Vec::new()).await;
+                let what = format!("GET /{bucket}?{} presigned={presigned}", r.query);
+                assert_eq!(
+                    listing(&a),
+                    listing(&b),
+                    "{what}: lean path (left) and SDK path (right) differ"
+                );
+                if r.lean {
+                    assert_eq!(a.0, 200, "{what}: {}", listing(&a));
+                }
+                let after = scrape(&lean).await;
+                let moved = |result: &str| {
+                    after.moved(
+                        &before,
+                        &format!("rebucket_lean_path_total{{result=\"{result}\"}}"),
+                    )
+                };
+                // The renamed bucket's listings are the SDK path's.
+                let want = if r.lean && bucket == "lean" {
+                    (1.0, 0.0)
+                } else {
+                    (0.0, 1.0)
+                };
+                assert_eq!((moved("answered"), moved("declined")), want, "{what}");
+            }
+        }
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
