@@ -306,24 +306,50 @@ const BOOLEANS: &[&str] = &[
 
 /// Booleans spelled `TRUE`/`FALSE` (MinIO-based servers such as the JuiceFS gateway, in
 /// `<IsPublic>`) as S3 and the SDK's parser spell them, `true`/`false`; only in the elements
-/// of [`BOOLEANS`], so that a tag or key reading `TRUE` stays as it is.
+/// of [`BOOLEANS`], so that a tag or key reading `TRUE` stays as it is. One pass over the
+/// document (a listing of 1,000 keys is read for every page).
 fn spell_booleans(xml: &str) -> Option<String> {
-    let mut out: Option<String> = None;
-    for name in BOOLEANS {
-        for (odd, s3) in [
-            ("TRUE", "true"),
-            ("True", "true"),
-            ("FALSE", "false"),
-            ("False", "false"),
-        ] {
-            let from = format!("<{name}>{odd}</{name}>");
-            let doc = out.as_deref().unwrap_or(xml);
-            if doc.contains(&from) {
-                out = Some(doc.replace(&from, &format!("<{name}>{s3}</{name}>")));
+    const ODD: &[(&str, &str)] = &[
+        ("TRUE", "true"),
+        ("True", "true"),
+        ("FALSE", "false"),
+        ("False", "false"),
+    ];
+    // (where the odd spelling starts, its length, S3's spelling)
+    let mut edits: Vec<(usize, usize, &str)> = Vec::new();
+    for lead in [">T", ">F"] {
+        for (at, _) in xml.match_indices(lead) {
+            let text = at + 1;
+            let Some((odd, s3)) = ODD.iter().find(|(odd, _)| xml[text..].starts_with(odd)) else {
+                continue;
+            };
+            let close = &xml[text + odd.len()..];
+            let open = &xml[..at];
+            let is_boolean = BOOLEANS.iter().any(|name| {
+                close
+                    .strip_prefix("</")
+                    .and_then(|c| c.strip_prefix(name))
+                    .is_some_and(|c| c.starts_with('>'))
+                    && open.strip_suffix(name).is_some_and(|o| o.ends_with('<'))
+            });
+            if is_boolean {
+                edits.push((text, odd.len(), s3));
             }
         }
     }
-    out
+    if edits.is_empty() {
+        return None;
+    }
+    edits.sort_unstable();
+    let mut out = String::with_capacity(xml.len());
+    let mut done = 0;
+    for (at, len, s3) in edits {
+        out.push_str(&xml[done..at]);
+        out.push_str(s3);
+        done = at + len;
+    }
+    out.push_str(&xml[done..]);
+    Some(out)
 }
 
 /// The normalized document, or `None` when it needs no normalizing.
@@ -576,6 +602,18 @@ mod tests {
             Some(
                 "<ListBucketResult><IsTruncated>true</IsTruncated><Contents><Key>TRUE</Key>\
                  </Contents></ListBucketResult>"
+            )
+        );
+        // Several in one document, each where it is; a near miss left alone.
+        let versions = "<ListVersionsResult><IsTruncated>FALSE</IsTruncated><Version><Key>False</Key>\
+                        <IsLatest>True</IsLatest><IsLatest>TRUEly</IsLatest></Version><Version><IsLatest>False</IsLatest></Version>\
+                        <DeleteMarker><IsLatest>TRUE</IsLatest></DeleteMarker></ListVersionsResult>";
+        assert_eq!(
+            normalize_xml(versions, normalize_for("ListObjectVersions").unwrap()).as_deref(),
+            Some(
+                "<ListVersionsResult><IsTruncated>false</IsTruncated><Version><Key>False</Key>\
+                 <IsLatest>true</IsLatest><IsLatest>TRUEly</IsLatest></Version><Version><IsLatest>false</IsLatest></Version>\
+                 <DeleteMarker><IsLatest>true</IsLatest></DeleteMarker></ListVersionsResult>"
             )
         );
     }
