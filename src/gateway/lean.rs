@@ -19,11 +19,11 @@
 //!   segment;
 //! - every header can be signed as sent (visible ASCII).
 //!
-//! **Reads** ([`Gateway::lean_read`]; a read with no key is a listing of the bucket) are declined
-//! also when the upstream answers other than
-//! 2xx or 304: a missing key, a wrong region, an upstream's error page is dropped and the read,
-//! which changes nothing, served again the SDK's way, so that errors are mapped and renamed in
-//! one place; so is a connection failure. That second attempt is the SDK path's last
+//! **Reads** ([`Gateway::lean_read`]; a read with no key is a listing of the bucket) are
+//! declined also when the upstream answers other than 2xx or 304: a missing key, a wrong
+//! region, an upstream's error page is dropped and the read, which changes nothing, served
+//! again the SDK's way, so that errors are mapped and renamed in one place; so is a connection
+//! failure. That second attempt is the SDK path's last
 //! ([`serve_declined`]): a failing upstream gets as many attempts as without the lean path.
 //! Only a timeout is answered here, as the SDK path would (`503`), since trying again would
 //! wait as long again. A listing of a bucket that stands for another (`backend_bck`) is
