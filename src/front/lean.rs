@@ -21,7 +21,7 @@ use s3s::{Body, S3Request, S3Response, S3Result};
 use super::range::{IgnoredRange, s3_response, unsigned_uri};
 use super::verdict::Verdict;
 use super::{FrontHost, host};
-use crate::gateway::{Gateway, Lean, LeanRead, LeanUpload, LeanWrite, serve_declined};
+use crate::gateway::{Gateway, Lean, LeanOp, LeanRead, LeanUpload, LeanWrite, serve_declined};
 
 /// Query parameters of a plain GetObject or HeadObject (lowercase).
 const READ_PARAMS: &[&str] = &[
@@ -105,17 +105,7 @@ pub(super) fn read_operation(
     headers: &http::HeaderMap,
 ) -> &'static str {
     let (_, key, _) = front_host.bucket_and_key(host(headers), uri.path());
-    if !key.is_empty() {
-        if method == http::Method::HEAD {
-            "HeadObject"
-        } else {
-            "GetObject"
-        }
-    } else if query_names(uri, LIST_PARAMS).is_some_and(|n| n.iter().any(|n| n == "list-type")) {
-        "ListObjectsV2"
-    } else {
-        "ListObjects"
-    }
+    LeanOp::of_read(method, key, uri.query()).name()
 }
 
 /// The gateway's plan for a signed PutObject or UploadPart (not a copy), if it takes it.

@@ -75,17 +75,74 @@ pub struct LeanWrite<'a> {
 pub struct LeanUpload {
     req: http::Request<()>,
     route: Route,
-    op: &'static str,
+    op: LeanOp,
 }
 
 impl LeanUpload {
     /// The operation's name in logs and metrics (`PutObject`, `UploadPart`).
     pub fn operation(&self) -> &'static str {
-        if self.op == "upload_part" {
-            "UploadPart"
-        } else {
-            "PutObject"
+        self.op.name()
+    }
+}
+
+/// An operation the lean path serves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LeanOp {
+    GetObject,
+    HeadObject,
+    ListObjects,
+    ListObjectsV2,
+    PutObject,
+    UploadPart,
+}
+
+impl LeanOp {
+    /// The read a signed GET or HEAD of `key` (empty: of the bucket) with `query` is, as s3s
+    /// routes it: a bucket's GET is ListObjectsV2 with one `list-type=2`, else ListObjects.
+    pub fn of_read(method: &http::Method, key: &str, query: Option<&str>) -> Self {
+        if !key.is_empty() {
+            return if method == http::Method::HEAD {
+                Self::HeadObject
+            } else {
+                Self::GetObject
+            };
         }
+        let params = query_params(query).unwrap_or_default();
+        let mut list_types = params
+            .iter()
+            .filter(|(name, _)| name.eq_ignore_ascii_case("list-type"));
+        match (list_types.next(), list_types.next()) {
+            (Some((_, v)), None) if v == "2" => Self::ListObjectsV2,
+            _ => Self::ListObjects,
+        }
+    }
+
+    /// Its name in S3's API (logs, metrics, `upstream::compat`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::GetObject => "GetObject",
+            Self::HeadObject => "HeadObject",
+            Self::ListObjects => "ListObjects",
+            Self::ListObjectsV2 => "ListObjectsV2",
+            Self::PutObject => "PutObject",
+            Self::UploadPart => "UploadPart",
+        }
+    }
+
+    /// The SDK operation's name, as the SDK path's errors give it.
+    fn sdk(self) -> &'static str {
+        match self {
+            Self::GetObject => "get_object",
+            Self::HeadObject => "head_object",
+            Self::ListObjects => "list_objects",
+            Self::ListObjectsV2 => "list_objects_v2",
+            Self::PutObject => "put_object",
+            Self::UploadPart => "upload_part",
+        }
+    }
+
+    fn is_listing(self) -> bool {
+        matches!(self, Self::ListObjects | Self::ListObjectsV2)
     }
 }
 
@@ -197,16 +254,14 @@ impl Gateway {
     }
 
     async fn try_lean_read(&self, read: &LeanRead<'_>) -> S3Result<Lean> {
-        // An empty key: a listing of the bucket.
-        let listing = read.key.is_empty();
+        let op = LeanOp::of_read(read.method, read.key, read.query);
+        let listing = op.is_listing();
         let checked = if listing {
-            list_query(read.query).map(|op| (op, Vec::new()))
-        } else if read.method == http::Method::HEAD {
-            read_query(read.query).map(|o| ("head_object", o))
+            list_query(read.query).map(|()| Vec::new())
         } else {
-            read_query(read.query).map(|o| ("get_object", o))
+            read_query(read.query)
         };
-        let Some((op, overrides)) = checked else {
+        let Some(overrides) = checked else {
             return Ok(NOT_SENT);
         };
         let Some((route, identity, mut req)) =
@@ -241,7 +296,7 @@ impl Gateway {
             Ok(resp) => resp,
             Err(e) if e.is_timeout() => {
                 request::record_upstream(started.elapsed(), None);
-                return Err(self.unanswered(&e, &route, op));
+                return Err(self.unanswered(&e, &route, op.sdk()));
             }
             Err(_) => return Ok(SENT),
         };
@@ -294,9 +349,9 @@ impl Gateway {
         {
             Some((_, number)) => {
                 number.parse::<i32>().ok()?;
-                "upload_part"
+                LeanOp::UploadPart
             }
-            None => "put_object",
+            None => LeanOp::PutObject,
         };
         let (route, identity, mut req) =
             self.addressed(&http::Method::PUT, write.bucket, write.key, write.query, h)?;
@@ -337,7 +392,7 @@ impl Gateway {
             Ok(resp) => resp,
             Err(e) => {
                 request::record_upstream(started.elapsed(), None);
-                let unanswered = self.unanswered(&e, &route, op);
+                let unanswered = self.unanswered(&e, &route, op.sdk());
                 return Err(verdict.take().unwrap_or(unanswered));
             }
         };
@@ -354,7 +409,7 @@ impl Gateway {
             .await
             .map(|c| c.to_bytes())
             .unwrap_or_default();
-        let classified = UpstreamError::of_answer(status, &body, &route, op);
+        let classified = UpstreamError::of_answer(status, &body, &route, op.sdk());
         Err(self.for_client_error(classified, &route))
     }
 
@@ -438,24 +493,20 @@ fn query_params(query: Option<&str>) -> Option<Vec<(String, String)>> {
         .collect()
 }
 
-/// The operation a listing's query names (`list_objects_v2` with `list-type=2`, else
-/// `list_objects`), checking it as s3s parses it: `None` (for s3s to answer) if `max-keys` is
-/// no number, `fetch-owner` no boolean or `list-type` other than 2.
-fn list_query(query: Option<&str>) -> Option<&'static str> {
-    let mut op = "list_objects";
+/// Whether a listing's query reads as s3s parses it: `None` (for s3s to answer) if
+/// `max-keys` is no number, `fetch-owner` no boolean, `list-type` other than 2, or a parameter
+/// is repeated (s3s takes a repeated `list-type` for none, and refuses the others).
+fn list_query(query: Option<&str>) -> Option<()> {
     let params = query_params(query)?;
     for (i, (name, value)) in params.iter().enumerate() {
-        let name = name.to_ascii_lowercase();
-        // s3s takes a repeated parameter for none (`list-type`) or refuses it.
         if params[..i]
             .iter()
-            .any(|(n, _)| n.eq_ignore_ascii_case(&name))
+            .any(|(n, _)| n.eq_ignore_ascii_case(name))
         {
             return None;
         }
-        match name.as_str() {
-            "list-type" if value == "2" => op = "list_objects_v2",
-            "list-type" => return None,
+        match name.to_ascii_lowercase().as_str() {
+            "list-type" if value != "2" => return None,
             "max-keys" => {
                 value.parse::<i32>().ok()?;
             }
@@ -465,7 +516,7 @@ fn list_query(query: Option<&str>) -> Option<&'static str> {
             _ => {}
         }
     }
-    Some(op)
+    Some(())
 }
 
 /// A listing's answer for the client: read whole (as the SDK path reads it, at most
@@ -473,7 +524,7 @@ fn list_query(query: Option<&str>) -> Option<&'static str> {
 /// (for the SDK path to answer) if it is longer, not UTF-8, or its body fails.
 async fn normalized_listing(
     resp: http::Response<SdkBody>,
-    op: &'static str,
+    op: LeanOp,
 ) -> Option<http::Response<s3s::Body>> {
     let (parts, body) = resp.into_parts();
     let body = http_body_util::Limited::new(body, MAX_LISTING)
@@ -481,12 +532,7 @@ async fn normalized_listing(
         .await
         .ok()?
         .to_bytes();
-    let sdk_op = if op == "list_objects_v2" {
-        "ListObjectsV2"
-    } else {
-        "ListObjects"
-    };
-    let body = match compat::normalized_listing(std::str::from_utf8(&body).ok()?, sdk_op) {
+    let body = match compat::normalized_listing(std::str::from_utf8(&body).ok()?, op.name()) {
         Some(normalized) => bytes::Bytes::from(normalized),
         None => body,
     };

@@ -27,7 +27,7 @@ mod unsigned;
 
 pub use discovery::{DEFAULT_DISCOVERY_PER_SECOND, DiscoveryError, NEGATIVE_TTL};
 pub use error::{GatewayError, MAX_UPLOAD_SIZE};
-pub use lean::{Declined, Lean, LeanRead, LeanUpload, LeanWrite, serve_declined};
+pub use lean::{Declined, Lean, LeanOp, LeanRead, LeanUpload, LeanWrite, serve_declined};
 pub use ops::OPERATIONS;
 pub use origin::{FrontOrigin, object_url};
 pub use unsigned::Unsigned;

@@ -239,34 +239,30 @@ pub fn from_route(err: RouteError) -> S3Error {
     UpstreamError::Unroutable(err).into()
 }
 
+/// An error and its sources, outermost first.
+fn chain<'a>(
+    err: &'a (dyn StdError + 'static),
+) -> impl Iterator<Item = &'a (dyn StdError + 'static)> {
+    std::iter::successors(Some(err), |&e| e.source())
+}
+
 /// How the connector failed, from the `ConnectorError`s in an error's source chain: a timeout
 /// anywhere in it (the normalizing connector wraps a body-read error, itself possibly a
 /// timeout, in another `ConnectorError`), else a connection failure; `None` without one.
 fn connector_failure(err: &(dyn StdError + 'static)) -> Option<Transport> {
     let mut found = None;
-    let mut cur = Some(err);
-    while let Some(e) = cur {
-        if let Some(c) = e.downcast_ref::<ConnectorError>() {
-            if c.is_timeout() {
-                return Some(Transport::Timeout);
-            }
-            found = Some(Transport::Connect);
+    for c in chain(err).filter_map(|e| e.downcast_ref::<ConnectorError>()) {
+        if c.is_timeout() {
+            return Some(Transport::Timeout);
         }
-        cur = e.source();
+        found = Some(Transport::Connect);
     }
     found
 }
 
 /// The SDK's refusal to build a request from its input, anywhere in an error's source chain.
 fn build_error<'a>(err: &'a (dyn StdError + 'static)) -> Option<&'a BuildError> {
-    let mut cur = Some(err);
-    while let Some(e) = cur {
-        if let Some(b) = e.downcast_ref::<BuildError>() {
-            return Some(b);
-        }
-        cur = e.source();
-    }
-    None
+    chain(err).find_map(|e| e.downcast_ref::<BuildError>())
 }
 
 /// The text of the first `<name>` element of an XML document (not unescaped: S3 error codes
@@ -282,11 +278,7 @@ fn element<'a>(body: &'a [u8], name: &str) -> Option<&'a str> {
 /// The innermost message of an error chain (e.g. "Connection refused (os error 111)"), safe to
 /// show: upstream errors name hosts and OS errors, never keys.
 pub fn root_cause(err: &(dyn StdError + 'static)) -> String {
-    let mut cur = err;
-    while let Some(next) = cur.source() {
-        cur = next;
-    }
-    cur.to_string()
+    chain(err).last().unwrap_or(err).to_string()
 }
 
 /// The S3 code of a 5xx status.
