@@ -253,7 +253,22 @@ async fn prepare(t: &Target, o: &Opts) {
     )
     .await;
     let keys = o.num("list-keys", 1000);
-    let next = Arc::new(AtomicU64::new(0));
+    // The first key alone: a file-backed upstream (rclone `serve s3`) creates the `list/`
+    // directory on it, and 8 first PUTs racing to create it sometimes get a 500.
+    if keys > 0 {
+        ok(
+            &mut c,
+            t.request(
+                "PUT",
+                &t.object("list/000000"),
+                Some(16),
+                full(small.slice(..16)),
+            ),
+            "put list key",
+        )
+        .await;
+    }
+    let next = Arc::new(AtomicU64::new(keys.min(1)));
     let mut tasks = Vec::new();
     for _ in 0..8 {
         let (t, next, small) = (t.clone(), next.clone(), small.clone());
