@@ -13,10 +13,11 @@
 //! The lean path takes a request only when it can serve it as the SDK path would, and
 //! *declines* it otherwise, for the SDK path to serve. Always:
 //! - the bucket is registered with its region known (no discovery, no region look-up to start),
-//!   its upstream has an explicit endpoint with no path (not AWS's own endpoints, whose rules the
-//!   SDK knows) and static keys (assumed roles and `credential_process` keep the SDK's identity
-//!   cache), and the key is not blank (see `upstream::BlankKey`) and has no `.` or `..`
-//!   segment;
+//!   its upstream is addressed by the SDK's own endpoint rules with plain SigV4 for `s3` (AWS's
+//!   endpoints and explicit ones alike; not directory buckets, access points or Multi-Region
+//!   Access Points: `upstream::direct::object_target`) and signed with static keys (assumed
+//!   roles and `credential_process` keep the SDK's identity cache), and the key is not blank
+//!   (see `upstream::BlankKey`) and has no `.` or `..` segment;
 //! - every header can be signed as sent (visible ASCII).
 //!
 //! **Reads** ([`Gateway::lean_read`]; a read with no key is a listing of the bucket) are
@@ -83,6 +84,15 @@ impl LeanUpload {
     pub fn operation(&self) -> &'static str {
         self.op.name()
     }
+}
+
+/// A request re-addressed to its route's upstream, not signed yet.
+struct Addressed {
+    route: Route,
+    identity: Identity,
+    /// The region the upstream's endpoint is signed for.
+    signing_region: String,
+    req: http::Request<()>,
 }
 
 /// An operation the lean path serves.
@@ -264,8 +274,12 @@ impl Gateway {
         let Some(overrides) = checked else {
             return Ok(NOT_SENT);
         };
-        let Some((route, identity, mut req)) =
-            self.addressed(read.method, read.bucket, read.key, read.query, read.headers)
+        let Some(Addressed {
+            route,
+            identity,
+            signing_region,
+            mut req,
+        }) = self.addressed(read.method, read.bucket, read.key, read.query, read.headers)
         else {
             return Ok(NOT_SENT);
         };
@@ -277,7 +291,7 @@ impl Gateway {
         if direct::sign(
             &mut req,
             &identity,
-            &route.key.region,
+            &signing_region,
             Payload::Empty,
             SystemTime::now(),
         )
@@ -353,8 +367,12 @@ impl Gateway {
             }
             None => LeanOp::PutObject,
         };
-        let (route, identity, mut req) =
-            self.addressed(&http::Method::PUT, write.bucket, write.key, write.query, h)?;
+        let Addressed {
+            route,
+            identity,
+            signing_region,
+            mut req,
+        } = self.addressed(&http::Method::PUT, write.bucket, write.key, write.query, h)?;
         let headers = req.headers_mut();
         headers.insert(header::CONTENT_LENGTH, length.into());
         if let Some(encoding) = headers.remove(header::CONTENT_ENCODING) {
@@ -366,7 +384,7 @@ impl Gateway {
         direct::sign(
             &mut req,
             &identity,
-            &route.key.region,
+            &signing_region,
             Payload::Unsigned,
             SystemTime::now(),
         )
@@ -424,7 +442,7 @@ impl Gateway {
         key: &str,
         query: Option<&str>,
         headers: &http::HeaderMap,
-    ) -> Option<(Route, Identity, http::Request<()>)> {
+    ) -> Option<Addressed> {
         let snapshot = self.inner.registry.snapshot();
         snapshot.buckets.get(bucket)?.cloud_region.as_ref()?;
         let route = self.inner.resolver.route(&snapshot, bucket).ok()?;
@@ -438,10 +456,10 @@ impl Gateway {
         if blank || key.split('/').any(|s| s == "." || s == "..") {
             return None;
         }
-        let uri = direct::object_uri(&route.key, &route.backend, &key, query)?;
+        let target = direct::object_target(&route.key, &route.backend, &key, query)?;
         let mut req = http::Request::new(());
         *req.method_mut() = method.clone();
-        *req.uri_mut() = uri;
+        *req.uri_mut() = target.uri;
         let connection_tokens = tokens(headers.get(header::CONNECTION));
         for (name, value) in headers {
             if !NOT_FORWARDED.contains(&name.as_str())
@@ -450,7 +468,12 @@ impl Gateway {
                 req.headers_mut().append(name.clone(), value.clone());
             }
         }
-        Some((route, identity, req))
+        Some(Addressed {
+            route,
+            identity,
+            signing_region: target.signing_region,
+            req,
+        })
     }
 
     /// A request that got no answer, as the SDK path answers it (counted in the metrics).

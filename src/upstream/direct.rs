@@ -1,6 +1,6 @@
 //! Upstream requests sent without the AWS SDK: the lean path's reads (see `gateway::lean`).
 //!
-//! A request the client sent is re-addressed to the route's upstream ([`object_uri`]), signed
+//! A request the client sent is re-addressed to the route's upstream ([`object_target`], by the SDK's endpoint rules), signed
 //! with `aws-sigv4` for the route's static credentials and region ([`sign`]), and sent over the
 //! same HTTP client as the SDK's calls ([`Direct`]): the pool's bounded and guarded connector,
 //! so the connect, first-byte and idle bounds, the destinations guard and the keep-alive pool
@@ -144,36 +144,94 @@ pub fn static_identity(source: &CredentialSource) -> Option<Identity> {
     )
 }
 
-/// The URI of object `key` (not encoded) of upstream bucket `bucket` at `upstream`'s endpoint,
-/// with `query` (already encoded) appended: path style `<endpoint>/<bucket>/<key>`, virtual-hosted
-/// `<bucket>.<endpoint host>/<key>`; an empty `key` names the bucket itself (`<endpoint>/<bucket>`,
-/// as the SDK addresses a listing). `None` where the SDK's endpoint rules would do more than
-/// that: AWS's own endpoints (FIPS, dual-stack, accelerate, regional quirks), an endpoint with a
-/// path, a virtual-hosted bucket name that is no DNS label.
-pub fn object_uri(
+/// Where a lean request goes and the region it is signed for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Target {
+    pub uri: http::Uri,
+    pub signing_region: String,
+}
+
+/// Where the SDK sends a request for object `key` (not encoded) of upstream bucket `bucket` at
+/// `upstream`, with `query` (already encoded) appended: the bucket's endpoint as the SDK's own
+/// endpoint rules resolve it for the SDK clients' settings (`UpstreamPool::build`: region,
+/// endpoint URL, path style; no FIPS, dual-stack or accelerate), then `/<key>` (just `/` for a
+/// listing), joined as the SDK's runtime joins a request's path to its endpoint's. So AWS's endpoints
+/// (`<bucket>.s3.<region>.amazonaws.com`, other partitions' domains, path style for a bucket
+/// name that is no DNS label) and an explicit endpoint's (its path, an IP host) are the SDK
+/// path's by construction. `None` where the rules want more than SigV4 for `s3` (directory
+/// buckets, access points, Multi-Region Access Points) or resolve nothing.
+pub fn object_target(
     upstream: &UpstreamKey,
     bucket: &str,
     key: &str,
     query: Option<&str>,
-) -> Option<http::Uri> {
-    let endpoint: http::Uri = upstream.endpoint.as_deref()?.parse().ok()?;
-    let scheme = endpoint.scheme_str()?;
-    let authority = endpoint.authority()?;
-    if endpoint.path() != "/" && !endpoint.path().is_empty() || endpoint.query().is_some() {
+) -> Option<Target> {
+    use aws_sdk_s3::config::endpoint::{DefaultResolver, Params, ResolveEndpoint};
+    use std::future::Future;
+    use std::sync::LazyLock;
+    use std::task::{Context, Poll, Waker};
+    // One resolver: it keeps the last resolution, which is the next one's for a workload on
+    // one bucket.
+    static RESOLVER: LazyLock<DefaultResolver> = LazyLock::new(DefaultResolver::new);
+    // An ARN (an access point, a Multi-Region Access Point) is the SDK's to address and sign.
+    if bucket.contains(':') {
         return None;
     }
-    let slash = if key.is_empty() { "" } else { "/" };
+    let params = Params::builder()
+        .bucket(bucket)
+        .region(upstream.region.as_str())
+        .use_fips(false)
+        .use_dual_stack(false)
+        .accelerate(false)
+        .force_path_style(upstream.path_style)
+        .set_endpoint(upstream.endpoint.clone())
+        .build()
+        .ok()?;
+    let mut resolving = std::pin::pin!(RESOLVER.resolve_endpoint(&params));
+    let Poll::Ready(Ok(endpoint)) = resolving
+        .as_mut()
+        .poll(&mut Context::from_waker(Waker::noop()))
+    else {
+        return None;
+    };
+    // Any property (`backend = S3Express`, ...) or header asks for more than an address.
+    if !endpoint.properties().is_empty() || endpoint.headers().next().is_some() {
+        return None;
+    }
+    let signing_region = sigv4_s3_region(endpoint.auth_schemes())?
+        .unwrap_or(&upstream.region)
+        .to_owned();
+    let base: http::Uri = endpoint.url().parse().ok()?;
+    let scheme = base.scheme_str()?;
+    let authority = base.authority()?;
+    if base.query().is_some() {
+        return None;
+    }
+    let base_path = base.path().trim_end_matches('/');
     let key = utf8_percent_encode(key, KEY);
     let query = query.map(|q| format!("?{q}")).unwrap_or_default();
-    let uri = if upstream.path_style {
-        format!("{scheme}://{authority}/{bucket}{slash}{key}{query}")
-    } else {
-        if bucket.contains('.') {
-            return None;
-        }
-        format!("{scheme}://{bucket}.{authority}/{key}{query}")
+    let uri = format!("{scheme}://{authority}{base_path}/{key}{query}")
+        .parse()
+        .ok()?;
+    Some(Target {
+        uri,
+        signing_region,
+    })
+}
+
+/// The signing region of a resolved S3 endpoint's first auth scheme (`Some(None)`: none named,
+/// the route's), if that scheme is SigV4 for `s3`; `None` for any other (SigV4a, S3 Express).
+fn sigv4_s3_region(
+    schemes: &[aws_smithy_types::endpoint::EndpointAuthScheme],
+) -> Option<Option<&str>> {
+    let Some(scheme) = schemes.first() else {
+        return Some(None);
     };
-    uri.parse().ok()
+    let text = |name: &str| scheme.get(name).and_then(|d| d.as_string());
+    if scheme.name() != "sigv4" || text("signingName").is_some_and(|n| n != "s3") {
+        return None;
+    }
+    Some(text("signingRegion"))
 }
 
 /// Signs `req` for service `s3` in `region` with `identity`, its body as `payload` says:
@@ -233,55 +291,165 @@ pub struct SignError(String);
 
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use std::sync::{Arc, Mutex};
 
-    fn upstream(endpoint: Option<&str>, path_style: bool) -> UpstreamKey {
+    use aws_sdk_s3::config::interceptors::BeforeTransmitInterceptorContextRef;
+    use aws_sdk_s3::config::{ConfigBag, Intercept, RuntimeComponents};
+
+    use super::*;
+    use crate::upstream::{PoolSettings, UpstreamPool};
+
+    fn upstream(endpoint: Option<&str>, region: &str, path_style: bool) -> UpstreamKey {
         UpstreamKey {
             endpoint: endpoint.map(str::to_owned),
-            region: "us-east-1".into(),
+            region: region.into(),
             path_style,
-            credentials: CredentialSource::Anonymous,
+            credentials: CredentialSource::Static(StaticCredentials {
+                access_key_id: "AKIDEXAMPLE".into(),
+                secret_access_key: "secret".into(),
+                session_token: None,
+            }),
         }
     }
 
-    #[test]
-    fn object_uris_encode_the_key_once_and_keep_the_query() {
-        let up = upstream(Some("http://127.0.0.1:9000"), true);
-        assert_eq!(
-            object_uri(&up, "back", "a b/ü+~.txt", Some("versionId=v%2B1"))
-                .unwrap()
-                .to_string(),
-            "http://127.0.0.1:9000/back/a%20b/%C3%BC%2B~.txt?versionId=v%2B1"
-        );
-        let up = upstream(Some("http://minio.local:9000"), false);
-        assert_eq!(
-            object_uri(&up, "back", "k", None).unwrap().to_string(),
-            "http://back.minio.local:9000/k"
-        );
-        // The bucket itself, as the SDK addresses a listing.
-        assert_eq!(
-            object_uri(
-                &upstream(Some("http://127.0.0.1:9000"), true),
-                "back",
-                "",
-                Some("list-type=2")
-            )
-            .unwrap()
-            .to_string(),
-            "http://127.0.0.1:9000/back?list-type=2"
-        );
-        assert_eq!(
-            object_uri(&up, "back", "", None).unwrap().to_string(),
-            "http://back.minio.local:9000/"
-        );
+    fn target(up: &UpstreamKey, bucket: &str, key: &str, query: Option<&str>) -> Option<String> {
+        object_target(up, bucket, key, query).map(|t| t.uri.to_string())
     }
 
     #[test]
-    fn object_uris_are_left_to_the_sdk_where_its_endpoint_rules_do_more() {
-        assert!(object_uri(&upstream(None, true), "b", "k", None).is_none());
-        let prefixed = upstream(Some("http://gw.local/s3"), true);
-        assert!(object_uri(&prefixed, "b", "k", None).is_none());
-        let virtual_hosted = upstream(Some("http://gw.local"), false);
-        assert!(object_uri(&virtual_hosted, "a.b", "k", None).is_none());
+    fn targets_encode_the_key_once_and_keep_the_query() {
+        let up = upstream(Some("http://127.0.0.1:9000"), "us-east-1", true);
+        assert_eq!(
+            target(&up, "back", "a b/ü+~.txt", Some("versionId=v%2B1")).unwrap(),
+            "http://127.0.0.1:9000/back/a%20b/%C3%BC%2B~.txt?versionId=v%2B1"
+        );
+        let up = upstream(Some("http://minio.local:9000"), "us-east-1", false);
+        assert_eq!(
+            target(&up, "back", "k", None).unwrap(),
+            "http://back.minio.local:9000/k"
+        );
+        let aws = upstream(None, "eu-west-3", false);
+        let t = object_target(&aws, "back", "k", None).unwrap();
+        assert_eq!(t.uri, "https://back.s3.eu-west-3.amazonaws.com/k");
+        assert_eq!(t.signing_region, "eu-west-3");
+    }
+
+    #[test]
+    fn targets_are_left_to_the_sdk_where_its_rules_want_more_than_sigv4() {
+        // A directory bucket (S3 Express: its own session auth) and an access point ARN.
+        let aws = upstream(None, "us-west-2", false);
+        assert_eq!(target(&aws, "data--usw2-az1--x-s3", "k", None), None);
+        assert_eq!(
+            target(
+                &aws,
+                "arn:aws:s3:us-west-2:123456789012:accesspoint/ap",
+                "k",
+                None
+            ),
+            None
+        );
+    }
+
+    /// Records the URI and the credential scope's region of the request the SDK sends, and
+    /// stops it there.
+    #[derive(Debug, Default, Clone)]
+    struct Sent(Arc<Mutex<Option<(String, String)>>>);
+
+    impl Intercept for Sent {
+        fn name(&self) -> &'static str {
+            "Sent"
+        }
+
+        fn read_before_transmit(
+            &self,
+            ctx: &BeforeTransmitInterceptorContextRef<'_>,
+            _rc: &RuntimeComponents,
+            _cfg: &mut ConfigBag,
+        ) -> Result<(), aws_smithy_runtime_api::box_error::BoxError> {
+            let req = ctx.request();
+            let auth = req.headers().get("authorization").unwrap_or_default();
+            // `Credential=<key id>/<date>/<region>/s3/aws4_request`
+            let region = auth.split('/').nth(2).unwrap_or_default().to_owned();
+            *self.0.lock().unwrap() = Some((req.uri().to_owned(), region));
+            Err("recorded".into())
+        }
+    }
+
+    /// The SDK path's request for a GetObject of `key` (a ListObjectsV2 when empty), as its
+    /// client for `up` would send it.
+    async fn sent_by_sdk(
+        pool: &UpstreamPool,
+        up: &UpstreamKey,
+        bucket: &str,
+        key: &str,
+    ) -> (String, String) {
+        let sent = Sent::default();
+        let config = pool
+            .client(up)
+            .config()
+            .to_builder()
+            .interceptor(sent.clone())
+            .build();
+        let client = aws_sdk_s3::Client::from_conf(config);
+        if key.is_empty() {
+            let _ = client.list_objects_v2().bucket(bucket).send().await;
+        } else {
+            let _ = client.get_object().bucket(bucket).key(key).send().await;
+        }
+        let got = sent.0.lock().unwrap().take();
+        got.expect("the SDK sent a request")
+    }
+
+    #[tokio::test]
+    async fn targets_are_where_the_sdk_path_sends_the_same_request() {
+        let pool = UpstreamPool::new(PoolSettings::default());
+        let mut upstreams = Vec::new();
+        for region in [
+            "us-east-1",
+            "eu-west-3",
+            "cn-north-1",
+            "us-gov-west-1",
+            "aws-global",
+        ] {
+            for path_style in [false, true] {
+                upstreams.push(upstream(None, region, path_style));
+            }
+        }
+        for endpoint in [
+            "http://127.0.0.1:9000",
+            "http://minio.local:9000",
+            "https://s3.example.com",
+            "http://gw.local/s3",
+            "http://gw.local/s3/",
+            "http://[::1]:9000",
+        ] {
+            for path_style in [false, true] {
+                upstreams.push(upstream(Some(endpoint), "us-east-1", path_style));
+            }
+        }
+        let mut compared = 0;
+        for up in &upstreams {
+            for bucket in ["back", "my.dotted.bucket", "Upper_Case", "x1"] {
+                for key in ["k", "a b/ü+~.txt", "dir/", ""] {
+                    let query = key.is_empty().then_some("list-type=2");
+                    let Some(ours) = object_target(up, bucket, key, query) else {
+                        panic!("no target for {up:?} {bucket} {key:?}");
+                    };
+                    let (uri, region) = sent_by_sdk(&pool, up, bucket, key).await;
+                    // The SDK adds its own query (`x-id=GetObject`); the addressing is the
+                    // scheme, authority and path.
+                    let sdk_path = uri.split('?').next().unwrap();
+                    let ours_path = ours.uri.to_string();
+                    let ours_path = ours_path.split('?').next().unwrap();
+                    assert_eq!(
+                        (ours_path, ours.signing_region.as_str()),
+                        (sdk_path, region.as_str()),
+                        "{up:?} bucket {bucket} key {key:?}"
+                    );
+                    compared += 1;
+                }
+            }
+        }
+        assert_eq!(compared, upstreams.len() * 16);
     }
 }
