@@ -27,9 +27,8 @@
 //! failure. That second attempt is the SDK path's last
 //! ([`serve_declined`]): a failing upstream gets as many attempts as without the lean path.
 //! Only a timeout is answered here, as the SDK path would (`503`), since trying again would
-//! wait as long again. A listing of a bucket that stands for another (`backend_bck`) is
-//! declined before it is sent: its answer names the upstream's bucket, which the SDK path
-//! renames.
+//! wait as long again. A listing of a bucket that stands for another (`backend_bck`) names the
+//! upstream's bucket; it is renamed into the client's, as the SDK path renames it.
 //!
 //! **Uploads** ([`Gateway::lean_upload`], then [`Gateway::send_upload`]) stream their body, so
 //! they are decided before anything is sent: declined when the body's length is unknown or over
@@ -283,11 +282,6 @@ impl Gateway {
         else {
             return Ok(NOT_SENT);
         };
-        // A listing names its bucket (`<Name>`): the upstream's, which the SDK path renames
-        // into the client's (`backend_bck`).
-        if listing && route.backend != read.bucket {
-            return Ok(NOT_SENT);
-        }
         if direct::sign(
             &mut req,
             &identity,
@@ -320,7 +314,10 @@ impl Gateway {
             return Ok(SENT);
         }
         if listing {
-            return Ok(match normalized_listing(resp, op).await {
+            // A listing names its bucket (`<Name>`): the upstream's, which is renamed into the
+            // client's when they differ (`backend_bck`), as the SDK path renames it (`ops`).
+            let names = (route.backend != read.bucket).then_some((&*route.backend, read.bucket));
+            return Ok(match normalized_listing(resp, op, names).await {
                 Some(answer) => Lean::Answered(answer),
                 None => SENT,
             });
@@ -548,6 +545,7 @@ fn list_query(query: Option<&str>) -> Option<()> {
 async fn normalized_listing(
     resp: http::Response<SdkBody>,
     op: LeanOp,
+    names: Option<(&str, &str)>,
 ) -> Option<http::Response<s3s::Body>> {
     let (parts, body) = resp.into_parts();
     let body = http_body_util::Limited::new(body, MAX_LISTING)
@@ -555,9 +553,15 @@ async fn normalized_listing(
         .await
         .ok()?
         .to_bytes();
-    let body = match compat::normalized_listing(std::str::from_utf8(&body).ok()?, op.name()) {
-        Some(normalized) => bytes::Bytes::from(normalized),
-        None => body,
+    let text = std::str::from_utf8(&body).ok()?;
+    let body = match (compat::normalized_listing(text, op.name()), names) {
+        (Some(normalized), None) => bytes::Bytes::from(normalized),
+        (None, None) => body,
+        (normalized, Some((upstream, client))) => bytes::Bytes::from(renamed_listing(
+            normalized.as_deref().unwrap_or(text),
+            upstream,
+            client,
+        )?),
     };
     let mut answer = for_client(http::Response::from_parts(parts, SdkBody::empty()));
     answer
@@ -565,6 +569,35 @@ async fn normalized_listing(
         .insert(header::CONTENT_LENGTH, body.len().into());
     *answer.body_mut() = s3s::Body::from(body);
     Some(answer)
+}
+
+/// Listing `xml` of bucket `upstream` naming bucket `client` instead: its `<Name>` element, the
+/// one element of a ListObjects(V2) answer by that name (Amazon S3 API Reference, "ListObjectsV2",
+/// response elements), rewritten. `None` (for the SDK path) if it names no bucket or another.
+fn renamed_listing(xml: &str, upstream: &str, client: &str) -> Option<String> {
+    const OPEN: &str = "<Name>";
+    let start = xml.find(OPEN)? + OPEN.len();
+    let len = xml[start..].find("</Name>")?;
+    if xml[start..start + len] != *escaped(upstream) {
+        return None;
+    }
+    Some(format!(
+        "{}{}{}",
+        &xml[..start],
+        escaped(client),
+        &xml[start + len..]
+    ))
+}
+
+/// `text` as XML character data.
+fn escaped(text: &str) -> std::borrow::Cow<'_, str> {
+    if !text.contains(['&', '<', '>']) {
+        return text.into();
+    }
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .into()
 }
 
 /// The answer headers a GetObject's `response-*` parameters set (s3s sets them on the SDK path:
@@ -686,6 +719,23 @@ fn tokens(connection: Option<&http::HeaderValue>) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_listing_is_renamed_only_where_it_names_the_upstream_bucket() {
+        let xml = "<ListBucketResult><Name>back</Name><Prefix></Prefix>\
+                   <Contents><Key>&lt;Name&gt;back</Key><Owner><DisplayName>back</DisplayName>\
+                   </Owner></Contents></ListBucketResult>";
+        assert_eq!(
+            renamed_listing(xml, "back", "front").unwrap(),
+            xml.replacen("<Name>back</Name>", "<Name>front</Name>", 1)
+        );
+        // It names another bucket, or none: the SDK path's to answer.
+        assert_eq!(renamed_listing(xml, "other", "front"), None);
+        assert_eq!(
+            renamed_listing("<ListBucketResult></ListBucketResult>", "back", "front"),
+            None
+        );
+    }
 
     #[test]
     fn answers_lose_hop_by_hop_headers_and_the_upload_framing_only() {
