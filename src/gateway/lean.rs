@@ -1,9 +1,9 @@
 //! The lean path: GetObject, HeadObject, ListObjects, ListObjectsV2, PutObject and UploadPart
 //! forwarded without the SDK.
 //!
-//! Most S3 traffic is small reads and writes, and for them the SDK path (s3s DTO → SDK input → the SDK's
-//! orchestrator → SDK output → s3s DTO) costs several times what the upstream spends serving
-//! them (docs/PERFORMANCE.md has the profile). Here a request the client sent is re-addressed
+//! Most S3 traffic is small reads and writes, and for them the SDK path (s3s DTO → SDK input →
+//! the SDK's orchestrator → SDK output → s3s DTO) costs several times what the upstream spends
+//! serving them (docs/PERFORMANCE.md has the profile). Here a request the client sent is re-addressed
 //! to the bucket's upstream, signed for it and sent over the same HTTP client
 //! (`upstream::direct`); the upstream's answer goes back as it came — status, headers, the body
 //! streamed — with only what the SDK path also changes: hop-by-hop headers dropped,
@@ -554,10 +554,10 @@ async fn normalized_listing(
         .ok()?
         .to_bytes();
     let text = std::str::from_utf8(&body).ok()?;
-    let body = match (compat::normalized_listing(text, op.name()), names) {
-        (Some(normalized), None) => bytes::Bytes::from(normalized),
-        (None, None) => body,
-        (normalized, Some((upstream, client))) => bytes::Bytes::from(renamed_listing(
+    let normalized = compat::normalized_listing(text, op.name());
+    let body = match names {
+        None => normalized.map_or(body, bytes::Bytes::from),
+        Some((upstream, client)) => bytes::Bytes::from(renamed_listing(
             normalized.as_deref().unwrap_or(text),
             upstream,
             client,
@@ -572,32 +572,15 @@ async fn normalized_listing(
 }
 
 /// Listing `xml` of bucket `upstream` naming bucket `client` instead: its `<Name>` element, the
-/// one element of a ListObjects(V2) answer by that name (Amazon S3 API Reference, "ListObjectsV2",
-/// response elements), rewritten. `None` (for the SDK path) if it names no bucket or another.
+/// one element of a ListObjects(V2) answer by that name (Amazon S3 API Reference,
+/// "ListObjectsV2", response elements), rewritten. Both are registered bucket names
+/// (`registry::BucketName`: letters, digits, dots and hyphens), which XML spells as they are.
+/// `None` (for the SDK path) if it names no bucket or another.
 fn renamed_listing(xml: &str, upstream: &str, client: &str) -> Option<String> {
     const OPEN: &str = "<Name>";
     let start = xml.find(OPEN)? + OPEN.len();
-    let len = xml[start..].find("</Name>")?;
-    if xml[start..start + len] != *escaped(upstream) {
-        return None;
-    }
-    Some(format!(
-        "{}{}{}",
-        &xml[..start],
-        escaped(client),
-        &xml[start + len..]
-    ))
-}
-
-/// `text` as XML character data.
-fn escaped(text: &str) -> std::borrow::Cow<'_, str> {
-    if !text.contains(['&', '<', '>']) {
-        return text.into();
-    }
-    text.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .into()
+    let end = start + xml[start..].find("</Name>")?;
+    (xml[start..end] == *upstream).then(|| format!("{}{client}{}", &xml[..start], &xml[end..]))
 }
 
 /// The answer headers a GetObject's `response-*` parameters set (s3s sets them on the SDK path:

@@ -1,11 +1,11 @@
 //! Upstream requests sent without the AWS SDK: the lean path's reads (see `gateway::lean`).
 //!
-//! A request the client sent is re-addressed to the route's upstream ([`object_target`], by the SDK's endpoint rules), signed
-//! with `aws-sigv4` for the route's static credentials and region ([`sign`]), and sent over the
-//! same HTTP client as the SDK's calls ([`Direct`]): the pool's bounded and guarded connector,
-//! so the connect, first-byte and idle bounds, the destinations guard and the keep-alive pool
-//! are the ones every upstream call has. The answer comes back as the upstream sent it, its body
-//! streamed.
+//! A request the client sent is re-addressed to the route's upstream by the SDK's endpoint rules
+//! ([`object_target`]), signed with `aws-sigv4` for the route's static credentials and the
+//! endpoint's region ([`sign`]), and sent over the same HTTP client as the SDK's calls
+//! ([`Direct`]): the pool's bounded and guarded connector, so the connect, first-byte and idle
+//! bounds, the destinations guard and the keep-alive pool are the ones every upstream call has.
+//! The answer comes back as the upstream sent it, its body streamed.
 //!
 //! Signing follows what the SDK does for S3 (AWS General Reference, "Signature Version 4
 //! signing process"; Amazon S3 API Reference, "Signature Calculations for the Authorization
@@ -155,10 +155,10 @@ pub struct Target {
 /// `upstream`, with `query` (already encoded) appended: the bucket's endpoint as the SDK's own
 /// endpoint rules resolve it for the SDK clients' settings (`UpstreamPool::build`: region,
 /// endpoint URL, path style; no FIPS, dual-stack or accelerate), then `/<key>` (just `/` for a
-/// listing), joined as the SDK's runtime joins a request's path to its endpoint's. So AWS's endpoints
-/// (`<bucket>.s3.<region>.amazonaws.com`, other partitions' domains, path style for a bucket
-/// name that is no DNS label) and an explicit endpoint's (its path, an IP host) are the SDK
-/// path's by construction. `None` where the rules want more than SigV4 for `s3` (directory
+/// listing), joined as the SDK's runtime joins a request's path to its endpoint's. So AWS's
+/// endpoints (`<bucket>.s3.<region>.amazonaws.com`, other partitions' domains, path style for a
+/// bucket name that is no DNS label) and an explicit endpoint's (its path, an IP host) are the
+/// SDK path's by construction. `None` where the rules want more than SigV4 for `s3` (directory
 /// buckets, access points, Multi-Region Access Points) or resolve nothing.
 pub fn object_target(
     upstream: &UpstreamKey,
