@@ -17,6 +17,7 @@ pub mod raw;
 pub mod region;
 pub mod route;
 mod shape;
+pub mod sigv4;
 pub use shape::BlankKey;
 pub mod trailer;
 
