@@ -15,7 +15,7 @@
 //! - the bucket is registered with its region known (no discovery, no region look-up to start),
 //!   its upstream is addressed by the SDK's own endpoint rules with plain SigV4 for `s3` (AWS's
 //!   endpoints and explicit ones alike; not directory buckets, access points or Multi-Region
-//!   Access Points: `upstream::direct::object_target`) and signed with static keys (assumed
+//!   Access Points: `upstream::direct::bucket_endpoint`) and signed with static keys (assumed
 //!   roles and `credential_process` keep the SDK's identity cache), and the key is not blank
 //!   (see `upstream::BlankKey`) and has no `.` or `..` segment;
 //! - every header can be signed as sent (visible ASCII).
@@ -38,10 +38,12 @@
 //! answered as the SDK path reads it (`UpstreamError::of_answer`), never sent twice (the SDK
 //! path cannot replay a streamed body either).
 
+use std::collections::HashMap;
 use std::future::Future;
+use std::sync::Arc;
 use std::time::{Instant, SystemTime};
 
-use aws_smithy_runtime_api::client::identity::Identity;
+use arc_swap::ArcSwapOption;
 use aws_smithy_runtime_api::client::result::ConnectorError;
 use aws_smithy_types::body::SdkBody;
 use http::header::{self, HeaderName};
@@ -52,10 +54,13 @@ use super::Gateway;
 use super::body::watch_body;
 use super::error::MAX_UPLOAD_SIZE;
 use crate::metrics::request;
+use crate::profiles::{ProfileSet, StaticCredentials};
+use crate::registry::RegistryState;
 use crate::upstream::compat;
 use crate::upstream::direct::{self, Payload};
 use crate::upstream::error::UpstreamError;
 use crate::upstream::route::Route;
+use crate::upstream::sigv4::SignError;
 
 /// A PutObject or UploadPart as the client sent it, its signature checked by s3s and its body
 /// decoded (an `aws-chunked` one, whose `Content-Length` s3s has set to the decoded length).
@@ -74,7 +79,7 @@ pub struct LeanWrite<'a> {
 #[derive(Debug, Clone)]
 pub struct LeanUpload {
     req: http::Request<()>,
-    route: Route,
+    route: Arc<LeanRoute>,
     op: LeanOp,
 }
 
@@ -87,11 +92,107 @@ impl LeanUpload {
 
 /// A request re-addressed to its route's upstream, not signed yet.
 struct Addressed {
-    route: Route,
-    identity: Identity,
-    /// The region the upstream's endpoint is signed for.
-    signing_region: String,
+    route: Arc<LeanRoute>,
     req: http::Request<()>,
+}
+
+impl Addressed {
+    /// The request signed with the route's credentials, its body as `payload` says, and the
+    /// route.
+    fn signed(
+        mut self,
+        payload: Payload,
+    ) -> Result<(Arc<LeanRoute>, http::Request<()>), SignError> {
+        let LeanRoute {
+            credentials,
+            endpoint,
+            ..
+        } = &*self.route;
+        let now = SystemTime::now();
+        direct::sign(
+            &mut self.req,
+            credentials,
+            &endpoint.signing_region,
+            payload,
+            now,
+        )?;
+        Ok((self.route, self.req))
+    }
+}
+
+/// A registered bucket's route as the lean path takes it: static credentials, its upstream
+/// bucket's endpoint resolved.
+#[derive(Debug)]
+struct LeanRoute {
+    route: Route,
+    /// The route's credentials (only static keys are taken).
+    credentials: StaticCredentials,
+    endpoint: direct::BucketEndpoint,
+}
+
+impl LeanRoute {
+    /// `route` as the lean path takes it, or `None` (see the module documentation).
+    fn of(route: Route) -> Option<Self> {
+        let credentials = direct::static_credentials(&route.key.credentials)?.clone();
+        let endpoint = direct::bucket_endpoint(&route.key, &route.backend)?;
+        Some(Self {
+            route,
+            credentials,
+            endpoint,
+        })
+    }
+}
+
+/// The lean routes of registered buckets, computed once per registry snapshot and set of
+/// profile files: a route depends on nothing else (`Resolver::route`), and computing it
+/// (profiles resolved, the endpoint rules run) is a good part of a small request's cost
+/// otherwise. A new snapshot or a profiles reload starts the cache again; the snapshot and
+/// profiles it was filled from are held, so neither can be mistaken for a later one.
+#[derive(Default)]
+pub(super) struct LeanRoutes {
+    current: ArcSwapOption<RouteGeneration>,
+}
+
+/// What [`LeanRoutes`] holds for one registry snapshot and one set of profile files.
+struct RouteGeneration {
+    registry: Arc<RegistryState>,
+    profiles: Arc<ProfileSet>,
+    /// Per bucket: its lean route, or `None` when the lean path does not take it.
+    routes: HashMap<String, Option<Arc<LeanRoute>>>,
+}
+
+/// How many buckets' routes one generation keeps; past that, routes are computed each time.
+const CACHED_ROUTES: usize = 1024;
+
+impl LeanRoutes {
+    /// The lean route of `bucket` under `registry` and `profiles`: cached, or made by `make`
+    /// (and cached).
+    fn get(
+        &self,
+        registry: &Arc<RegistryState>,
+        profiles: &Arc<ProfileSet>,
+        bucket: &str,
+        make: impl FnOnce() -> Option<LeanRoute>,
+    ) -> Option<Arc<LeanRoute>> {
+        let current = self.current.load();
+        let same = current
+            .as_ref()
+            .filter(|g| Arc::ptr_eq(&g.registry, registry) && Arc::ptr_eq(&g.profiles, profiles));
+        if let Some(cached) = same.and_then(|g| g.routes.get(bucket)) {
+            return cached.clone();
+        }
+        let made = make().map(Arc::new);
+        let mut routes = same.map(|g| g.routes.clone()).unwrap_or_default();
+        if routes.len() < CACHED_ROUTES {
+            routes.insert(bucket.to_owned(), made.clone());
+            self.current.store(Some(Arc::new(RouteGeneration {
+                registry: registry.clone(),
+                profiles: profiles.clone(),
+                routes,
+            })));
+        }
+        made
+    }
 }
 
 /// An operation the lean path serves.
@@ -273,26 +374,14 @@ impl Gateway {
         let Some(overrides) = checked else {
             return Ok(NOT_SENT);
         };
-        let Some(Addressed {
-            route,
-            identity,
-            signing_region,
-            mut req,
-        }) = self.addressed(read.method, read.bucket, read.key, read.query, read.headers)
+        let Some(addressed) =
+            self.addressed(read.method, read.bucket, read.key, read.query, read.headers)
         else {
             return Ok(NOT_SENT);
         };
-        if direct::sign(
-            &mut req,
-            &identity,
-            &signing_region,
-            Payload::Empty,
-            SystemTime::now(),
-        )
-        .is_err()
-        {
+        let Ok((lean, req)) = addressed.signed(Payload::Empty) else {
             return Ok(NOT_SENT);
-        }
+        };
         let started = Instant::now();
         let sent = self
             .inner
@@ -304,7 +393,7 @@ impl Gateway {
             Ok(resp) => resp,
             Err(e) if e.is_timeout() => {
                 request::record_upstream(started.elapsed(), None);
-                return Err(self.unanswered(&e, &route, op.sdk()));
+                return Err(self.unanswered(&e, &lean.route, op.sdk()));
             }
             Err(_) => return Ok(SENT),
         };
@@ -316,7 +405,8 @@ impl Gateway {
         if listing {
             // A listing names its bucket (`<Name>`): the upstream's, which is renamed into the
             // client's when they differ (`backend_bck`), as the SDK path renames it (`ops`).
-            let names = (route.backend != read.bucket).then_some((&*route.backend, read.bucket));
+            let backend = &*lean.route.backend;
+            let names = (backend != read.bucket).then_some((backend, read.bucket));
             return Ok(match normalized_listing(resp, op, names).await {
                 Some(answer) => Lean::Answered(answer),
                 None => SENT,
@@ -364,13 +454,9 @@ impl Gateway {
             }
             None => LeanOp::PutObject,
         };
-        let Addressed {
-            route,
-            identity,
-            signing_region,
-            mut req,
-        } = self.addressed(&http::Method::PUT, write.bucket, write.key, write.query, h)?;
-        let headers = req.headers_mut();
+        let mut addressed =
+            self.addressed(&http::Method::PUT, write.bucket, write.key, write.query, h)?;
+        let headers = addressed.req.headers_mut();
         headers.insert(header::CONTENT_LENGTH, length.into());
         if let Some(encoding) = headers.remove(header::CONTENT_ENCODING) {
             let kept = super::get::strip_aws_chunked(encoding.to_str().ok().map(str::to_owned));
@@ -378,14 +464,7 @@ impl Gateway {
                 headers.insert(header::CONTENT_ENCODING, kept.parse().ok()?);
             }
         }
-        direct::sign(
-            &mut req,
-            &identity,
-            &signing_region,
-            Payload::Unsigned,
-            SystemTime::now(),
-        )
-        .ok()?;
+        let (route, req) = addressed.signed(Payload::Unsigned).ok()?;
         Some(LeanUpload { req, route, op })
     }
 
@@ -397,7 +476,11 @@ impl Gateway {
         body: s3s::Body,
         client_headers: &http::HeaderMap,
     ) -> S3Result<http::Response<s3s::Body>> {
-        let LeanUpload { req, route, op } = upload;
+        let LeanUpload {
+            req,
+            route: lean,
+            op,
+        } = upload;
         let (body, verdict) = watch_body(Some(body.into()), client_headers, None);
         let body = body.map(s3s::Body::from).unwrap_or_default();
         let req = req.map(|()| SdkBody::from_body_1_x(body));
@@ -407,7 +490,7 @@ impl Gateway {
             Ok(resp) => resp,
             Err(e) => {
                 request::record_upstream(started.elapsed(), None);
-                let unanswered = self.unanswered(&e, &route, op.sdk());
+                let unanswered = self.unanswered(&e, &lean.route, op.sdk());
                 return Err(verdict.take().unwrap_or(unanswered));
             }
         };
@@ -424,8 +507,8 @@ impl Gateway {
             .await
             .map(|c| c.to_bytes())
             .unwrap_or_default();
-        let classified = UpstreamError::of_answer(status, &body, &route, op.sdk());
-        Err(self.for_client_error(classified, &route))
+        let classified = UpstreamError::of_answer(status, &body, &lean.route, op.sdk());
+        Err(self.for_client_error(classified, &lean.route))
     }
 
     /// The upstream request for `method` on object `key` (as the client's path spells it) of
@@ -442,8 +525,13 @@ impl Gateway {
     ) -> Option<Addressed> {
         let snapshot = self.inner.registry.snapshot();
         snapshot.buckets.get(bucket)?.cloud_region.as_ref()?;
-        let route = self.inner.resolver.route(&snapshot, bucket).ok()?;
-        let identity = direct::static_identity(&route.key.credentials)?;
+        let resolver = &self.inner.resolver;
+        let route = self
+            .inner
+            .lean_routes
+            .get(&snapshot, &resolver.profiles(), bucket, || {
+                LeanRoute::of(resolver.route(&snapshot, bucket).ok()?)
+            })?;
         let key = percent_encoding::percent_decode_str(key)
             .decode_utf8()
             .ok()?;
@@ -453,10 +541,9 @@ impl Gateway {
         if blank || key.split('/').any(|s| s == "." || s == "..") {
             return None;
         }
-        let target = direct::object_target(&route.key, &route.backend, &key, query)?;
         let mut req = http::Request::new(());
         *req.method_mut() = method.clone();
-        *req.uri_mut() = target.uri;
+        *req.uri_mut() = route.endpoint.target(&key, query)?;
         let connection_tokens = tokens(headers.get(header::CONNECTION));
         for (name, value) in headers {
             if !NOT_FORWARDED.contains(&name.as_str())
@@ -465,12 +552,7 @@ impl Gateway {
                 req.headers_mut().append(name.clone(), value.clone());
             }
         }
-        Some(Addressed {
-            route,
-            identity,
-            signing_region: target.signing_region,
-            req,
-        })
+        Some(Addressed { route, req })
     }
 
     /// A request that got no answer, as the SDK path answers it (counted in the metrics).

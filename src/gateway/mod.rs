@@ -61,6 +61,7 @@ struct Inner {
     metrics: Arc<Metrics>,
     /// Whether GET and HEAD may take the lean path (`lean_path`, see [`lean`]).
     lean_path: std::sync::atomic::AtomicBool,
+    lean_routes: lean::LeanRoutes,
 }
 
 impl Gateway {
@@ -78,6 +79,7 @@ impl Gateway {
                 discovery: discovery::Discovery::default(),
                 metrics,
                 lean_path: std::sync::atomic::AtomicBool::new(true),
+                lean_routes: lean::LeanRoutes::default(),
             }),
         }
     }

@@ -1,29 +1,17 @@
 //! Upstream requests sent without the AWS SDK: the lean path's reads (see `gateway::lean`).
 //!
 //! A request the client sent is re-addressed to the route's upstream by the SDK's endpoint rules
-//! ([`object_target`]), signed with `aws-sigv4` for the route's static credentials and the
-//! endpoint's region ([`sign`]), and sent over the same HTTP client as the SDK's calls
+//! ([`bucket_endpoint`]), signed for the route's static credentials and the endpoint's region
+//! ([`sign`], `super::sigv4`), and sent over the same HTTP client as the SDK's calls
 //! ([`Direct`]): the pool's bounded and guarded connector, so the connect, first-byte and idle
 //! bounds, the destinations guard and the keep-alive pool are the ones every upstream call has.
 //! The answer comes back as the upstream sent it, its body streamed.
-//!
-//! Signing follows what the SDK does for S3 (AWS General Reference, "Signature Version 4
-//! signing process"; Amazon S3 API Reference, "Signature Calculations for the Authorization
-//! Header"): the path encoded once and not normalized, `x-amz-content-sha256` sent and signed,
-//! every header sent signed except the few SigV4 implementations leave out (`user-agent`, ...).
 
 use std::time::{Duration, SystemTime};
 
-use aws_credential_types::Credentials;
-use aws_sigv4::http_request::{
-    PayloadChecksumKind, PercentEncodingMode, SignableBody, SignableRequest, SigningSettings,
-    UriPathNormalizationMode, sign as sigv4_sign,
-};
-use aws_sigv4::sign::v4;
 use aws_smithy_runtime_api::client::http::{
     HttpClient, HttpConnector, HttpConnectorSettings, SharedHttpClient, SharedHttpConnector,
 };
-use aws_smithy_runtime_api::client::identity::Identity;
 use aws_smithy_runtime_api::client::orchestrator::HttpRequest;
 use aws_smithy_runtime_api::client::result::ConnectorError;
 use aws_smithy_runtime_api::client::runtime_components::RuntimeComponentsBuilder;
@@ -31,6 +19,7 @@ use aws_smithy_types::body::SdkBody;
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 
 use super::UpstreamKey;
+use super::sigv4::{self, SignError};
 use crate::profiles::{CredentialSource, StaticCredentials};
 
 /// SHA-256 of an empty payload, the `x-amz-content-sha256` of a GET or HEAD.
@@ -123,56 +112,48 @@ impl Direct {
 /// The credentials a route's upstream requests are signed with, when the lean path can sign
 /// them itself: static keys only (assumed roles and `credential_process` keep the SDK's
 /// identity cache and refresh).
-pub fn static_identity(source: &CredentialSource) -> Option<Identity> {
-    let CredentialSource::Static(StaticCredentials {
-        access_key_id,
-        secret_access_key,
-        session_token,
-    }) = source
-    else {
-        return None;
-    };
-    Some(
-        Credentials::new(
-            access_key_id,
-            secret_access_key,
-            session_token.clone(),
-            None,
-            "rebucket",
-        )
-        .into(),
-    )
+pub fn static_credentials(source: &CredentialSource) -> Option<&StaticCredentials> {
+    match source {
+        CredentialSource::Static(credentials) => Some(credentials),
+        _ => None,
+    }
 }
 
-/// Where a lean request goes and the region it is signed for.
+/// A bucket's endpoint as the SDK addresses it, for the lean path's requests on its objects.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Target {
-    pub uri: http::Uri,
+pub struct BucketEndpoint {
+    /// `scheme://authority` and the endpoint's path, without a trailing `/`.
+    prefix: String,
+    /// The region requests to it are signed for.
     pub signing_region: String,
 }
 
-/// Where the SDK sends a request for object `key` (not encoded) of upstream bucket `bucket` at
-/// `upstream`, with `query` (already encoded) appended: the bucket's endpoint as the SDK's own
-/// endpoint rules resolve it for the SDK clients' settings (`UpstreamPool::build`: region,
-/// endpoint URL, path style; no FIPS, dual-stack or accelerate), then `/<key>` (just `/` for a
-/// listing), joined as the SDK's runtime joins a request's path to its endpoint's. So AWS's
-/// endpoints (`<bucket>.s3.<region>.amazonaws.com`, other partitions' domains, path style for a
-/// bucket name that is no DNS label) and an explicit endpoint's (its path, an IP host) are the
-/// SDK path's by construction. `None` where the rules want more than SigV4 for `s3` (directory
+impl BucketEndpoint {
+    /// The URI of object `key` (not encoded; empty for a listing) with `query` (already
+    /// encoded) appended: `/<key>` joined to the endpoint's path as the SDK's runtime joins a
+    /// request's path to its endpoint's.
+    pub fn target(&self, key: &str, query: Option<&str>) -> Option<http::Uri> {
+        let key = utf8_percent_encode(key, KEY);
+        let mut uri = format!("{}/{key}", self.prefix);
+        if let Some(query) = query {
+            uri.push('?');
+            uri.push_str(query);
+        }
+        uri.parse().ok()
+    }
+}
+
+/// The endpoint the SDK sends requests for upstream bucket `bucket` at `upstream` to: as the
+/// SDK's own endpoint rules resolve it for the SDK clients' settings (`UpstreamPool::build`:
+/// region, endpoint URL, path style; no FIPS, dual-stack or accelerate). So AWS's endpoints
+/// (`<bucket>.s3.<region>.amazonaws.com`, other partitions' domains, path style for a bucket
+/// name that is no DNS label) and an explicit endpoint's (its path, an IP host) are the SDK
+/// path's by construction. `None` where the rules want more than SigV4 for `s3` (directory
 /// buckets, access points, Multi-Region Access Points) or resolve nothing.
-pub fn object_target(
-    upstream: &UpstreamKey,
-    bucket: &str,
-    key: &str,
-    query: Option<&str>,
-) -> Option<Target> {
+pub fn bucket_endpoint(upstream: &UpstreamKey, bucket: &str) -> Option<BucketEndpoint> {
     use aws_sdk_s3::config::endpoint::{DefaultResolver, Params, ResolveEndpoint};
     use std::future::Future;
-    use std::sync::LazyLock;
     use std::task::{Context, Poll, Waker};
-    // One resolver: it keeps the last resolution, which is the next one's for a workload on
-    // one bucket.
-    static RESOLVER: LazyLock<DefaultResolver> = LazyLock::new(DefaultResolver::new);
     // An ARN (an access point, a Multi-Region Access Point) is the SDK's to address and sign.
     if bucket.contains(':') {
         return None;
@@ -187,7 +168,8 @@ pub fn object_target(
         .set_endpoint(upstream.endpoint.clone())
         .build()
         .ok()?;
-    let mut resolving = std::pin::pin!(RESOLVER.resolve_endpoint(&params));
+    let resolver = DefaultResolver::new();
+    let mut resolving = std::pin::pin!(resolver.resolve_endpoint(&params));
     let Poll::Ready(Ok(endpoint)) = resolving
         .as_mut()
         .poll(&mut Context::from_waker(Waker::noop()))
@@ -208,13 +190,8 @@ pub fn object_target(
         return None;
     }
     let base_path = base.path().trim_end_matches('/');
-    let key = utf8_percent_encode(key, KEY);
-    let query = query.map(|q| format!("?{q}")).unwrap_or_default();
-    let uri = format!("{scheme}://{authority}{base_path}/{key}{query}")
-        .parse()
-        .ok()?;
-    Some(Target {
-        uri,
+    Some(BucketEndpoint {
+        prefix: format!("{scheme}://{authority}{base_path}"),
         signing_region,
     })
 }
@@ -234,60 +211,17 @@ fn sigv4_s3_region(
     Some(text("signingRegion"))
 }
 
-/// Signs `req` for service `s3` in `region` with `identity`, its body as `payload` says:
-/// sets `x-amz-date`, `x-amz-content-sha256`, `x-amz-security-token` when there is a session
-/// token, and `authorization`. Fails on a header value that is not visible ASCII, which SigV4
-/// cannot sign as sent.
+/// Signs `req` for `s3` in `region` with `credentials`, its body as `payload` says (see
+/// [`sigv4::sign`]).
 pub fn sign<B>(
     req: &mut http::Request<B>,
-    identity: &Identity,
+    credentials: &StaticCredentials,
     region: &str,
     payload: Payload,
     now: SystemTime,
 ) -> Result<(), SignError> {
-    req.headers_mut().insert(
-        "x-amz-content-sha256",
-        http::HeaderValue::from_static(payload.hash()),
-    );
-    let mut settings = SigningSettings::default();
-    settings.payload_checksum_kind = PayloadChecksumKind::XAmzSha256;
-    settings.percent_encoding_mode = PercentEncodingMode::Single;
-    settings.uri_path_normalization_mode = UriPathNormalizationMode::Disabled;
-    let params = v4::SigningParams::builder()
-        .identity(identity)
-        .region(region)
-        .name("s3")
-        .time(now)
-        .settings(settings)
-        .build()
-        .map_err(|e| SignError(e.to_string()))?
-        .into();
-    let uri = req.uri().to_string();
-    let mut headers = Vec::with_capacity(req.headers().len());
-    for (name, value) in req.headers() {
-        let value = value
-            .to_str()
-            .map_err(|_| SignError(format!("header {name} is not visible ASCII")))?;
-        headers.push((name.as_str(), value));
-    }
-    let signable = SignableRequest::new(
-        req.method().as_str(),
-        uri.as_str(),
-        headers.into_iter(),
-        SignableBody::Precomputed(payload.hash().to_owned()),
-    )
-    .map_err(|e| SignError(e.to_string()))?;
-    let (instructions, _) = sigv4_sign(signable, &params)
-        .map_err(|e| SignError(e.to_string()))?
-        .into_parts();
-    instructions.apply_to_request_http1x(req);
-    Ok(())
+    sigv4::sign(req, credentials, region, payload.hash(), now)
 }
-
-/// A request the lean path cannot sign as sent (it goes the SDK's way instead).
-#[derive(Debug, thiserror::Error)]
-#[error("cannot sign the upstream request: {0}")]
-pub struct SignError(String);
 
 #[cfg(test)]
 mod tests {
@@ -313,7 +247,8 @@ mod tests {
     }
 
     fn target(up: &UpstreamKey, bucket: &str, key: &str, query: Option<&str>) -> Option<String> {
-        object_target(up, bucket, key, query).map(|t| t.uri.to_string())
+        let uri = bucket_endpoint(up, bucket)?.target(key, query)?;
+        Some(uri.to_string())
     }
 
     #[test]
@@ -329,9 +264,12 @@ mod tests {
             "http://back.minio.local:9000/k"
         );
         let aws = upstream(None, "eu-west-3", false);
-        let t = object_target(&aws, "back", "k", None).unwrap();
-        assert_eq!(t.uri, "https://back.s3.eu-west-3.amazonaws.com/k");
-        assert_eq!(t.signing_region, "eu-west-3");
+        let endpoint = bucket_endpoint(&aws, "back").unwrap();
+        assert_eq!(
+            endpoint.target("k", None).unwrap(),
+            "https://back.s3.eu-west-3.amazonaws.com/k"
+        );
+        assert_eq!(endpoint.signing_region, "eu-west-3");
     }
 
     #[test]
@@ -432,17 +370,18 @@ mod tests {
             for bucket in ["back", "my.dotted.bucket", "Upper_Case", "x1"] {
                 for key in ["k", "a b/ü+~.txt", "dir/", ""] {
                     let query = key.is_empty().then_some("list-type=2");
-                    let Some(ours) = object_target(up, bucket, key, query) else {
-                        panic!("no target for {up:?} {bucket} {key:?}");
+                    let Some(endpoint) = bucket_endpoint(up, bucket) else {
+                        panic!("no endpoint for {up:?} {bucket}");
                     };
+                    let ours = endpoint.target(key, query).unwrap();
                     let (uri, region) = sent_by_sdk(&pool, up, bucket, key).await;
                     // The SDK adds its own query (`x-id=GetObject`); the addressing is the
                     // scheme, authority and path.
                     let sdk_path = uri.split('?').next().unwrap();
-                    let ours_path = ours.uri.to_string();
+                    let ours_path = ours.to_string();
                     let ours_path = ours_path.split('?').next().unwrap();
                     assert_eq!(
-                        (ours_path, ours.signing_region.as_str()),
+                        (ours_path, endpoint.signing_region.as_str()),
                         (sdk_path, region.as_str()),
                         "{up:?} bucket {bucket} key {key:?}"
                     );

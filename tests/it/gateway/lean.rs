@@ -719,3 +719,68 @@ async fn a_read_handed_to_the_sdk_path_keeps_the_upstreams_status() {
         1.0
     );
 }
+
+/// The lean path keeps each bucket's route between requests; a change of the bucket's
+/// properties or of the AWS files must still reach the very next request. Two upstreams with
+/// their own keys; the bucket moved from one to the other, then its profile's keys replaced by
+/// wrong ones and reloaded (the next read must be refused, not signed with the old keys), then
+/// put back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lean_reads_follow_a_props_change_and_a_profile_reload_at_once() {
+    let _g = light().await;
+    let a = Upstream::start(&[KEYS_A]).await;
+    let b = Upstream::start(&[KEYS_B]).await;
+    for (up, who) in [(&a, b"A"), (&b, b"B")] {
+        up.create_bucket("flip").await;
+        up.put("flip", "who", who).await;
+    }
+    let profile_b = |keys: (&str, &str)| {
+        format!(
+            "[b]\naws_access_key_id = {}\naws_secret_access_key = {}\n",
+            keys.0, keys.1
+        )
+    };
+    let gw = TestGateway::start(GwOpts {
+        aws_credentials: Some(profile_b(KEYS_B)),
+        ..GwOpts::upstream(&a)
+    })
+    .await;
+    gw.set_props(
+        "flip",
+        serde_json::json!({"extra.aws.cloud_region": "us-east-1"}),
+    )
+    .await;
+    let who = read("GET", "who", true);
+    let answered = "rebucket_lean_path_total{result=\"answered\"}";
+
+    let read_who = async || {
+        let before = scrape(&gw).await;
+        let (status, _, body) = send_with_body(&gw, "flip", &who, false, Vec::new()).await;
+        let lean = scrape(&gw).await.moved(&before, answered);
+        (status, String::from_utf8_lossy(&body).into_owned(), lean)
+    };
+    assert_eq!(read_who().await, (200, "A".to_owned(), 1.0));
+    assert_eq!(read_who().await, (200, "A".to_owned(), 1.0));
+
+    let moved = gw
+        .set_props(
+            "flip",
+            serde_json::json!({"extra.aws.endpoint": b.endpoint, "extra.aws.profile": "b"}),
+        )
+        .await;
+    assert_eq!(moved.status, 200, "{}", moved.text);
+    assert_eq!(read_who().await, (200, "B".to_owned(), 1.0));
+
+    let credentials = gw.home.path().join("aws-files").join("credentials");
+    let reload = async |keys: (&str, &str)| {
+        std::fs::write(&credentials, profile_b(keys)).unwrap();
+        let ans = gw.admin("POST", "/v1/reload-creds", None).await;
+        assert_eq!(ans.status, 200, "{}", ans.text);
+    };
+    reload(KEYS_A).await;
+    let (status, body, lean) = read_who().await;
+    assert_eq!((status, lean), (403, 0.0), "{body}");
+
+    reload(KEYS_B).await;
+    assert_eq!(read_who().await, (200, "B".to_owned(), 1.0));
+}
