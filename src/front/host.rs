@@ -1,5 +1,7 @@
 //! Which bucket a request's Host names (virtual-hosted-style addressing).
 
+use std::borrow::Cow;
+
 /// Virtual-hosted-style addressing on the front: `<bucket>.<domain>[:port]` names a bucket;
 /// `<domain>` and every other host name (`localhost`, the machine's name, ...) are path style.
 /// (s3s's `MultiDomain` neither strips the port nor leaves unknown hosts path style.)
@@ -25,14 +27,20 @@ impl FrontHost {
             }
             _ => host,
         };
-        let name = name.trim_end_matches('.').to_ascii_lowercase();
+        let name = name.trim_end_matches('.');
+        // Compared without case and without a lowercased copy: this runs for every request.
         self.domains.iter().find_map(|d| {
-            if name == *d {
-                Some((d.as_str(), None))
-            } else {
-                let bucket = name.strip_suffix(d.as_str())?.strip_suffix('.')?;
-                Some((d.as_str(), Some(bucket.to_owned())))
+            if name.eq_ignore_ascii_case(d) {
+                return Some((d.as_str(), None));
             }
+            let cut = name.len().checked_sub(d.len() + 1)?;
+            let (bucket, dot_domain) = name.as_bytes().split_at(cut);
+            if dot_domain[0] != b'.' || !dot_domain[1..].eq_ignore_ascii_case(d.as_bytes()) {
+                return None;
+            }
+            // `cut` is the byte of an ASCII dot, so a character boundary.
+            let bucket = std::str::from_utf8(bucket).ok()?;
+            Some((d.as_str(), Some(bucket.to_ascii_lowercase())))
         })
     }
 }
@@ -40,13 +48,13 @@ impl FrontHost {
 impl FrontHost {
     /// The bucket and key a request addresses (empty when it names none), and whether its
     /// Host named the bucket. The key stays as the path spells it (percent-encoded).
-    pub fn bucket_and_key<'p>(&self, host: &str, path: &'p str) -> (String, &'p str, bool) {
+    pub fn bucket_and_key<'p>(&self, host: &str, path: &'p str) -> (Cow<'p, str>, &'p str, bool) {
         let path = path.trim_start_matches('/');
         match self.split(host) {
-            Some((_, Some(bucket))) => (bucket, path, true),
+            Some((_, Some(bucket))) => (Cow::Owned(bucket), path, true),
             _ => {
                 let (bucket, key) = path.split_once('/').unwrap_or((path, ""));
-                (bucket.to_owned(), key, false)
+                (Cow::Borrowed(bucket), key, false)
             }
         }
     }
@@ -83,5 +91,32 @@ mod tests {
         );
         assert_eq!(h.split("localhost:8080"), None);
         assert_eq!(h.split("xs3.example.test"), None);
+        assert_eq!(
+            h.split("My-Bucket.S3.EXAMPLE.test.:9000"),
+            Some(("s3.example.test", Some("my-bucket".to_owned())))
+        );
+        assert_eq!(
+            h.split(".s3.example.test"),
+            Some(("s3.example.test", Some(String::new())))
+        );
+        // Hosts that are not ASCII or shorter than the domain are compared, never sliced
+        // apart inside a character.
+        assert_eq!(
+            h.split("é.s3.example.test"),
+            Some(("s3.example.test", Some("é".to_owned())))
+        );
+        assert_eq!(h.split("éééééééé3.example.test"), None);
+        assert_eq!(h.split("ex"), None);
+        assert_eq!(h.split(""), None);
+    }
+
+    #[test]
+    fn path_style_buckets_are_borrowed_from_the_path() {
+        let h = FrontHost::new(&["s3.example.test".to_owned()]);
+        let (bucket, key, virtual_hosted) = h.bucket_and_key("127.0.0.1:9000", "/abc/d/e");
+        assert!(matches!(bucket, std::borrow::Cow::Borrowed("abc")));
+        assert_eq!((key, virtual_hosted), ("d/e", false));
+        let (bucket, key, virtual_hosted) = h.bucket_and_key("Abc.s3.example.test", "/d/e");
+        assert_eq!((&*bucket, key, virtual_hosted), ("abc", "d/e", true));
     }
 }

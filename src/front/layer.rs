@@ -325,7 +325,7 @@ impl RequestLine {
             started: Instant::now(),
             method: req.method().clone(),
             host: host.to_owned(),
-            bucket,
+            bucket: bucket.into_owned(),
             key: key.to_owned(),
             virtual_hosted,
             bytes_in: decoded_len.unwrap_or_else(|| content_length(req.headers())),

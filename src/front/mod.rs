@@ -179,7 +179,11 @@ fn unsigned_form(method: &http::Method, headers: &http::HeaderMap) -> bool {
 impl Routes {
     /// The bucket a request names, as s3s reads it (path-style, or virtual-hosted under the
     /// front's domains); `None` when it names none.
-    fn bucket_of(&self, uri: &http::Uri, headers: &http::HeaderMap) -> Option<String> {
+    fn bucket_of<'u>(
+        &self,
+        uri: &'u http::Uri,
+        headers: &http::HeaderMap,
+    ) -> Option<std::borrow::Cow<'u, str>> {
         let host = Some(host(headers))
             .filter(|h| !h.is_empty())
             .or_else(|| uri.authority().map(http::uri::Authority::as_str))
