@@ -49,7 +49,7 @@ const CACHED_KEYS: usize = 8;
 /// A request SigV4 cannot sign as it is (it goes the SDK's way instead).
 #[derive(Debug, thiserror::Error)]
 #[error("cannot sign the upstream request: {0}")]
-pub struct SignError(pub(crate) String);
+pub struct SignError(String);
 
 /// Signs `req` for `s3` in `region` with `credentials` at `now`, its payload hash being
 /// `payload_hash` (what `x-amz-content-sha256` says): sets `x-amz-content-sha256`,
