@@ -11,7 +11,7 @@ so its CPU time and RSS are its own.
 
 Knobs (environment):
   BENCH_UPSTREAMS   s3s-fs,rclone,seaweedfs      which upstreams, in order
-  BENCH_WORKLOADS   get,head,put,list,put-large,get-large,multipart,get256
+  BENCH_WORKLOADS   get,head,put,list,put-large,get-large,multipart,get256,get-rate
   BENCH_ROUNDS      3        rounds; each round runs direct and via back to back, order alternating
   BENCH_REQUESTS    20000    requests per round for the small-request workloads (4 KiB GET/HEAD/PUT)
   BENCH_LIST_REQUESTS 1000   ListObjectsV2 pages per round
@@ -19,7 +19,16 @@ Knobs (environment):
   BENCH_LARGE_MIB   1024     size of the single-stream and multipart objects
   BENCH_PARTS       8        parallel parts of the multipart upload
   BENCH_CONNS       16       connections of the small-request workloads; get256 uses 256
+  BENCH_RATE        2000     get-rate: 4 KiB GETs at this fixed rate (req/s) over BENCH_CONNS
+                             connections, an open loop: its p99 is what rebucket adds to a
+                             request's latency at a load both it and the upstream carry (the
+                             closed-loop workloads' p99 follows their throughput, see
+                             docs/PERFORMANCE.md)
   BENCH_RUST_LOG    info     rebucket's RUST_LOG (its default for `serve` is info)
+  BENCH_WORK_DIR    bench/.work  the upstreams' data and rebucket's data dir (the logs stay
+                             in bench/.work/logs). A tmpfs here takes the disk out of large
+                             streams, but needs room: SeaweedFS keeps every overwritten 1 GiB
+                             object until it vacuums (~4 GiB a round)
   BENCH_QUICK=1              smoke run (s3s-fs only, 1 round, tiny counts): a few seconds
   BENCH_PERF=DIR             record `perf record -F 1999 -g` of rebucket during each via `get` run
   BENCH_JSON=FILE            also write every sample as JSON
@@ -34,6 +43,7 @@ from __future__ import annotations
 import datetime
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -42,7 +52,11 @@ import types
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-os.environ.setdefault("CONFORMANCE_WORK_DIR", str(ROOT / "bench" / ".work"))
+os.environ.setdefault("CONFORMANCE_WORK_DIR", os.environ.get("BENCH_WORK_DIR") or str(ROOT / "bench" / ".work"))
+# The logs stay on disk wherever the data goes (BENCH_WORK_DIR=/dev/shm/...): rebucket's
+# per-request log line is part of what a request costs it, and a log on tmpfs would make that
+# cheaper than on any real machine.
+os.environ.setdefault("CONFORMANCE_LOG_DIR", str(ROOT / "bench" / ".work" / "logs"))
 sys.path.insert(0, str(ROOT))
 
 from conformance.lib import upstreams  # noqa: E402
@@ -60,7 +74,8 @@ def knob(name: str, default, quick=None):
 
 
 UPSTREAMS = knob("BENCH_UPSTREAMS", "s3s-fs,rclone,seaweedfs", "s3s-fs").split(",")
-WORKLOADS = knob("BENCH_WORKLOADS", "get,head,put,list,put-large,get-large,multipart,get256").split(",")
+WORKLOADS = knob("BENCH_WORKLOADS",
+                 "get,head,put,list,put-large,get-large,multipart,get256,get-rate").split(",")
 ROUNDS = knob("BENCH_ROUNDS", 3, 1)
 REQUESTS = knob("BENCH_REQUESTS", 20000, 500)
 LIST_REQUESTS = knob("BENCH_LIST_REQUESTS", 1000, 50)
@@ -68,6 +83,7 @@ LIST_KEYS = knob("BENCH_LIST_KEYS", 1000, 1000)
 LARGE_MIB = knob("BENCH_LARGE_MIB", 1024, 16)
 PARTS = knob("BENCH_PARTS", 8, 2)  # parts of at least 5 MiB (S3 minimum) in quick mode
 CONNS = knob("BENCH_CONNS", 16)
+RATE = knob("BENCH_RATE", 2000, 1000)
 RUST_LOG = knob("BENCH_RUST_LOG", "info")
 PERF = os.environ.get("BENCH_PERF")
 CLIENT = os.environ.get("BENCH_CLIENT")
@@ -84,6 +100,8 @@ SPEC = {
     "get-large": ("get-large", ["--mib", LARGE_MIB], "MiB/s"),
     "multipart": ("multipart", ["--mib", LARGE_MIB, "--parts", PARTS], "MiB/s"),
     "get256": ("load", ["--op", "get", "--conns", 256, "--requests", REQUESTS], "req/s"),
+    "get-rate": ("load", ["--op", "get", "--conns", CONNS, "--requests", REQUESTS,
+                          "--rate", RATE], "req/s"),
 }
 LABEL = {
     "get": f"4 KiB GET ×{CONNS}",
@@ -94,6 +112,7 @@ LABEL = {
     "get-large": f"{LARGE_MIB} MiB GET ×1",
     "multipart": f"{LARGE_MIB} MiB multipart ×{PARTS}",
     "get256": "4 KiB GET ×256",
+    "get-rate": f"4 KiB GET at {RATE:,} req/s ×{CONNS}",
 }
 
 
@@ -176,6 +195,26 @@ def run_one(workload: str, target, gw_pid: int, up_pids: list[int], via: bool) -
     return r
 
 
+def warm_up(workload: str, up) -> None:
+    """One untimed run of `workload` against the upstream before the timed ones. Whichever
+    target ran first after another workload was slower: against rclone and SeaweedFS the first
+    1 GiB GET after a 1 GiB PUT ran at 250–380 MiB/s and the second at 410–1,030 whichever of
+    direct and rebucket it was (on disk and on tmpfs alike), so per-round ratios swung between
+    0.3 and 1.7 with the order. The small workloads get a tenth of
+    their requests."""
+    if QUICK:
+        return
+    cmd, args, _ = SPEC[workload]
+    if cmd == "load":
+        args = list(args)
+        at = args.index("--requests") + 1
+        args[at] = max(int(args[at]) // 10, 100)
+    try:
+        client(cmd, up.endpoint, up.access_key, up.secret_key, args)
+    except ClientFailed as e:
+        print(f"  ! warm-up {workload}: {e}", file=sys.stderr)
+
+
 def per_unit_us(r: dict, ticks_key: str, workload: str) -> float:
     """CPU µs per request (small workloads) or per MiB (large ones)."""
     units = r["requests"] if "requests" in r else r["mib"]
@@ -230,6 +269,7 @@ def bench_upstream(name: str, samples: dict) -> None:
         targets = [("direct", up, None)] + [(label, gw, gw.proc.pid) for label, gw in gws]
         for rnd in range(ROUNDS):
             for wi, w in enumerate(WORKLOADS):
+                warm_up(w, up)
                 # direct and each variant back to back; the order turns every round
                 k = (rnd + wi) % len(targets)
                 for label, target, pid in targets[k:] + targets[:k]:
@@ -249,6 +289,9 @@ def bench_upstream(name: str, samples: dict) -> None:
         for _, gw in gws:
             gw.stop()
         up.stop()
+        # the next upstream's run needs the room (SeaweedFS keeps overwritten objects)
+        if up.tmp and os.environ.get("CONFORMANCE_KEEP_TMP") != "1":
+            shutil.rmtree(up.tmp, ignore_errors=True)
 
 
 def table(name: str, samples: dict, label: str, title: str) -> str:

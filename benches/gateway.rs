@@ -295,15 +295,23 @@ async fn prepare(t: &Target, o: &Opts) {
     println!("{{\"prepared\": true, \"list_keys\": {keys}}}");
 }
 
-/// `--requests` requests of one kind over `--conns` connections.
+/// `--requests` requests of one kind over `--conns` connections: each connection sends its next
+/// request as soon as the last is answered (a closed loop), or, with `--rate R`, at fixed times
+/// R requests per second apart across all connections (an open loop). A request whose
+/// connection was still busy when it was due is timed from when it was due, not when it went
+/// out, so it counts its wait behind the slow one (no coordinated omission).
 async fn load(t: &Target, o: &Opts) {
     let op = o.str("op", "get");
     let conns = o.num("conns", 16);
     let total = o.num("requests", 10_000);
     let list_keys = o.num("list-keys", 1000);
+    let rate = o.num("rate", 0);
     let next = Arc::new(AtomicU64::new(0));
     let errors = Arc::new(AtomicU64::new(0));
     let started = Instant::now();
+    // Request i is due at `started + i / rate` (open loop).
+    let due =
+        move |i: u64| (rate > 0).then(|| started + Duration::from_secs_f64(i as f64 / rate as f64));
     let mut tasks = Vec::new();
     for task in 0..conns {
         let (t, op, next, errors) = (t.clone(), op.clone(), next.clone(), errors.clone());
@@ -318,7 +326,21 @@ async fn load(t: &Target, o: &Opts) {
                 t.bucket,
                 utf8_percent_encode("list/", QUERY)
             );
-            while next.fetch_add(1, Ordering::Relaxed) < total {
+            loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                if i >= total {
+                    break;
+                }
+                // A request is timed from when it was due if its connection was still busy
+                // then (its wait is the load's), else from when it goes out: tokio's timer wakes
+                // up to a millisecond late, and that is the client's, not the server's.
+                let mut due = due(i);
+                if let Some(at) = due
+                    && Instant::now() < at
+                {
+                    tokio::time::sleep_until(at.into()).await;
+                    due = None;
+                }
                 let req = match op.as_str() {
                     "get" => t.request("GET", &get_key, None, empty()),
                     "head" => t.request("HEAD", &get_key, None, empty()),
@@ -326,7 +348,7 @@ async fn load(t: &Target, o: &Opts) {
                     "list" => t.request("GET", &list, None, empty()),
                     other => panic!("unknown --op {other}"),
                 };
-                let t0 = Instant::now();
+                let t0 = due.unwrap_or_else(Instant::now);
                 match c.send(req, false).await {
                     Ok((status, _, _, n)) if status.is_success() => {
                         if op == "get" {
@@ -360,7 +382,7 @@ async fn load(t: &Target, o: &Opts) {
             .map_or(0.0, |d| d.as_secs_f64() * 1000.0)
     };
     println!(
-        "{{\"op\": \"{op}\", \"conns\": {conns}, \"requests\": {}, \"errors\": {}, \"secs\": {secs:.3}, \"rps\": {:.1}, \"p50_ms\": {:.3}, \"p99_ms\": {:.3}}}",
+        "{{\"op\": \"{op}\", \"conns\": {conns}, \"rate\": {rate}, \"requests\": {}, \"errors\": {}, \"secs\": {secs:.3}, \"rps\": {:.1}, \"p50_ms\": {:.3}, \"p99_ms\": {:.3}}}",
         lat.len(),
         errors.load(Ordering::Relaxed),
         lat.len() as f64 / secs,

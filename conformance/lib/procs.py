@@ -17,7 +17,7 @@ from pathlib import Path
 CONF_DIR = Path(__file__).resolve().parent.parent          # .../conformance
 REPO_ROOT = CONF_DIR.parent
 WORK_DIR = Path(os.environ.get("CONFORMANCE_WORK_DIR", CONF_DIR / ".work"))
-LOG_DIR = WORK_DIR / "logs"
+LOG_DIR = Path(os.environ.get("CONFORMANCE_LOG_DIR", WORK_DIR / "logs"))
 
 LOOPBACK = "127.0.0.1"
 
