@@ -43,7 +43,6 @@ from __future__ import annotations
 import datetime
 import json
 import os
-import shutil
 import statistics
 import subprocess
 import sys
@@ -52,7 +51,8 @@ import types
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-os.environ.setdefault("CONFORMANCE_WORK_DIR", os.environ.get("BENCH_WORK_DIR") or str(ROOT / "bench" / ".work"))
+os.environ.setdefault("CONFORMANCE_WORK_DIR",
+                      os.environ.get("BENCH_WORK_DIR") or str(ROOT / "bench" / ".work"))
 # The logs stay on disk wherever the data goes (BENCH_WORK_DIR=/dev/shm/...): rebucket's
 # per-request log line is part of what a request costs it, and a log on tmpfs would make that
 # cheaper than on any real machine.
@@ -60,7 +60,7 @@ os.environ.setdefault("CONFORMANCE_LOG_DIR", str(ROOT / "bench" / ".work" / "log
 sys.path.insert(0, str(ROOT))
 
 from conformance.lib import upstreams  # noqa: E402
-from conformance.lib.procs import Proc, free_port, LOOPBACK  # noqa: E402
+from conformance.lib.procs import Proc, free_port, remove_tmpdir, LOOPBACK  # noqa: E402
 from conformance.lib.rebucket import Rebucket  # noqa: E402
 
 QUICK = os.environ.get("BENCH_QUICK") == "1"
@@ -200,8 +200,7 @@ def warm_up(workload: str, up) -> None:
     target ran first after another workload was slower: against rclone and SeaweedFS the first
     1 GiB GET after a 1 GiB PUT ran at 250–380 MiB/s and the second at 410–1,030 whichever of
     direct and rebucket it was (on disk and on tmpfs alike), so per-round ratios swung between
-    0.3 and 1.7 with the order. The small workloads get a tenth of
-    their requests."""
+    0.3 and 1.7 with the order. The small workloads get a tenth of their requests."""
     if QUICK:
         return
     cmd, args, _ = SPEC[workload]
@@ -290,8 +289,8 @@ def bench_upstream(name: str, samples: dict) -> None:
             gw.stop()
         up.stop()
         # the next upstream's run needs the room (SeaweedFS keeps overwritten objects)
-        if up.tmp and os.environ.get("CONFORMANCE_KEEP_TMP") != "1":
-            shutil.rmtree(up.tmp, ignore_errors=True)
+        if up.tmp:
+            remove_tmpdir(up.tmp)
 
 
 def table(name: str, samples: dict, label: str, title: str) -> str:

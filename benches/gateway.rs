@@ -310,7 +310,7 @@ async fn load(t: &Target, o: &Opts) {
     let errors = Arc::new(AtomicU64::new(0));
     let started = Instant::now();
     // Request i is due at `started + i / rate` (open loop).
-    let due =
+    let due_at =
         move |i: u64| (rate > 0).then(|| started + Duration::from_secs_f64(i as f64 / rate as f64));
     let mut tasks = Vec::new();
     for task in 0..conns {
@@ -334,7 +334,7 @@ async fn load(t: &Target, o: &Opts) {
                 // A request is timed from when it was due if its connection was still busy
                 // then (its wait is the load's), else from when it goes out: tokio's timer wakes
                 // up to a millisecond late, and that is the client's, not the server's.
-                let mut due = due(i);
+                let mut due = due_at(i);
                 if let Some(at) = due
                     && Instant::now() < at
                 {

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import atexit
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -33,6 +34,15 @@ def work_tmpdir(prefix: str) -> Path:
     d = tempfile.mkdtemp(prefix=prefix + "-", dir=base)
     _tmpdirs.append(d)
     return Path(d)
+
+
+def remove_tmpdir(d) -> None:
+    """Removes a dir of `work_tmpdir` now rather than at exit (kept with CONFORMANCE_KEEP_TMP=1)."""
+    if os.environ.get("CONFORMANCE_KEEP_TMP") == "1":
+        return
+    shutil.rmtree(d, ignore_errors=True)
+    if str(d) in _tmpdirs:
+        _tmpdirs.remove(str(d))
 
 
 _reserved: set[int] = set()
@@ -154,11 +164,8 @@ def stop_all() -> None:
             p.stop(timeout=5)
         except Exception as e:  # pragma: no cover - best effort
             print(f"cleanup of {p.name} failed: {e}", file=sys.stderr)
-    import shutil
-    if os.environ.get("CONFORMANCE_KEEP_TMP") != "1":
-        for d in _tmpdirs:
-            shutil.rmtree(d, ignore_errors=True)
-        _tmpdirs.clear()
+    for d in list(_tmpdirs):
+        remove_tmpdir(d)
 
 
 def _on_signal(signum, frame):
